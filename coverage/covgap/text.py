@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["TRUE_WORDS", "FALSE_WORDS", "fold", "name_key", "parse_bool", "nfc"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "fold", "name_key", "nfc", "parse_bool"]
 
 _SPACES = re.compile(r"\s+")
 # Administrative prefixes that may or may not be typed before a name.

@@ -1,0 +1,7 @@
+"""Allow ``python -m covgap``."""
+
+import sys
+
+from covgap.cli import main
+
+sys.exit(main())

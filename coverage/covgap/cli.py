@@ -1,0 +1,169 @@
+"""The ``covgap`` command.
+
+This is the only place that configures logging and prints.  Input problems
+(any :class:`~covgap.errors.CoverageError`) end the command with one line
+``error: <file>: <problem>`` on standard error and exit code 2; ``-v`` adds
+the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from covgap import __version__
+from covgap.errors import CoverageError
+
+__all__ = ["default_data_dir", "main"]
+
+log = logging.getLogger("covgap.cli")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INPUT = 2
+
+
+def default_data_dir() -> Path:
+    """Return the embedded demo dataset folder.
+
+    In a source checkout this is the committed ``data/`` folder beside
+    ``coverage/``.  In an installed copy without it, the demo is generated
+    (deterministically) into the user's cache folder on first use.
+    """
+    checkout = Path(__file__).resolve().parents[2] / "data"
+    if (checkout / "dataset.toml").is_file():
+        return checkout
+    import os
+
+    from covgap.demo import generate_demo
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    target = cache / "covgap" / f"demo-{__version__}"
+    if not (target / "dataset.toml").is_file():
+        log.info("generating the synthetic demo dataset into %s", target)
+        generate_demo(target)
+    return target
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    if verbosity < 0:
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("covgap")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    logging.captureWarnings(True)
+
+
+def _out(args: argparse.Namespace, text: str = "") -> None:
+    if args.verbosity >= 0:
+        print(text)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from covgap.dataset import load_dataset
+    from covgap.gaps import find_gaps
+    from covgap.publish import publish_run
+
+    data = Path(args.data) if args.data else default_data_dir()
+    dataset = load_dataset(data, crs=args.crs)
+    gaps = find_gaps(dataset)
+    outputs = publish_run(dataset, gaps, args.out, lang=args.lang)
+    s = outputs.summary
+    label = " (SYNTHETIC)" if dataset.synthetic else ""
+    _out(args, f"dataset: {dataset.name}{label}")
+    _out(args, f"villages: {s['villages']}")
+    _out(args, f"uncovered: {s['uncovered']}")
+    _out(args, f"unelectrified: {s['unelectrified']}")
+    _out(args, f"uncovered and unelectrified: {s['uncovered_and_unelectrified']}")
+    if s["unmatched_rows"]:
+        _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
+    for path in outputs.files:
+        _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from covgap.dataset import load_dataset
+
+    data = Path(args.data) if args.data else default_data_dir()
+    dataset = load_dataset(data, crs=args.crs)
+    for line in dataset.describe():
+        _out(args, line)
+    problems = dataset.problems
+    if problems:
+        _out(args, f"{len(problems)} problem(s):")
+        for line in problems:
+            _out(args, f"  - {line}")
+    else:
+        _out(args, "no problems found")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from covgap.demo import generate_demo
+
+    out = generate_demo(Path(args.out))
+    _out(args, f"wrote the synthetic Tủa Chùa demo dataset to {out}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``covgap`` command."""
+    parser = argparse.ArgumentParser(
+        prog="covgap",
+        description="Mobile-coverage gap analysis: villages, grid power, towers and terrain.",
+    )
+    parser.add_argument("--version", action="version", version=f"covgap {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more detail (-vv: debug)"
+    )
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="analyse a dataset and write the map, lists and summary")
+    run.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    run.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    run.add_argument("--crs", help="metric analysis CRS, e.g. EPSG:32648 (default: UTM zone)")
+    run.add_argument("--lang", choices=["vi", "en"], default="vi", help="map language")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check a dataset and list every problem")
+    validate.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    validate.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    validate.set_defaults(func=_cmd_validate)
+
+    demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
+    demo.add_argument("--out", required=True, help="folder to write the dataset into")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``covgap`` command; return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.verbosity = -1 if args.quiet else args.verbose
+    _configure_logging(args.verbosity)
+    try:
+        return int(args.func(args))
+    except CoverageError as exc:
+        if args.verbosity > 0:
+            traceback.print_exc(file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

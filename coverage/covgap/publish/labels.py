@@ -1,0 +1,54 @@
+"""The words shown to people, in Vietnamese (default) and English.
+
+Every label of the map and the lists comes from :data:`LABELS`, so a
+translation is one table to edit.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LABELS", "LANGUAGES", "label"]
+
+LANGUAGES = ("vi", "en")
+
+LABELS: dict[str, dict[str, str]] = {
+    "communes": {"vi": "Ranh giới xã", "en": "Commune boundaries"},
+    "villages": {"vi": "Thôn, bản", "en": "Villages"},
+    "towers": {"vi": "Trạm phát sóng hiện có", "en": "Existing towers"},
+    "grid": {"vi": "Lưới điện trung thế", "en": "Medium-voltage grid"},
+    "village": {"vi": "Thôn/bản", "en": "Village"},
+    "commune": {"vi": "Xã", "en": "Commune"},
+    "code": {"vi": "Mã", "en": "Code"},
+    "households": {"vi": "Số hộ", "en": "Households"},
+    "population": {"vi": "Dân số", "en": "Population"},
+    "mobile_signal": {"vi": "Sóng di động (khảo sát)", "en": "Mobile signal (survey)"},
+    "grid_power": {"vi": "Điện lưới quốc gia", "en": "National-grid power"},
+    "operator": {"vi": "Nhà mạng", "en": "Operator"},
+    "site": {"vi": "Trạm", "en": "Site"},
+    "radio": {"vi": "Công nghệ", "en": "Technology"},
+    "cells": {"vi": "Số cell", "en": "Cells"},
+    "yes": {"vi": "Có", "en": "Yes"},
+    "no": {"vi": "Không", "en": "No"},
+    "unknown": {"vi": "Chưa rõ", "en": "Unknown"},
+    "status": {"vi": "Tình trạng", "en": "Status"},
+    "covered_powered": {"vi": "Có sóng, có điện", "en": "Covered, powered"},
+    "uncovered_powered": {"vi": "Không có sóng, có điện", "en": "No signal, powered"},
+    "covered_unpowered": {"vi": "Có sóng, không có điện", "en": "Covered, no grid power"},
+    "uncovered_unpowered": {"vi": "Không có sóng, không có điện", "en": "No signal, no grid power"},
+    "status_unknown": {"vi": "Chưa rõ tình trạng", "en": "Status unknown"},
+    "legend": {"vi": "Chú giải", "en": "Legend"},
+    "synthetic": {
+        "vi": "DỮ LIỆU TỔNG HỢP (mô phỏng, không phải số liệu thật)",
+        "en": "SYNTHETIC DATA (simulated, not real figures)",
+    },
+    "summary_line": {
+        "vi": "{villages} thôn/bản · {uncovered} không có sóng · {unpowered} không có điện lưới",
+        "en": "{villages} villages · {uncovered} without signal · {unpowered} without grid power",
+    },
+}
+
+
+def label(key: str, lang: str = "vi") -> str:
+    """Return the label ``key`` in ``lang`` ("vi" or "en")."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+    return LABELS[key][lang]
