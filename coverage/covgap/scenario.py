@@ -1,0 +1,376 @@
+"""Radio scenario settings: band, powers, gains, heights, thresholds (TOML).
+
+A :class:`Scenario` holds everything the signal engine needs besides the
+terrain and the sites.  The defaults live in the package file
+``covgap/scenarios/default.toml``, where each value is commented with its
+source; ``docs/radio.md`` gives the derivations.
+
+A scenario file is a flat TOML table using the field names of
+:class:`Scenario`; every key is optional::
+
+    name = "lte1800"
+    frequency_mhz = 1800
+    tx_power_dbm = 18.2
+    threshold_dbm = -110
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.resources
+import logging
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from covgap import pathloss
+from covgap.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "DIFFRACTIONS",
+    "ENVIRONMENTS",
+    "MODELS",
+    "TECHNOLOGIES",
+    "Scenario",
+    "default_scenario",
+    "load_scenario",
+    "site_parameters",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Environment names and their :mod:`covgap.pathloss` codes.
+ENVIRONMENTS: dict[str, int] = {
+    "open": pathloss.ENV_OPEN,
+    "suburban": pathloss.ENV_SUBURBAN,
+    "urban": pathloss.ENV_URBAN,
+}
+#: Path-loss model names and their :mod:`covgap.pathloss` codes.
+MODELS: dict[str, int] = {
+    "auto": pathloss.MODEL_AUTO,
+    "free_space": pathloss.MODEL_FREE_SPACE,
+    "hata": pathloss.MODEL_HATA,
+}
+#: Diffraction methods and their integer codes (used by the signal kernel).
+DIFFRACTIONS: dict[str, int] = {"none": 0, "knife_edge": 1, "deygout": 2}
+#: Radio technologies as OpenCelliD spells them.
+TECHNOLOGIES: tuple[str, ...] = ("GSM", "UMTS", "LTE", "NR", "CDMA")
+
+# (low, high, low inclusive, high inclusive) for each numeric field.
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "frequency_mhz": (30.0, 6000.0, True, True),
+    "tx_power_dbm": (-30.0, 70.0, True, True),
+    "antenna_gain_dbi": (-10.0, 40.0, True, True),
+    "cable_loss_db": (0.0, 30.0, True, True),
+    "receiver_gain_dbi": (-20.0, 20.0, True, True),
+    "mast_height_m": (0.0, 500.0, False, True),
+    "receiver_height_m": (0.0, 100.0, False, True),
+    "radius_m": (0.0, 200_000.0, False, True),
+    "k_factor": (0.0, math.inf, False, True),
+    "threshold_dbm": (-160.0, -20.0, True, True),
+    "threshold_good_dbm": (-160.0, -20.0, True, True),
+    "covered_share": (0.0, 1.0, False, True),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "environment": tuple(ENVIRONMENTS),
+    "model": tuple(MODELS),
+    "diffraction": tuple(DIFFRACTIONS),
+    "technology": TECHNOLOGIES,
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Radio settings of one coverage computation.
+
+    Attributes
+    ----------
+    name
+        Label used in reports.
+    frequency_mhz
+        Carrier frequency, MHz (default 900, the rural coverage band).
+    technology
+        ``GSM``, ``UMTS``, ``LTE``, ``NR`` or ``CDMA`` (default ``LTE``).
+    tx_power_dbm
+        Power per LTE reference signal (RS EPRE), dBm: 46 dBm over 600
+        subcarriers = 18.2 dBm.
+    antenna_gain_dbi
+        Base-station antenna gain, dBi (sector panel, 15).
+    cable_loss_db
+        Feeder and connector loss, dB (2).
+    receiver_gain_dbi
+        Handset antenna gain, dBi (0).
+    mast_height_m
+        Antenna height above ground where a site gives none, m (30).
+    receiver_height_m
+        Handset height above ground, m (1.5).
+    radius_m
+        Largest distance computed from each site, m (15 000).
+    k_factor
+        Effective earth-radius factor (4/3); ``inf`` for a flat earth.
+    environment
+        Hata environment: ``open``, ``suburban`` or ``urban``.
+    model
+        ``auto``, ``hata`` or ``free_space``.
+    diffraction
+        ``deygout``, ``knife_edge`` or ``none``.
+    threshold_dbm
+        RSRP at or above which a place has basic coverage, dBm (-110).
+    threshold_good_dbm
+        RSRP for good coverage, dBm (-100); not below ``threshold_dbm``.
+    covered_share
+        Share of a village's households at or above ``threshold_dbm`` for the
+        village to count as covered (0.5).
+    """
+
+    name: str = "default"
+    frequency_mhz: float = 900.0
+    technology: str = "LTE"
+    tx_power_dbm: float = 18.2
+    antenna_gain_dbi: float = 15.0
+    cable_loss_db: float = 2.0
+    receiver_gain_dbi: float = 0.0
+    mast_height_m: float = 30.0
+    receiver_height_m: float = 1.5
+    radius_m: float = 15000.0
+    k_factor: float = 4.0 / 3.0
+    environment: str = "open"
+    model: str = "auto"
+    diffraction: str = "deygout"
+    threshold_dbm: float = -110.0
+    threshold_good_dbm: float = -100.0
+    covered_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        for key, value in _validated(dataclasses.asdict(self), "scenario").items():
+            object.__setattr__(self, key, value)
+
+    # -- derived values -------------------------------------------------
+    @property
+    def curvature_coef(self) -> float:
+        """GDAL's curvature coefficient ``cc = 1/k`` (0.75 for k = 4/3, 0 for k = inf)."""
+        return 1.0 / self.k_factor
+
+    @property
+    def wavelength_m(self) -> float:
+        """Carrier wavelength, m."""
+        return pathloss.wavelength_m(self.frequency_mhz)
+
+    @property
+    def environment_code(self) -> int:
+        """Environment as a :mod:`covgap.pathloss` ``ENV_*`` code."""
+        return ENVIRONMENTS[self.environment]
+
+    @property
+    def model_code(self) -> int:
+        """Model as a :mod:`covgap.pathloss` ``MODEL_*`` code."""
+        return MODELS[self.model]
+
+    @property
+    def diffraction_code(self) -> int:
+        """Diffraction method: 0 none, 1 dominant knife edge, 2 Deygout."""
+        return DIFFRACTIONS[self.diffraction]
+
+    @property
+    def eirp_dbm(self) -> float:
+        """Radiated power per reference signal: power + antenna gain - cable loss, dBm."""
+        return self.tx_power_dbm + self.antenna_gain_dbi - self.cable_loss_db
+
+    def received_dbm(self, loss_db: float) -> float:
+        """Received power for a total path loss: EIRP + receiver gain - loss, dBm."""
+        return self.eirp_dbm + self.receiver_gain_dbi - loss_db
+
+    def with_overrides(self, **changes: Any) -> Scenario:
+        """Return a copy with some fields changed (validated like a file).
+
+        Raises
+        ------
+        ConfigError
+            On an unknown field or a bad value.
+        """
+        _check_keys(changes, "overrides")
+        values = dataclasses.asdict(self)
+        values.update(changes)
+        return Scenario(**_validated(values, "overrides"))
+
+    def validity_warnings(self) -> list[str]:
+        """Where this scenario leaves the path-loss models' validity ranges."""
+        return pathloss.validity_warnings(
+            self.frequency_mhz,
+            self.mast_height_m,
+            self.receiver_height_m,
+            self.radius_m,
+            self.model_code,
+        )
+
+
+_FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Scenario)}
+
+
+def _check_keys(mapping: Mapping[str, Any], source: str) -> None:
+    for key in mapping:
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(str(key), list(_FIELDS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+
+
+def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Check types and ranges; return the values with numbers as float."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        where = f"{source}: key {key!r}"
+        field_type = _FIELDS[key].type
+        if field_type in (float, "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{where}: expected a number, got {value!r}")
+            number = float(value)
+            low, high, low_in, high_in = _RANGES[key]
+            too_low = number < low or (number == low and not low_in)
+            too_high = number > high or (number == high and not high_in)
+            if math.isnan(number) or too_low or too_high:
+                lo = "[" if low_in else "("
+                hi = "]" if high_in else ")"
+                raise ConfigError(f"{where}: {number:g} is outside {lo}{low:g}, {high:g}{hi}")
+            out[key] = number
+        else:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: expected a string, got {value!r}")
+            text = value.strip()
+            if key in _CHOICES:
+                choices = _CHOICES[key]
+                text = text.upper() if key == "technology" else text.lower()
+                if text not in choices:
+                    raise ConfigError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+            elif not text:
+                raise ConfigError(f"{where}: must not be empty")
+            out[key] = text
+    good = out.get("threshold_good_dbm")
+    basic = out.get("threshold_dbm")
+    if good is not None and basic is not None and good < basic:
+        raise ConfigError(
+            f"{source}: key 'threshold_good_dbm': {good:g} dBm is below "
+            f"threshold_dbm ({basic:g} dBm)"
+        )
+    return out
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario TOML file; keys left out take the defaults.
+
+    The scenario's ``name`` defaults to the file name without extension.
+    Validity-range notes (:meth:`Scenario.validity_warnings`) are logged at
+    WARNING level.
+
+    Parameters
+    ----------
+    path
+        The ``.toml`` file.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing or not valid TOML, has an unknown key (the
+        message suggests the closest known one), or a value of the wrong type
+        or out of range (the message names the file and the key).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: scenario file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _check_keys(data, str(path))
+    data.setdefault("name", path.stem)
+    values = {f: getattr(Scenario, f) for f in _FIELDS}
+    values.update(data)
+    scenario = Scenario(**_validated(values, str(path)))
+    for message in scenario.validity_warnings():
+        logger.warning("%s: %s", path, message)
+    return scenario
+
+
+def default_scenario() -> Scenario:
+    """Return the scenario of the packaged ``scenarios/default.toml``."""
+    resource = importlib.resources.files("covgap") / "scenarios" / "default.toml"
+    with importlib.resources.as_file(resource) as path:
+        return load_scenario(path)
+
+
+def site_parameters(sites: Any, scenario: Scenario) -> dict[str, np.ndarray]:
+    """Per-site transmitter parameters for the signal kernel.
+
+    Optional per-site columns override the scenario where they hold a value:
+    ``height_m`` (from ``sites.csv``), ``tx_power_dbm``, ``antenna_gain_dbi``
+    and ``cable_loss_db``.  Missing columns and NaN cells take the scenario's
+    value.
+
+    Parameters
+    ----------
+    sites
+        GeoDataFrame of sites (the ``Dataset.sites`` contract): ``site_id``
+        and point geometries in the analysis CRS.
+    scenario
+        The defaults.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``site_id`` (object array of str), ``x``, ``y`` (float64, CRS units),
+        ``height_m``, ``tx_power_dbm``, ``antenna_gain_dbi``, ``cable_loss_db``
+        and ``eirp_dbm`` (float64, no NaN), all of length ``len(sites)``.
+
+    Raises
+    ------
+    ConfigError
+        If a geometry is not a point, or an override is negative where it
+        cannot be (heights, cable loss).
+    """
+    n = len(sites)
+    geoms = sites.geometry
+    if n and not (geoms.geom_type == "Point").all():
+        mask = (geoms.geom_type != "Point").to_numpy()
+        bad = [str(s) for s in np.asarray(sites["site_id"], dtype=object)[mask]]
+        raise ConfigError(f"sites: geometry is not a point for site(s) {', '.join(bad)}")
+    out: dict[str, np.ndarray] = {
+        "site_id": np.asarray([str(s) for s in sites["site_id"]], dtype=object),
+        "x": np.asarray(geoms.x, dtype=np.float64) if n else np.empty(0),
+        "y": np.asarray(geoms.y, dtype=np.float64) if n else np.empty(0),
+    }
+    defaults = {
+        "height_m": scenario.mast_height_m,
+        "tx_power_dbm": scenario.tx_power_dbm,
+        "antenna_gain_dbi": scenario.antenna_gain_dbi,
+        "cable_loss_db": scenario.cable_loss_db,
+    }
+    for column, default in defaults.items():
+        if column in sites.columns:
+            values = np.asarray(
+                sites[column].astype("float64").to_numpy(na_value=np.nan), dtype=np.float64
+            )
+            values = np.where(np.isnan(values), default, values)
+        else:
+            values = np.full(n, default, dtype=np.float64)
+        if column in ("height_m", "cable_loss_db") and (values < 0).any():
+            bad = [str(s) for s in out["site_id"][values < 0]]
+            raise ConfigError(f"sites: column {column!r} is negative for site(s) {', '.join(bad)}")
+        out[column] = values
+    out["eirp_dbm"] = out["tx_power_dbm"] + out["antenna_gain_dbi"] - out["cable_loss_db"]
+    return out
