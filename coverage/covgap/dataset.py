@@ -1,0 +1,321 @@
+"""A dataset folder, loaded and validated: :func:`load_dataset` -> :class:`Dataset`.
+
+The folder layout and file formats are documented in ``docs/dataset.md``.
+Every GeoDataFrame of a :class:`Dataset` is in :attr:`Dataset.crs`, a
+projected CRS in metres.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from pyproj import CRS
+
+from covgap import boundaries, electricity, survey, towers
+from covgap.crs import analysis_crs, parse_crs, to_metric
+from covgap.errors import CRSError, DatasetError, DatasetNotFoundError
+from covgap.join import JoinResult, StatusTable, join_status
+from covgap.text import fold
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["FILES", "Dataset", "load_dataset"]
+
+log = logging.getLogger(__name__)
+
+FILES = {
+    "communes": "boundaries/communes.geojson",
+    "villages": "boundaries/villages.geojson",
+    "settlements": "boundaries/settlements.geojson",
+    "power": "electricity/village_power.csv",
+    "grid": "electricity/grid.geojson",
+    "cells": "towers/cells.csv",
+    "sites": "towers/sites.csv",
+    "survey": "survey/village_signal.csv",
+    "dem": "terrain/dem.tif",
+    "toml": "dataset.toml",
+}
+"""Paths of the dataset's files, relative to its folder."""
+
+_TOML_KEYS = {"name", "title", "description", "synthetic", "crs", "towers"}
+
+
+@dataclass
+class Dataset:
+    """One loaded, validated dataset folder (see ``docs/architecture.md``)."""
+
+    root: Path
+    name: str
+    title: str
+    description: str
+    synthetic: bool
+    crs: CRS
+    communes: gpd.GeoDataFrame
+    villages: gpd.GeoDataFrame
+    settlements: gpd.GeoDataFrame
+    power: pd.DataFrame
+    grid: gpd.GeoDataFrame | None
+    cells: pd.DataFrame | None
+    sites: gpd.GeoDataFrame
+    survey: pd.DataFrame | None
+    dem_path: Path | None
+    unmatched_rows: list[dict[str, Any]] = field(default_factory=list)
+    missing_status: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem worth telling the user, one readable line each."""
+        lines = [f"{u['file']}: row {u['row']}: {u['reason']}" for u in self.unmatched_rows]
+        for table, codes in self.missing_status.items():
+            if codes:
+                shown = ", ".join(codes[:20]) + (" ..." if len(codes) > 20 else "")
+                lines.append(f"{table}: no status row for {len(codes)} villages: {shown}")
+        lines.extend(self.warnings)
+        return lines
+
+    def describe(self) -> list[str]:
+        """Describe what was loaded, one line per item (for ``covgap validate``)."""
+        n = len(self.villages)
+        label = f"{self.title} (synthetic)" if self.synthetic else self.title
+        lines = [
+            f"dataset: {self.name}: {label}",
+            f"folder: {self.root}",
+            f"analysis CRS: {self.crs.to_string()} ({self.crs.name})",
+            f"communes: {len(self.communes)}",
+        ]
+        households = self.villages["households"].sum(min_count=1)
+        population = self.villages["population"].sum(min_count=1)
+        extra = []
+        if pd.notna(households):
+            extra.append(f"{households:,.0f} households")
+        if pd.notna(population):
+            extra.append(f"population {population:,.0f}")
+        lines.append(f"villages: {n}" + (f" ({', '.join(extra)})" if extra else ""))
+        if (self.root / FILES["settlements"]).is_file():
+            lines.append(f"settlements: {len(self.settlements)}")
+        else:
+            lines.append(f"settlements: none given; {n} village representative points")
+        lines.append(_status_line("power status", self.power, "grid_power", n, "powered"))
+        if self.survey is None:
+            lines.append("mobile signal survey: absent")
+        else:
+            lines.append(
+                _status_line("mobile signal survey", self.survey, "mobile_signal", n, "signal")
+            )
+        if self.grid is None:
+            lines.append("medium-voltage grid: absent")
+        else:
+            km = self.grid.geometry.length.sum() / 1000.0
+            lines.append(f"medium-voltage grid: {len(self.grid)} lines, {km:,.1f} km")
+        if self.cells is not None:
+            lines.append(f"cells: {len(self.cells)}")
+        per_operator = self.sites["operator"].value_counts().sort_index()
+        ops = ", ".join(f"{op} {count}" for op, count in per_operator.items()) or "none"
+        lines.append(f"sites: {len(self.sites)} ({ops})")
+        if self.dem_path is None:
+            lines.append("DEM: absent")
+        else:
+            lines.append(f"DEM: {self.dem_path}")
+        lines.append(f"problems: {len(self.problems)}")
+        return lines
+
+
+def _status_line(label: str, table: pd.DataFrame, column: str, n: int, yes: str) -> str:
+    values = table[column]
+    true = int((values == True).sum())  # noqa: E712 (nullable boolean)
+    false = int((values == False).sum())  # noqa: E712
+    unknown = int(values.isna().sum())
+    return f"{label}: {len(table)} of {n} villages ({yes} {true}, not {false}, unknown {unknown})"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", fold(text)).strip("_") or "dataset"
+
+
+def _read_toml(path: Path, notes: list[str]) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"not valid TOML: {exc}", path=path) from None
+    for key in ("name", "title", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise DatasetError(f"expected text, got {data[key]!r}", path=path, column=key)
+    if "synthetic" in data and not isinstance(data["synthetic"], bool):
+        raise DatasetError(
+            f"expected true or false, got {data['synthetic']!r}", path=path, column="synthetic"
+        )
+    if "towers" in data and not isinstance(data["towers"], dict):
+        raise DatasetError("expected a [towers] table", path=path, column="towers")
+    unknown = sorted(set(data) - _TOML_KEYS)
+    if unknown:
+        notes.append(f"{path}: unknown keys ignored: {', '.join(unknown)}")
+    return data
+
+
+def _cluster_distance(data: dict[str, Any], path: Path) -> float:
+    value = data.get("towers", {}).get("cluster_distance_m", towers.CLUSTER_DISTANCE_M)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 5000:
+        raise DatasetError(
+            f"expected a distance in metres (0-5000], got {value!r}",
+            path=path,
+            column="towers.cluster_distance_m",
+        )
+    return float(value)
+
+
+def _check_dem(path: Path, notes: list[str]) -> Path | None:
+    if not path.is_file():
+        notes.append(f"{FILES['dem']}: absent; terrain cannot be modelled")
+        return None
+    import rasterio
+    from rasterio.errors import RasterioError
+
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise DatasetError("the DEM has no CRS (georeferencing)", path=path)
+            if src.count < 1:
+                raise DatasetError("the DEM has no band", path=path)
+    except RasterioError as exc:
+        raise DatasetError(f"cannot read the DEM as a GeoTIFF: {exc}", path=path) from None
+    return path
+
+
+def _matched(result: JoinResult, columns: list[str]) -> pd.DataFrame:
+    return result.matched[["village_code", *columns, "row"]].reset_index(drop=True)
+
+
+def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
+    """Load and validate a dataset folder.
+
+    Parameters
+    ----------
+    path
+        The dataset folder (layout in ``docs/dataset.md``).
+    crs
+        Metric analysis CRS to use instead of the UTM zone of the data
+        (e.g. ``"EPSG:3405"``, VN-2000 / UTM zone 48N).
+
+    Returns
+    -------
+    Dataset
+        Everything loaded, in the metric analysis CRS, with unmatched rows,
+        villages missing a status, and warnings recorded.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If the folder is not a dataset (the message lists the missing files).
+    DatasetError
+        On any invalid file (the message names file, row and column).
+    CRSError
+        If a CRS is unknown or the analysis CRS is not metric.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise DatasetNotFoundError("no such dataset folder", path=root)
+    files = {key: root / rel for key, rel in FILES.items()}
+    missing = [FILES[k] for k in ("communes", "villages", "power") if not files[k].is_file()]
+    if not files["cells"].is_file() and not files["sites"].is_file():
+        missing.append(f"{FILES['cells']} or {FILES['sites']}")
+    if missing:
+        raise DatasetNotFoundError(
+            f"not a covgap dataset: missing {', '.join(missing)} (see docs/dataset.md)", path=root
+        )
+
+    notes: list[str] = []
+    meta = _read_toml(files["toml"], notes)
+    default_crs = None
+    if "crs" in meta:
+        try:
+            default_crs = parse_crs(meta["crs"], source=str(files["toml"]))
+        except CRSError as exc:
+            raise DatasetError(str(exc), path=files["toml"], column="crs") from None
+    distance = _cluster_distance(meta, files["toml"])
+
+    communes = boundaries.load_communes(files["communes"], default_crs=default_crs, notes=notes)
+    villages = boundaries.load_villages(
+        files["villages"], communes, default_crs=default_crs, notes=notes
+    )
+    metric = analysis_crs([communes, villages], user_crs=crs)
+    communes = to_metric(communes, metric)
+    villages = to_metric(villages, metric)
+    if files["settlements"].is_file():
+        settlements = boundaries.load_settlements(
+            files["settlements"], villages, default_crs=default_crs, notes=notes
+        )
+        settlements = to_metric(settlements, metric)
+    else:
+        settlements = boundaries.representative_settlements(villages)
+
+    unmatched: list[dict[str, Any]] = []
+    missing_status: dict[str, list[str]] = {}
+
+    def join(table: StatusTable) -> pd.DataFrame:
+        result = join_status(table, villages, communes)
+        unmatched.extend(result.unmatched)
+        missing_status[table.name] = result.missing
+        return _matched(result, list(table.values.columns))
+
+    power = join(electricity.read_power(files["power"], file=FILES["power"]))
+    survey_table = None
+    if files["survey"].is_file():
+        survey_table = join(survey.read_survey(files["survey"], file=FILES["survey"]))
+
+    grid = None
+    if files["grid"].is_file():
+        grid = to_metric(
+            electricity.read_grid(files["grid"], default_crs=default_crs, notes=notes), metric
+        )
+
+    cells, sites = towers.load_towers(
+        files["cells"] if files["cells"].is_file() else None,
+        files["sites"] if files["sites"].is_file() else None,
+        metric,
+        distance_m=distance,
+        notes=notes,
+    )
+    dem_path = _check_dem(files["dem"], notes)
+
+    dataset = Dataset(
+        root=root,
+        name=_slug(meta.get("name") or root.resolve().name),
+        title=meta.get("title") or meta.get("name") or root.resolve().name,
+        description=meta.get("description", ""),
+        synthetic=bool(meta.get("synthetic", False)),
+        crs=metric,
+        communes=communes.reset_index(drop=True),
+        villages=villages.reset_index(drop=True),
+        settlements=settlements.reset_index(drop=True),
+        power=power,
+        grid=grid,
+        cells=cells,
+        sites=sites,
+        survey=survey_table,
+        dem_path=dem_path,
+        unmatched_rows=unmatched,
+        missing_status=missing_status,
+        warnings=notes,
+    )
+    log.info(
+        "loaded dataset %s: %d communes, %d villages, %d sites, %d problems",
+        dataset.name,
+        len(communes),
+        len(villages),
+        len(sites),
+        len(dataset.problems),
+    )
+    return dataset
