@@ -1,0 +1,91 @@
+"""The covgap command end to end, on small synthetic datasets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import default_power
+from covgap.cli import main
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_run_writes_map_lists_and_summary(
+    dataset_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(dataset_dir), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "villages: 6" in printed and "uncovered: 3" in printed
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["villages"] == 6
+    assert summary["uncovered"] == 3
+    assert summary["unelectrified"] == 2
+    assert summary["uncovered_and_unelectrified"] == 1
+    assert summary["uncovered_villages"] == ["V02", "V03", "V05"]
+    assert summary["unelectrified_villages"] == ["V03", "V06"]
+    assert summary["unmatched_rows"] == []
+    html = next(out.glob("*.html")).read_text(encoding="utf-8")
+    assert "leaflet" in html.lower()
+    uncovered = (out / "uncovered.csv").read_bytes()
+    assert uncovered.startswith(b"\xef\xbb\xbf")
+    assert uncovered.decode("utf-8-sig").count("\r\n") == 1 + 3
+
+
+def test_run_twice_is_byte_identical(dataset_dir: Path, tmp_path: Path) -> None:
+    assert main(["-q", "run", "--data", str(dataset_dir), "--out", str(tmp_path / "a")]) == 0
+    assert main(["-q", "run", "--data", str(dataset_dir), "--out", str(tmp_path / "b")]) == 0
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_unknown_village_row_is_reported(make_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    rows = [*default_power(), {"village_code": "V99", "grid_power": "có"}]
+    data = make_dataset(power=rows, encoding="cp1258", nfd=True)
+    out = tmp_path / "out"
+    assert main(["-q", "run", "--data", str(data), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["villages"] == 6 and summary["unelectrified"] == 2
+    [row] = summary["unmatched_rows"]
+    assert row["file"] == "electricity/village_power.csv"
+    assert row["row"] == 7
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    make_dataset: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = default_power()
+    rows[2]["grid_power"] = "maybe"
+    data = make_dataset(power=rows)
+    assert main(["run", "--data", str(data), "--out", str(data / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("error: ")
+    assert "village_power.csv" in err[0] and "row 3" in err[0] and "grid_power" in err[0]
+    assert not (data / "out").exists()
+
+
+def test_missing_dataset_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--data", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_verbose_error_shows_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-v", "validate", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_validate_lists_problems(
+    make_dataset: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [r for r in default_power() if r["village_code"] != "V04"]
+    data = make_dataset(power=rows)
+    assert main(["validate", "--data", str(data)]) == 0
+    printed = capsys.readouterr().out
+    assert "V04" in printed
+    assert "problem" in printed
