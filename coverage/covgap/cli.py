@@ -9,10 +9,11 @@ the traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from covgap import __version__
@@ -49,17 +50,28 @@ def default_data_dir() -> Path:
     return target
 
 
-def _configure_logging(verbosity: int) -> None:
+@contextlib.contextmanager
+def _logging_to_stderr(verbosity: int) -> Iterator[None]:
+    """Send covgap's log records to standard error for the duration of a command.
+
+    The previous configuration of the ``covgap`` logger is restored afterwards,
+    so that calling :func:`main` in-process (tests, notebooks) leaves no trace.
+    """
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     if verbosity < 0:
         level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("covgap")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    logging.captureWarnings(True)
+    handler.setLevel(level)
+    logger = logging.getLogger("covgap")
+    saved_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(min(level, saved_level) if saved_level else level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
 
 
 def _out(args: argparse.Namespace, text: str = "") -> None:
@@ -152,17 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbosity = -1 if args.quiet else args.verbose
-    _configure_logging(args.verbosity)
-    try:
-        return int(args.func(args))
-    except CoverageError as exc:
-        if args.verbosity > 0:
-            traceback.print_exc(file=sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with _logging_to_stderr(args.verbosity):
+        try:
+            return int(args.func(args))
+        except CoverageError as exc:
+            if args.verbosity > 0:
+                traceback.print_exc(file=sys.stderr)
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,7 @@ FILES = {
 }
 """Paths of the dataset's files, relative to its folder."""
 
-_TOML_KEYS = {"name", "title", "description", "synthetic", "crs", "towers"}
+_TOML_KEYS = {"name", "title", "description", "synthetic", "source", "crs", "towers", "demo"}
 
 
 @dataclass

@@ -61,6 +61,15 @@ log = logging.getLogger(__name__)
 CLUSTER_DISTANCE_M = 300.0
 """Default distance (m) within which cells of one operator form one site."""
 
+ATTACH_DISTANCE_M = 1000.0
+"""Distance (m) within which a cell cluster is attributed to a listed site.
+
+OpenCelliD positions are averages of where phones heard a cell, pulled toward
+where people are: offsets of several hundred metres from the mast are common.
+When the operator's own ``sites.csv`` lists a site of the same operator this
+close, the cluster is taken to be that site's cells rather than a new site.
+"""
+
 CELL_COLUMNS = (
     "radio",
     "mcc",
@@ -454,9 +463,10 @@ def merge_sites(
 ) -> gpd.GeoDataFrame:
     """Combine cell-derived sites with listed sites; listed sites win.
 
-    A cell-derived site within ``distance_m`` of a listed site of the same
-    operator is dropped; its cells are added to the listed site's ``n_cells``
-    and its radios fill a blank ``radio``.  Both inputs must share a metric CRS.
+    A cell-derived site within ``max(distance_m, ATTACH_DISTANCE_M)`` of a
+    listed site of the same operator is dropped; its cells are added to the
+    listed site's ``n_cells`` and its radios fill a blank ``radio``.  Both
+    inputs must share a metric CRS.
 
     Returns
     -------
@@ -475,7 +485,7 @@ def merge_sites(
             continue
         dist = listed.geometry[same].distance(site.geometry)
         j = dist.idxmin()
-        if dist[j] <= distance_m:
+        if dist[j] <= max(distance_m, ATTACH_DISTANCE_M):
             keep[i] = False
             listed.at[j, "n_cells"] = int(listed.at[j, "n_cells"]) + int(site.n_cells)
             if not listed.at[j, "radio"]:
