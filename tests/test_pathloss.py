@@ -324,3 +324,16 @@ def test_validity_warnings():
     assert any("30 m" in m for m in msgs)
     assert any("20 km" in m for m in msgs)
     assert pl.validity_warnings(100.0, 20.0, 0.5, 25_000.0, MODEL_FREE_SPACE) == []
+
+
+def test_deygout_adds_no_side_edges_on_flat_ground() -> None:
+    # Flat ground, 30 m mast to a 1.5 m handset 2.4 km away, no curvature:
+    # the ground point next to the handset grazes the path (nu just above
+    # -0.78) but does not block it, so only its own J(nu) counts (< 1 dB),
+    # never the ~10 dB that side edges measured from the ground would add.
+    d = np.linspace(0.0, 2400.0, 241)
+    z = np.zeros_like(d)
+    lam = pl.wavelength_m(900.0)
+    loss = pl.deygout_loss_db(d, z, 30.0, 1.5, lam, 0.0)
+    assert loss == pytest.approx(pl.dominant_edge_loss_db(d, z, 30.0, 1.5, lam, 0.0))
+    assert 0.0 < loss < 1.0

@@ -41,6 +41,7 @@ FILES = {
     "grid": "electricity/grid.geojson",
     "cells": "towers/cells.csv",
     "sites": "towers/sites.csv",
+    "candidates": "towers/sites_candidates.csv",
     "survey": "survey/village_signal.csv",
     "dem": "terrain/dem.tif",
     "toml": "dataset.toml",

@@ -366,11 +366,20 @@ def deygout_loss_db(
     """Deygout diffraction loss over a terrain profile, up to three edges, in dB.
 
     The main edge is the profile point with the largest ``nu`` relative to
-    the line from transmitter antenna to receiver antenna.  If it obstructs
-    (``nu > -0.78``), the strongest edge of each sub-path (transmitter to the
-    top of the main edge, top of the main edge to receiver) is added::
+    the line from transmitter antenna to receiver antenna; it costs
+    ``J(nu_main)`` when ``nu_main > -0.78``.  Only when it blocks the sight
+    line itself (``nu_main > 0``) is the strongest edge of each sub-path
+    (transmitter to the top of the main edge, top of the main edge to
+    receiver) added::
 
         L = J(nu_main) + J(nu_tx_side) + J(nu_rx_side)
+
+    Why the ``nu_main > 0`` condition: near a 1.5 m receiver almost every
+    path grazes the ground (``nu`` slightly above -0.78).  Measuring the side
+    paths from that ground point would then add some 10 dB on perfectly flat
+    terrain, on top of the Hata median, which already holds the typical
+    ground and clutter losses of unobstructed paths.  Secondary edges are
+    therefore considered only behind a real obstruction.
 
     Classic Deygout, without the empirical taper/correction ITU-R P.526
     proposes for close edges (documented in ``docs/radio.md``).  Heights are
@@ -412,6 +421,8 @@ def deygout_loss_db(
     if i_main < 0 or nu_main <= KNIFE_EDGE_NU_MIN:
         return 0.0
     loss = knife_edge_loss_db(nu_main)
+    if nu_main <= 0.0:
+        return loss
     h_edge = z[i_main]
     nu_t, i_t = _max_nu(distances_m, z, 0, i_main, h_tx, h_edge, wavelength_m)
     if i_t >= 0:
