@@ -1,0 +1,323 @@
+"""Received signal over the terrain: per-site rasters and best-server results.
+
+For every site and every DEM cell within the scenario radius, the compiled
+kernel (:func:`covgap._raycast.signal_one`) computes
+
+``RSRP = EIRP + receiver gain - median path loss(d) - diffraction loss``
+
+where EIRP is the transmit power per reference signal plus antenna gain minus
+cable loss (per-site overrides from ``sites.csv`` win over the scenario), the
+median loss is :func:`covgap.pathloss.median_loss_db` (free space, Okumura-Hata
+or COST-231 Hata, tabulated every metre and interpolated), and the diffraction
+loss is ITU-R P.526 knife-edge ``J(nu)`` over the path's obstructions: the
+principal edge (largest elevation angle seen from the antenna, tracked
+incrementally along each ray) and, for Deygout, up to two secondary edges
+(the previous principal edge on the transmitter side, the edge of largest
+angle seen from the principal edge on the receiver side). Earth curvature and
+refraction use ``cc = 1/k`` as in :mod:`covgap.viewshed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+from covgap import _raycast
+from covgap.scenario import Scenario, site_parameters
+from covgap.terrain import Terrain, check_coverage
+from covgap.viewshed import write_raster_atomic
+
+__all__ = [
+    "BEST_SITE_NONE",
+    "BEST_SITE_UNKNOWN",
+    "SignalResult",
+    "best_server",
+    "compute_signal",
+    "site_signal",
+    "write_signal_tiff",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ``best_site`` of a cell no site reaches.
+BEST_SITE_NONE = -1
+#: ``best_site`` of a cell whose signal is unknown (nodata terrain on every path).
+BEST_SITE_UNKNOWN = -2
+
+#: Median-loss table step, m.
+LOSS_STEP_M = 1.0
+#: Knife-edge table upper end (nu); larger nu is computed directly.
+_NU_TABLE_MAX = 60.0
+
+
+@dataclass(frozen=True, eq=False)
+class SignalResult:
+    """Best-server signal on the DEM grid.
+
+    Attributes
+    ----------
+    rsrp
+        float32 ``(rows, cols)`` strongest received signal, dBm; NaN where no
+        site reaches or the signal is unknown.
+    best_site
+        int32 ``(rows, cols)``: index into ``site_ids`` of the strongest site;
+        :data:`BEST_SITE_NONE` (-1) where no site reaches,
+        :data:`BEST_SITE_UNKNOWN` (-2) where every site within range has
+        nodata terrain on its path and none has a known signal.
+    site_ids
+        Site identifiers, in the order of the sites given.
+    transform, crs
+        The DEM grid.
+    per_site
+        float32 ``(n_sites, rows, cols)`` or ``None`` when not kept.
+    """
+
+    rsrp: np.ndarray
+    best_site: np.ndarray
+    site_ids: list[str]
+    transform: Affine
+    crs: CRS
+    per_site: np.ndarray | None = None
+
+    @property
+    def unknown(self) -> np.ndarray:
+        """Cells whose signal is unknown (nodata on the path)."""
+        return self.best_site == BEST_SITE_UNKNOWN
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    zp: np.ndarray
+    dx: float
+    dy: float
+    j_table: np.ndarray
+
+
+def _kernel_inputs(terrain: Terrain) -> _Kernel:
+    n = math.ceil((_NU_TABLE_MAX - _raycast.KNIFE_EDGE_NU_MIN) / _raycast._NU_STEP) + 1
+    dx, dy = terrain.resolution
+    return _Kernel(_raycast.pad(terrain.elevation), dx, dy, _raycast.knife_edge_table(n))
+
+
+def _loss_tables(heights: np.ndarray, scenario: Scenario) -> np.ndarray:
+    n = math.ceil(scenario.radius_m / LOSS_STEP_M) + 2
+    unique, inverse = np.unique(heights, return_inverse=True)
+    tables = (
+        np.stack(
+            [
+                _raycast.median_loss_table(
+                    n,
+                    LOSS_STEP_M,
+                    scenario.frequency_mhz,
+                    float(h),
+                    scenario.receiver_height_m,
+                    scenario.model_code,
+                    scenario.environment_code,
+                )
+                for h in unique
+            ]
+        )
+        if len(unique)
+        else np.zeros((0, n + 1))
+    )
+    return tables[inverse.reshape(-1)] if len(unique) else tables
+
+
+def site_signal(
+    terrain: Terrain,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    eirp_dbm: np.ndarray,
+    scenario: Scenario,
+) -> np.ndarray:
+    """Per-site received signal on the DEM grid (compiled, sites over the threads).
+
+    Parameters
+    ----------
+    terrain
+        DEM in a metric CRS.
+    xy
+        ``(n, 2)`` site coordinates in ``terrain.crs``.
+    heights_m
+        ``(n,)`` antenna heights above ground, m.
+    eirp_dbm
+        ``(n,)`` power per reference signal + antenna gain - cable loss, dBm.
+    scenario
+        Frequency, receiver height and gain, radius, k, model, environment,
+        diffraction method.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, rows, cols)`` dBm; NaN outside the radius, on nodata
+        and where nodata terrain lies on the path.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    k = _kernel_inputs(terrain)
+    rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
+    rc = np.column_stack([rows, cols]).astype(np.int64)
+    heights = np.asarray(heights_m, float)
+    return _raycast.signal_many(
+        k.zp,
+        rc,
+        heights,
+        np.asarray(eirp_dbm, float) + scenario.receiver_gain_dbi,
+        _loss_tables(heights, scenario),
+        scenario.receiver_height_m,
+        scenario.radius_m,
+        k.dx,
+        k.dy,
+        scenario.curvature_coef,
+        LOSS_STEP_M,
+        scenario.wavelength_m,
+        scenario.diffraction_code,
+        k.j_table,
+    )
+
+
+def best_server(
+    per_site: np.ndarray, mask: np.ndarray | Sequence[bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strongest signal and its site over a stack of per-site rasters.
+
+    Parameters
+    ----------
+    per_site
+        float32 ``(n, rows, cols)``, NaN where a site does not reach or is unknown.
+    mask
+        Optional bool ``(n,)``: the sites to consider (an operator, a technology).
+
+    Returns
+    -------
+    rsrp : numpy.ndarray
+        float32 ``(rows, cols)``, NaN where no considered site has a signal.
+    best_site : numpy.ndarray
+        int32 ``(rows, cols)``: index into the full stack (ties: the lowest
+        index), or :data:`BEST_SITE_NONE` (-1).
+    """
+    n = per_site.shape[0]
+    idx = np.arange(n) if mask is None else np.flatnonzero(np.asarray(mask, bool))
+    shape = per_site.shape[1:]
+    if idx.size == 0:
+        return np.full(shape, np.nan, np.float32), np.full(shape, BEST_SITE_NONE, np.int32)
+    sub = per_site[idx]
+    filled = np.where(np.isnan(sub), -np.inf, sub)
+    arg = np.argmax(filled, axis=0)
+    rsrp = np.take_along_axis(sub, arg[None], axis=0)[0].astype(np.float32)
+    best = np.where(np.isnan(rsrp), BEST_SITE_NONE, idx[arg]).astype(np.int32)
+    return rsrp, best
+
+
+def _site_table(sites: Any, terrain: Terrain, scenario: Scenario) -> dict[str, np.ndarray]:
+    gdf = sites
+    if gdf.crs is not None and CRS.from_user_input(gdf.crs) != terrain.crs:
+        gdf = gdf.to_crs(terrain.crs)
+    return site_parameters(gdf, scenario)
+
+
+def compute_signal(
+    terrain: Terrain,
+    sites: Any,
+    scenario: Scenario,
+    *,
+    group_by: str | None = None,
+    keep_per_site: bool = False,
+) -> SignalResult | dict[str, SignalResult]:
+    """Best-server signal of a set of sites over the terrain.
+
+    Parameters
+    ----------
+    terrain
+        DEM in a metric CRS.
+    sites
+        GeoDataFrame per the ``Dataset.sites`` contract (``site_id``,
+        ``operator``, ``radio``, ``height_m`` with NaN for the scenario mast
+        height, optional ``tx_power_dbm``/``antenna_gain_dbi``/``cable_loss_db``
+        overrides, points); reprojected to ``terrain.crs`` if needed.
+    scenario
+        Radio settings.
+    group_by
+        ``None`` for one result over all sites, or a column (``"operator"``,
+        ``"radio"``) for one result per value (sorted keys).
+    keep_per_site
+        Keep the ``(n_sites, rows, cols)`` stack in the result(s).
+
+    Returns
+    -------
+    SignalResult or dict of str to SignalResult
+        ``best_site`` indexes the result's own ``site_ids``.
+    """
+    table = _site_table(sites, terrain, scenario)
+    site_ids = [str(s) for s in table["site_id"]]
+    check_coverage(
+        terrain,
+        [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
+        scenario.radius_m,
+    )
+    xy = np.column_stack([table["x"], table["y"]])
+    stack = site_signal(terrain, xy, table["height_m"], table["eirp_dbm"], scenario)
+    unknown_any = _unknown_cells(terrain, xy, scenario.radius_m, stack)
+
+    def result(mask: np.ndarray) -> SignalResult:
+        idx = np.flatnonzero(mask)
+        sub = stack[idx]
+        rsrp, best = best_server(sub)
+        best = np.where(np.isnan(rsrp) & unknown_any[idx].any(axis=0), BEST_SITE_UNKNOWN, best)
+        return SignalResult(
+            rsrp=rsrp,
+            best_site=best.astype(np.int32),
+            site_ids=[site_ids[i] for i in idx],
+            transform=terrain.transform,
+            crs=terrain.crs,
+            per_site=sub if keep_per_site else None,
+        )
+
+    if group_by is None:
+        return result(np.ones(len(site_ids), bool))
+    values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
+    return {key: result(values == key) for key in sorted(set(values.tolist()))}
+
+
+def _unknown_cells(
+    terrain: Terrain, xy: np.ndarray, radius_m: float, stack: np.ndarray
+) -> np.ndarray:
+    """``(n, rows, cols)``: within a site's radius but NaN (nodata on the path)."""
+    rows, cols = terrain.shape
+    cx = terrain.transform.c + (np.arange(cols) + 0.5) * terrain.transform.a
+    cy = terrain.transform.f + (np.arange(rows) + 0.5) * terrain.transform.e
+    out = np.zeros(stack.shape, bool)
+    r_idx, c_idx = terrain.cell_of(xy[:, 0], xy[:, 1])
+    for s in range(len(xy)):
+        ox = terrain.transform.c + (c_idx[s] + 0.5) * terrain.transform.a
+        oy = terrain.transform.f + (r_idx[s] + 0.5) * terrain.transform.e
+        within = ((cx[None, :] - ox) ** 2 + (cy[:, None] - oy) ** 2) <= radius_m**2
+        out[s] = within & np.isnan(stack[s])
+    return out
+
+
+def write_signal_tiff(result: SignalResult, path: str | Path) -> Path:
+    """Write the best-server RSRP as a float32 GeoTIFF (nodata NaN), atomically.
+
+    Parameters
+    ----------
+    result
+        From :func:`compute_signal`.
+    path
+        Output file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    return write_raster_atomic(
+        Path(path), result.rsrp.astype(np.float32), result.transform, result.crs, float("nan")
+    )

@@ -1,0 +1,338 @@
+"""The DEM: open, reproject to the metric analysis CRS, check, sample.
+
+Nodata is NaN, never sea level. A geographic DEM (degrees) is always
+reprojected to a projected CRS in metres before any distance is taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import rasterio.warp
+from affine import Affine
+from pyproj import CRS
+from rasterio.enums import Resampling
+
+from covgap.crs import is_metric, utm_crs
+from covgap.errors import CRSError, TerrainError
+
+__all__ = [
+    "MAX_PLAUSIBLE_M",
+    "MIN_PLAUSIBLE_M",
+    "Terrain",
+    "check_coverage",
+    "load_terrain",
+    "read_dem",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Heights outside this range (m) make a DEM implausible (Dead Sea shore ~ -430 m).
+MIN_PLAUSIBLE_M = -500.0
+#: Everest is 8849 m.
+MAX_PLAUSIBLE_M = 9000.0
+
+
+@dataclass(frozen=True, eq=False)
+class Terrain:
+    """A DEM on a north-up grid in a projected CRS in metres.
+
+    Attributes
+    ----------
+    elevation
+        float32 ``(rows, cols)``, metres, NaN where unknown (nodata).
+    transform
+        Affine transform from (col, row) to (x, y) of cell corners.
+    crs
+        Projected CRS in metres.
+    path
+        The file it came from, if any.
+    """
+
+    elevation: np.ndarray
+    transform: Affine
+    crs: CRS
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.elevation.ndim != 2:
+            raise TerrainError(f"{self.path or 'DEM'}: elevation must be 2-D")
+        if self.transform.b != 0.0 or self.transform.d != 0.0:
+            raise TerrainError(f"{self.path or 'DEM'}: rotated grids are not supported")
+        if not is_metric(self.crs):
+            raise CRSError(f"{self.path or 'DEM'}: CRS must be projected in metres")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)``."""
+        return (int(self.elevation.shape[0]), int(self.elevation.shape[1]))
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Cell width and height, metres (both positive)."""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in the CRS, metres."""
+        rows, cols = self.shape
+        t = self.transform
+        x0, y0 = t.c, t.f
+        x1, y1 = t.c + cols * t.a, t.f + rows * t.e
+        return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+    def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fractional (col, row) of points (north-up grid, no rotation)."""
+        t = self.transform
+        return (np.asarray(xs, float) - t.c) / t.a, (np.asarray(ys, float) - t.f) / t.e
+
+    def cell_of(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column (int64) of the cells holding points (may lie outside the grid)."""
+        cols_f, rows_f = self._pixel(xs, ys)
+        return np.floor(rows_f).astype(np.int64), np.floor(cols_f).astype(np.int64)
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Bilinear elevation at points (between cell centres); NaN outside or near nodata.
+
+        Parameters
+        ----------
+        xs, ys
+            Coordinates in :attr:`crs`.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 elevations, same shape as ``xs``. Points in the outer half
+            cell of the grid take the nearest edge row/column; any nodata
+            among the (up to four) cells used gives NaN.
+        """
+        xs = np.asarray(xs, float)
+        ys = np.asarray(ys, float)
+        rows, cols = self.shape
+        cf, rf = self._pixel(xs.ravel(), ys.ravel())
+        inside = (cf >= 0) & (cf <= cols) & (rf >= 0) & (rf <= rows)
+        u = np.clip(cf - 0.5, 0.0, cols - 1.0)
+        v = np.clip(rf - 0.5, 0.0, rows - 1.0)
+        c0 = np.minimum(np.floor(u).astype(np.int64), max(cols - 2, 0))
+        r0 = np.minimum(np.floor(v).astype(np.int64), max(rows - 2, 0))
+        c1 = np.minimum(c0 + 1, cols - 1)
+        r1 = np.minimum(r0 + 1, rows - 1)
+        fu = u - c0
+        fv = v - r0
+        z = self.elevation.astype(np.float64)
+        top = z[r0, c0] * (1 - fu) + z[r0, c1] * fu
+        bottom = z[r1, c0] * (1 - fu) + z[r1, c1] * fu
+        # a zero weight must not let a NaN neighbour through
+        top = np.where(fu == 0, z[r0, c0], np.where(fu == 1, z[r0, c1], top))
+        bottom = np.where(fu == 0, z[r1, c0], np.where(fu == 1, z[r1, c1], bottom))
+        out = np.where(fv == 0, top, np.where(fv == 1, bottom, top * (1 - fv) + bottom * fv))
+        out = np.where(inside, out, np.nan)
+        return out.reshape(xs.shape)
+
+    def covers(self, x: float, y: float, radius_m: float) -> bool:
+        """Whether the square of half-side ``radius_m`` around ``(x, y)`` lies in the grid."""
+        left, bottom, right, top = self.bounds
+        return (
+            left <= x - radius_m
+            and x + radius_m <= right
+            and bottom <= y - radius_m
+            and y + radius_m <= top
+        )
+
+
+def check_coverage(
+    terrain: Terrain,
+    points: Iterable[tuple[str, float, float]],
+    radius_m: float,
+) -> list[str]:
+    """Warn (logging) about sites whose radius the DEM does not cover.
+
+    Parameters
+    ----------
+    terrain
+        The DEM.
+    points
+        ``(name, x, y)`` per site, coordinates in ``terrain.crs``.
+    radius_m
+        Modelled radius around each site.
+
+    Returns
+    -------
+    list of str
+        One message per site not covered (the same text is logged as a warning).
+    """
+    messages: list[str] = []
+    where = terrain.path or "DEM"
+    for name, x, y in points:
+        if terrain.covers(x, y, radius_m):
+            continue
+        rows, cols = terrain.cell_of(np.array([x]), np.array([y]))
+        on_grid = 0 <= rows[0] < terrain.shape[0] and 0 <= cols[0] < terrain.shape[1]
+        what = "does not cover" if on_grid else "does not contain"
+        msg = (
+            f"{where} {what} the {radius_m:.0f} m radius of site {name!r}: "
+            "cells beyond its edge are not modelled"
+        )
+        logger.warning(msg)
+        messages.append(msg)
+    return messages
+
+
+def _plausible(z: np.ndarray, where: str) -> None:
+    finite = z[np.isfinite(z)]
+    if finite.size == 0:
+        raise TerrainError(f"{where}: every cell is nodata")
+    lo, hi = float(finite.min()), float(finite.max())
+    if lo < MIN_PLAUSIBLE_M or hi > MAX_PLAUSIBLE_M:
+        raise TerrainError(
+            f"{where}: implausible heights {lo:.1f}..{hi:.1f} m (expected metres between "
+            f"{MIN_PLAUSIBLE_M:.0f} and {MAX_PLAUSIBLE_M:.0f}; is nodata declared?)"
+        )
+
+
+def read_dem(path: str | Path) -> tuple[np.ndarray, Affine, CRS]:
+    """Read band 1 of a DEM as float32 with nodata as NaN, without reprojecting.
+
+    Returns
+    -------
+    tuple
+        ``(elevation, transform, crs)``; the CRS may be geographic.
+
+    Raises
+    ------
+    TerrainError
+        Unreadable file, no CRS, rotated grid or implausible heights.
+    """
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise TerrainError(f"{path}: the DEM has no CRS")
+            z = src.read(1, masked=True).astype(np.float32).filled(np.nan)
+            transform = src.transform
+            crs = CRS.from_user_input(src.crs.to_wkt())
+    except rasterio.errors.RasterioIOError as exc:
+        raise TerrainError(f"{path}: cannot read the DEM ({exc})") from None
+    if transform.b != 0.0 or transform.d != 0.0:
+        raise TerrainError(f"{path}: rotated grids are not supported")
+    _plausible(z, str(path))
+    return z, transform, crs
+
+
+def load_terrain(
+    path: str | Path, crs: CRS | str | None = None, resolution: float | None = None
+) -> Terrain:
+    """Read a GeoTIFF DEM, reprojecting it to a metric CRS when needed.
+
+    Parameters
+    ----------
+    path
+        The DEM (one band, heights in metres).
+    crs
+        Target projected CRS in metres. ``None`` keeps a metric DEM as it is
+        and reprojects a geographic one to its UTM zone.
+    resolution
+        Cell size (m) of a reprojected DEM; default: GDAL's estimate of the
+        source resolution in the target CRS.
+
+    Returns
+    -------
+    Terrain
+
+    Raises
+    ------
+    TerrainError
+        Unreadable file, no CRS, implausible heights.
+    CRSError
+        ``crs`` is not projected in metres.
+    """
+    path = Path(path)
+    z, transform, src_crs = read_dem(path)
+    if crs is not None:
+        target = CRS.from_user_input(crs)
+        if not is_metric(target):
+            raise CRSError(f"{target.name}: the terrain CRS must be projected in metres")
+    elif is_metric(src_crs):
+        target = src_crs
+    else:
+        rows, cols = z.shape
+        lon = transform.c + transform.a * cols / 2
+        lat = transform.f + transform.e * rows / 2
+        if not src_crs.is_geographic:
+            lon, lat = rasterio.warp.transform(src_crs.to_wkt(), "EPSG:4326", [lon], [lat])
+            lon, lat = lon[0], lat[0]
+        target = utm_crs(float(lon), float(lat))
+    if target == src_crs and resolution is None:
+        return Terrain(z, transform, target, path)
+    return _reproject(z, transform, src_crs, target, resolution, path)
+
+
+def _reproject(*args: object) -> Terrain:
+    # rasterio 1.4 multiplies Affine objects with ``*``, which affine >= 3.1
+    # flags as pending deprecation; that is rasterio's business, not ours.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        return _reproject_quiet(*args)  # type: ignore[arg-type]
+
+
+def _reproject_quiet(
+    z: np.ndarray,
+    transform: Affine,
+    src_crs: CRS,
+    dst_crs: CRS,
+    resolution: float | None,
+    path: Path,
+) -> Terrain:
+    rows, cols = z.shape
+    left, top = transform.c, transform.f
+    right, bottom = transform.c + cols * transform.a, transform.f + rows * transform.e
+    kwargs = {} if resolution is None else {"resolution": resolution}
+    dst_transform, width, height = rasterio.warp.calculate_default_transform(
+        src_crs.to_wkt(),
+        dst_crs.to_wkt(),
+        cols,
+        rows,
+        left=min(left, right),
+        bottom=min(top, bottom),
+        right=max(left, right),
+        top=max(top, bottom),
+        **kwargs,
+    )
+    if resolution is None:  # square cells
+        size = math.sqrt(abs(dst_transform.a * dst_transform.e))
+        dst_transform, width, height = rasterio.warp.calculate_default_transform(
+            src_crs.to_wkt(),
+            dst_crs.to_wkt(),
+            cols,
+            rows,
+            left=min(left, right),
+            bottom=min(top, bottom),
+            right=max(left, right),
+            top=max(top, bottom),
+            resolution=size,
+        )
+    out = np.full((height, width), np.nan, np.float32)
+    rasterio.warp.reproject(
+        source=z,
+        destination=out,
+        src_transform=transform,
+        src_crs=src_crs.to_wkt(),
+        src_nodata=np.nan,
+        dst_transform=dst_transform,
+        dst_crs=dst_crs.to_wkt(),
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    logger.info(
+        "%s: reprojected %s -> %s at %.1f m", path, src_crs.name, dst_crs.name, dst_transform.a
+    )
+    return Terrain(out, dst_transform, dst_crs, path)

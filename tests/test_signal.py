@@ -1,0 +1,159 @@
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from pyproj import CRS
+from shapely.geometry import Point
+
+from covgap import pathloss
+from covgap.scenario import Scenario
+from covgap.signal import (
+    BEST_SITE_NONE,
+    BEST_SITE_UNKNOWN,
+    best_server,
+    compute_signal,
+    write_signal_tiff,
+)
+from covgap.terrain import Terrain
+
+X0, Y0 = 500_000.0, 2_400_000.0
+CELL = 10.0
+
+
+def terrain(z):
+    return Terrain(
+        np.asarray(z, np.float32), Affine(CELL, 0.0, X0, 0.0, -CELL, Y0), CRS("EPSG:32648")
+    )
+
+
+def centre(row, col):
+    return X0 + (col + 0.5) * CELL, Y0 - (row + 0.5) * CELL
+
+
+def sites(*cells, operator=("A",), radio=("LTE",), height=math.nan):
+    n = len(cells)
+    ops = list(operator) * n if len(operator) == 1 else list(operator)
+    radios = list(radio) * n if len(radio) == 1 else list(radio)
+    return gpd.GeoDataFrame(
+        {
+            "site_id": [f"S{i + 1}" for i in range(n)],
+            "operator": ops,
+            "radio": radios,
+            "height_m": [height] * n,
+        },
+        geometry=[Point(*centre(r, c)) for r, c in cells],
+        crs="EPSG:32648",
+    )
+
+
+def scenario(**kw):
+    base = dict(
+        frequency_mhz=900.0,
+        radius_m=2000.0,
+        k_factor=math.inf,
+        model="free_space",
+        diffraction="none",
+        receiver_gain_dbi=0.0,
+    )
+    base.update(kw)
+    return Scenario(**base)
+
+
+def test_flat_terrain_matches_the_path_loss_formula():
+    sc = scenario()
+    res = compute_signal(terrain(np.zeros((101, 101))), sites((50, 50)), sc)
+    for r, c in [(50, 60), (50, 100), (20, 90), (0, 50)]:
+        d = math.hypot((r - 50) * CELL, (c - 50) * CELL)
+        want = sc.eirp_dbm - pathloss.free_space_loss_db(d, 900.0)
+        assert res.rsrp[r, c] == pytest.approx(want, abs=0.01)
+    row = res.rsrp[50, 51:]
+    assert (np.diff(row) < 0).all()  # decreases with distance
+    assert (res.best_site[np.isfinite(res.rsrp)] == 0).all()
+
+
+def test_hata_model_and_site_height_override():
+    sc = scenario(model="auto", environment="suburban")
+    s = sites((50, 50), height=45.0)
+    res = compute_signal(terrain(np.zeros((101, 101))), s, sc)
+    want = sc.eirp_dbm - pathloss.median_loss_db(
+        400.0, 900.0, 45.0, 1.5, pathloss.MODEL_AUTO, pathloss.ENV_SUBURBAN
+    )
+    assert res.rsrp[50, 90] == pytest.approx(want, abs=0.01)
+
+
+def test_outside_radius_is_nan():
+    res = compute_signal(terrain(np.zeros((101, 101))), sites((50, 50)), scenario(radius_m=200.0))
+    assert np.isnan(res.rsrp[50, 71]) and np.isfinite(res.rsrp[50, 70])
+    assert res.best_site[50, 71] == BEST_SITE_NONE
+
+
+def knife_edge_db(nu):  # ITU-R P.526 J(nu), written out for the test
+    if nu <= -0.78:
+        return 0.0
+    return 6.9 + 20 * math.log10(math.sqrt((nu - 0.1) ** 2 + 1) + nu - 0.1)
+
+
+@pytest.mark.parametrize("method", ["knife_edge", "deygout"])
+def test_diffraction_behind_a_wall_equals_the_knife_edge_loss(method):
+    # antenna 30 m above flat ground, 40 m wall 200 m east, receiver 1.5 m at 500 m
+    z = np.zeros((41, 101))
+    z[:, 40] = 40.0
+    sc = scenario(diffraction=method)
+    res = compute_signal(terrain(z), sites((20, 20)), sc)
+    lam = 299_792_458.0 / 900e6
+    h = 40.0 - (30.0 + (1.5 - 30.0) * 200.0 / 500.0)
+    nu = h * math.sqrt(2 * 500.0 / (lam * 200.0 * 300.0))
+    want = sc.eirp_dbm - pathloss.free_space_loss_db(500.0, 900.0) - knife_edge_db(nu)
+    assert knife_edge_db(nu) > 20.0
+    assert res.rsrp[20, 70] == pytest.approx(want, abs=0.05)
+    free = compute_signal(terrain(z), sites((20, 20)), scenario())
+    assert free.rsrp[20, 70] - res.rsrp[20, 70] == pytest.approx(knife_edge_db(nu), abs=0.05)
+    # in front of the wall nothing changes
+    assert res.rsrp[20, 30] == pytest.approx(free.rsrp[20, 30], abs=1e-4)
+
+
+def test_best_server_picks_the_strongest_site():
+    res = compute_signal(
+        terrain(np.zeros((41, 101))), sites((20, 10), (20, 90)), scenario(), keep_per_site=True
+    )
+    assert res.site_ids == ["S1", "S2"]
+    assert res.best_site[20, 20] == 0 and res.best_site[20, 80] == 1
+    np.testing.assert_allclose(res.rsrp, np.nanmax(res.per_site, axis=0))
+    rsrp, best = best_server(res.per_site, mask=[False, True])
+    assert best[20, 20] == 1 and rsrp[20, 20] == res.per_site[1, 20, 20]
+
+
+def test_group_by_operator_gives_one_result_each():
+    s = sites((20, 10), (20, 90), operator=("Viettel", "VNPT"))
+    out = compute_signal(terrain(np.zeros((41, 101))), s, scenario(), group_by="operator")
+    assert sorted(out) == ["VNPT", "Viettel"]
+    assert out["VNPT"].site_ids == ["S2"] and out["VNPT"].best_site[20, 20] == 0
+
+
+def test_nodata_on_the_path_is_unknown_not_sea_level():
+    z = np.full((41, 101), 100.0)
+    z[20, 40] = np.nan
+    res = compute_signal(terrain(z), sites((20, 20)), scenario())
+    assert np.isnan(res.rsrp[20, 60]) and res.best_site[20, 60] == BEST_SITE_UNKNOWN
+    assert np.isfinite(res.rsrp[20, 30]) and np.isfinite(res.rsrp[10, 60])
+
+
+def test_sites_in_another_crs_are_reprojected():
+    s = sites((20, 20)).to_crs("EPSG:4326")
+    res = compute_signal(terrain(np.zeros((41, 41))), s, scenario())
+    assert res.best_site[20, 20] == 0
+    assert res.rsrp[20, 20] == np.nanmax(res.rsrp)
+
+
+def test_write_signal_tiff_is_deterministic(tmp_path):
+    res = compute_signal(terrain(np.zeros((41, 61))), sites((20, 20)), scenario(radius_m=150.0))
+    a = write_signal_tiff(res, tmp_path / "a.tif")
+    b = write_signal_tiff(res, tmp_path / "b.tif")
+    assert a.read_bytes() == b.read_bytes()
+    with rasterio.open(a) as src:
+        data = src.read(1)
+        assert src.dtypes[0] == "float32" and math.isnan(src.nodata)
+    np.testing.assert_array_equal(np.isnan(data), np.isnan(res.rsrp))
