@@ -25,6 +25,7 @@ __all__ = [
     "EncodingError",
     "GeometryError",
     "MissingColumnError",
+    "ProblemInputError",
     "SolverError",
     "TerrainError",
     "ValueParseError",
@@ -107,6 +108,10 @@ class TerrainError(CoverageError, ValueError):
 
 class ConfigError(CoverageError, ValueError):
     """A settings (TOML) file or value is invalid."""
+
+
+class ProblemInputError(CoverageError, ValueError):
+    """An optimisation problem is malformed (shapes, negative weights or costs...)."""
 
 
 class SolverError(CoverageError, RuntimeError):

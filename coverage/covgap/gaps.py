@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from covgap.dataset import Dataset
@@ -105,13 +106,21 @@ class Gaps:
         }
 
 
-def find_gaps(dataset: Dataset) -> Gaps:
+def find_gaps(dataset: Dataset, reception: pd.DataFrame | None = None) -> Gaps:
     """Build the village status table and the gap lists of a dataset.
+
+    A village's coverage status is the survey's answer where the survey has
+    one; otherwise the terrain model's (``reception``), if given; otherwise
+    ``unknown``.  The column ``coverage_source`` says which.
 
     Parameters
     ----------
     dataset
         A loaded dataset.
+    reception
+        Modelled village coverage from :func:`covgap.reception.village_reception`
+        (``village_code``, ``share_covered``, ``best_rsrp_dbm``,
+        ``best_server``, ``modelled_status``), or ``None``.
 
     Returns
     -------
@@ -138,6 +147,16 @@ def find_gaps(dataset: Dataset) -> Gaps:
         villages["mobile_signal"] = pd.array([pd.NA] * len(villages), dtype="boolean")
 
     villages["coverage_status"] = [coverage_status(v) for v in villages["mobile_signal"]]
+    villages["coverage_source"] = np.where(villages["mobile_signal"].isna(), "none", "survey")
+    if reception is not None:
+        model = reception.set_index("village_code")
+        for column in ("share_covered", "best_rsrp_dbm", "best_server", "modelled_status"):
+            villages[column] = villages["village_code"].map(model[column])
+        use_model = (villages["coverage_source"] == "none") & villages["modelled_status"].isin(
+            ["covered", "uncovered"]
+        )
+        villages.loc[use_model, "coverage_status"] = villages.loc[use_model, "modelled_status"]
+        villages.loc[use_model, "coverage_source"] = "model"
     villages["power_status"] = [power_status(v) for v in villages["grid_power"]]
 
     uncovered = sorted(villages.loc[villages["coverage_status"] == "uncovered", "village_code"])

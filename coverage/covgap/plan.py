@@ -1,0 +1,649 @@
+"""Where to build: budgeted maximal coverage, solved greedily or exactly.
+
+The models work on arrays only.  A :class:`CoverageProblem` holds a boolean
+matrix ``coverage`` (demand points x candidate sites: site ``j`` brings demand
+``i`` above the signal threshold), the weight of each demand point (households
+or population), the cost of each site and which demand existing towers already
+cover.  Two models choose sites under a number of sites ``k``, a ``budget`` or
+both, in the style of spopt (thin constructor, then ``solve()``):
+
+* :class:`GreedyCoverage`: lazy greedy (gain, or gain per cost under a budget
+  with the single-best-site safeguard), optionally improved by 1-swaps;
+* :class:`ExactCoverage`: the maximal-coverage mixed-integer program solved by
+  HiGHS with a time limit, warm-started from greedy-with-swaps and never worse
+  than it.
+
+Both first reduce the instance (:func:`reduce_problem`) and return a
+:class:`PlanResult` whose sites are ranked and indexed in the original problem.
+
+Per operator: build one problem per operator with
+``problem.subset(candidate_operator == name)`` and solve each.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from covgap import _mclp
+from covgap.errors import ProblemInputError
+
+__all__ = [
+    "CoverageProblem",
+    "ExactCoverage",
+    "GreedyCoverage",
+    "PlanResult",
+    "ReducedProblem",
+    "reduce_problem",
+]
+
+log = logging.getLogger(__name__)
+
+#: Above this many non-zeros in the reduced matrix HiGHS runs without presolve,
+#: whose cost on big instances ignores the time limit.
+PRESOLVE_NNZ_LIMIT = 200_000
+
+
+@dataclass
+class CoverageProblem:
+    """A maximal-coverage instance.
+
+    Parameters
+    ----------
+    coverage
+        ``n_demand x n_candidates`` boolean matrix (any scipy.sparse format or a
+        dense array): candidate ``j`` brings demand ``i`` above the threshold.
+    weights
+        Households or population per demand point, ``>= 0``.
+    costs
+        Cost per candidate (VND), ``>= 0``.
+    already_covered
+        Demand already covered by existing towers, left out of the objective.
+    candidate_ids, demand_ids
+        Labels reported back; default ``0..n-1``.
+    """
+
+    coverage: Any
+    weights: Any
+    costs: Any
+    already_covered: Any = None
+    candidate_ids: Sequence[Any] | None = None
+    demand_ids: Sequence[Any] | None = None
+
+    def __post_init__(self) -> None:
+        cov = self.coverage
+        if not sp.issparse(cov):
+            cov = np.asarray(cov)
+            if cov.ndim != 2:
+                raise ProblemInputError(f"coverage must be 2-D, got shape {cov.shape}")
+        cov = sp.csc_array(cov, dtype=bool)
+        cov.eliminate_zeros()
+        cov.sort_indices()
+        n_d, n_c = cov.shape
+        weights = np.asarray(self.weights, dtype=np.float64).reshape(-1)
+        costs = np.asarray(self.costs, dtype=np.float64).reshape(-1)
+        _check_vector("weights", weights, n_d, "demand points (coverage rows)")
+        _check_vector("costs", costs, n_c, "candidates (coverage columns)")
+        if self.already_covered is None:
+            already = np.zeros(n_d, dtype=bool)
+        else:
+            already = np.asarray(self.already_covered, dtype=bool).reshape(-1)
+            if already.size != n_d:
+                raise ProblemInputError(
+                    f"already_covered has {already.size} values for {n_d} demand points"
+                )
+        cand_ids = list(range(n_c)) if self.candidate_ids is None else list(self.candidate_ids)
+        dem_ids = list(range(n_d)) if self.demand_ids is None else list(self.demand_ids)
+        if len(cand_ids) != n_c:
+            raise ProblemInputError(
+                f"candidate_ids has {len(cand_ids)} labels for {n_c} candidates"
+            )
+        if len(dem_ids) != n_d:
+            raise ProblemInputError(f"demand_ids has {len(dem_ids)} labels for {n_d} demand points")
+        self.coverage = cov
+        self.weights = weights
+        self.costs = costs
+        self.already_covered = already
+        self.candidate_ids = cand_ids
+        self.demand_ids = dem_ids
+
+    @property
+    def n_demand(self) -> int:
+        """Number of demand points."""
+        return int(self.coverage.shape[0])
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidate sites."""
+        return int(self.coverage.shape[1])
+
+    def covered(self, selected: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Return the demand points the selected candidates cover (boolean per demand)."""
+        cov = self.coverage
+        out = np.zeros(self.n_demand, dtype=bool)
+        for j in np.asarray(selected, dtype=np.int64).reshape(-1):
+            out[cov.indices[cov.indptr[j] : cov.indptr[j + 1]]] = True
+        return out
+
+    def objective(self, selected: Sequence[int] | np.ndarray) -> float:
+        """Return the newly covered weight: covered by the selection, not already covered."""
+        new = self.covered(selected) & ~self.already_covered
+        return float(self.weights[new].sum())
+
+    def subset(self, mask: Any) -> CoverageProblem:
+        """Return the problem restricted to the candidates where ``mask`` is true.
+
+        Use it to plan per operator; ``candidate_ids`` keep their labels.
+        """
+        keep = np.flatnonzero(np.asarray(mask, dtype=bool).reshape(-1))
+        if keep.size and keep[-1] >= self.n_candidates:
+            raise ProblemInputError("mask is longer than the candidate list")
+        ids = self.candidate_ids or []
+        return CoverageProblem(
+            self.coverage[:, keep],
+            self.weights,
+            self.costs[keep],
+            self.already_covered,
+            [ids[j] for j in keep],
+            self.demand_ids,
+        )
+
+
+def _check_vector(name: str, v: np.ndarray, n: int, what: str) -> None:
+    if v.size != n:
+        raise ProblemInputError(f"{name} has {v.size} values for {n} {what}")
+    if not np.all(np.isfinite(v)):
+        raise ProblemInputError(f"{name} must be finite")
+    if np.any(v < 0):
+        raise ProblemInputError(f"{name} must be >= 0, got {float(v.min())}")
+
+
+@dataclass
+class ReducedProblem:
+    """A reduced instance and the maps back to the original problem.
+
+    Attributes
+    ----------
+    coverage, weights, costs
+        The reduced arrays (every row and column non-empty, weights > 0).
+    candidate_index
+        Reduced candidate -> position in the original problem.
+    demand_index
+        Original demand -> reduced row (merged rows share one), -1 if dropped.
+    dropped
+        How many of each kind were removed (for logs and reports).
+    """
+
+    coverage: sp.csc_array
+    weights: np.ndarray
+    costs: np.ndarray
+    candidate_index: np.ndarray
+    demand_index: np.ndarray
+    dropped: dict[str, int]
+
+    @property
+    def coverable(self) -> float:
+        """Total weight some kept candidate covers: an upper bound on any plan."""
+        return float(self.weights.sum())
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_demand, n_candidates)`` after reduction."""
+        return int(self.coverage.shape[0]), int(self.coverage.shape[1])
+
+
+def reduce_problem(problem: CoverageProblem, max_cost: float | None = None) -> ReducedProblem:
+    """Reduce a problem without changing its optimum.
+
+    Drops demand already covered, of zero weight, or that no candidate reaches;
+    candidates costing more than ``max_cost`` or covering nothing left;
+    candidates dominated by another (covering a superset at no higher cost;
+    among identical ones the lowest index stays); and merges demand points
+    covered by the same candidates, summing their weights.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    max_cost
+        Drop candidates costing more (the budget), if given.
+
+    Returns
+    -------
+    ReducedProblem
+    """
+    r = _mclp.reduce_instance(
+        problem.coverage, problem.weights, problem.costs, problem.already_covered, max_cost
+    )
+    return ReducedProblem(
+        r.coverage, r.weights, r.costs, r.candidate_index, r.demand_index, r.dropped
+    )
+
+
+@dataclass
+class PlanResult:
+    """A ranked build plan.
+
+    Attributes
+    ----------
+    method
+        ``greedy``, ``greedy+swaps`` or ``exact``.
+    status
+        ``optimal`` (proved), ``heuristic`` (greedy, optimality not proved),
+        ``time_limit`` (exact stopped early; see ``gap``) or
+        ``no_affordable_site`` (the budget buys no useful site).
+    selected
+        Candidate positions in the original problem, in rank order: greedy's
+        pick order, otherwise by marginal gain given earlier picks (gain per
+        cost under a budget), ties to the lowest position.
+    candidate_ids
+        Their labels.
+    gains, cumulative
+        Weight each ranked site adds, and the running total.
+    objective
+        Newly covered weight.
+    bound
+        Proved upper bound on the optimum (``inf`` if none).
+    gap
+        ``(bound - objective) / bound``; 0 when optimal.
+    cost
+        Total cost of the selected sites.
+    build_seconds, solve_seconds
+        Reduction and model building; solving (greedy, swaps, MIP, ranking).
+    note
+        How the result came about (e.g. greedy kept after a MIP time-out).
+    reduced_shape
+        ``(n_demand, n_candidates)`` after reduction.
+    details
+        Solver figures (greedy objective, MIP incumbent, nodes, presolve...).
+    """
+
+    method: str
+    status: str
+    selected: np.ndarray
+    candidate_ids: list[Any]
+    gains: np.ndarray
+    cumulative: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    cost: float
+    build_seconds: float
+    solve_seconds: float
+    note: str = ""
+    reduced_shape: tuple[int, int] = (0, 0)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """End-to-end time: building plus solving."""
+        return self.build_seconds + self.solve_seconds
+
+
+def _check_limits(k: Any, budget: Any) -> tuple[int | None, float | None]:
+    if k is None and budget is None:
+        raise ProblemInputError("give the number of sites k, a budget, or both")
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise ProblemInputError(f"k must be an integer, got {k!r}")
+        if k < 0:
+            raise ProblemInputError(f"k must be >= 0, got {k}")
+        k = int(k)
+    if budget is not None:
+        budget = float(budget)
+        if not math.isfinite(budget) or budget < 0:
+            raise ProblemInputError(f"budget must be finite and >= 0, got {budget}")
+    return k, budget
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not math.isfinite(bound):
+        return math.inf
+    if bound <= 0:
+        return 0.0
+    return max(0.0, (bound - objective) / bound)
+
+
+class _Model:
+    """Shared set-up: checks, reduction, trivial cases and result assembly."""
+
+    method = ""
+
+    def __init__(self, problem: CoverageProblem, k: int | None, budget: float | None) -> None:
+        if not isinstance(problem, CoverageProblem):
+            raise ProblemInputError("problem must be a CoverageProblem")
+        self.problem = problem
+        self.k, self.budget = _check_limits(k, budget)
+        self.result: PlanResult | None = None
+
+    def _reduce(self) -> ReducedProblem:
+        red = reduce_problem(self.problem, self.budget)
+        log.debug("reduced %s -> %s (%s)", self.problem.coverage.shape, red.shape, red.dropped)
+        return red
+
+    def _trivial(self, red: ReducedProblem, t0: float) -> PlanResult | None:
+        """Return the plan when there is nothing to decide, else None."""
+        n = red.shape[1]
+        t_now = time.perf_counter()
+        t0 = min(t0, t_now)
+        if self.k == 0:
+            return self._result(red, [], [], "optimal", 0.0, t0, t_now, "k = 0")
+        if n == 0:
+            if self.budget is not None and reduce_problem(self.problem).shape[1] > 0:
+                return self._result(
+                    red,
+                    [],
+                    [],
+                    "no_affordable_site",
+                    0.0,
+                    t0,
+                    t_now,
+                    "no useful site fits the budget",
+                )
+            return self._result(red, [], [], "optimal", 0.0, t0, t_now, "nothing left to cover")
+        fits_all = self.budget is None or float(red.costs.sum()) <= self.budget
+        if (self.k is None or self.k >= n) and fits_all:
+            order, gains = _mclp.rank(
+                red.coverage, red.weights, red.costs, np.arange(n), self.budget is not None
+            )
+            return self._result(
+                red, order, gains, "optimal", red.coverable, t0, t_now, "every useful site fits"
+            )
+        return None
+
+    def _result(
+        self,
+        red: ReducedProblem,
+        order: list[int],
+        gains: list[float],
+        status: str,
+        bound: float,
+        t0: float,
+        t_built: float,
+        note: str,
+        details: dict[str, Any] | None = None,
+    ) -> PlanResult:
+        selected = red.candidate_index[np.asarray(order, dtype=np.int64)]
+        g = np.asarray(gains, dtype=np.float64)
+        objective = float(g.sum())
+        bound = max(bound, objective)
+        ids = self.problem.candidate_ids or []
+        result = PlanResult(
+            method=self.method,
+            status=status,
+            selected=selected,
+            candidate_ids=[ids[j] for j in selected],
+            gains=g,
+            cumulative=np.cumsum(g),
+            objective=objective,
+            bound=bound,
+            gap=_gap(objective, bound),
+            cost=float(self.problem.costs[selected].sum()),
+            build_seconds=t_built - t0,
+            solve_seconds=time.perf_counter() - t_built,
+            note=note,
+            reduced_shape=red.shape,
+            details=details or {},
+        )
+        self.result = result
+        return result
+
+
+class GreedyCoverage(_Model):
+    """Lazy greedy maximal coverage, optionally improved by 1-swaps.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    k
+        Maximum number of sites.
+    budget
+        Maximum total cost; picks by gain per cost and keeps the single best
+        affordable site instead if that covers more.
+    swaps
+        Improve the greedy set by additions and best-improvement 1-swaps
+        until none helps (at most ``max_moves`` moves).
+    max_moves
+        Bound on local-search moves.
+    restarts
+        With swaps, also restart greedy-plus-swaps from each of this many best
+        single sites (as forced first pick) and keep the best set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = CoverageProblem(np.eye(3, dtype=bool), [3, 2, 1], [1, 1, 1])
+    >>> GreedyCoverage(p, k=2).solve().selected.tolist()
+    [0, 1]
+    """
+
+    def __init__(
+        self,
+        problem: CoverageProblem,
+        k: int | None = None,
+        budget: float | None = None,
+        swaps: bool = False,
+        max_moves: int = 1000,
+        restarts: int = 8,
+    ) -> None:
+        super().__init__(problem, k, budget)
+        self.swaps = bool(swaps)
+        self.max_moves = int(max_moves)
+        self.restarts = int(restarts)
+        self.method = "greedy+swaps" if self.swaps else "greedy"
+
+    def solve(self) -> PlanResult:
+        """Choose the sites and return the ranked plan."""
+        t0 = time.perf_counter()
+        red = self._reduce()
+        trivial = self._trivial(red, t0)
+        if trivial is not None:
+            return trivial
+        t_built = time.perf_counter()
+        out = _greedy_plan(red, self.k, self.budget, self.swaps, self.max_moves, self.restarts)
+        status = (
+            "optimal"
+            if out["objective"] >= out["bound"] - _mclp.tolerance(red.weights)
+            else "heuristic"
+        )
+        return self._result(
+            red,
+            out["order"],
+            out["gains"],
+            status,
+            out["bound"],
+            t0,
+            t_built,
+            out["note"],
+            out["details"],
+        )
+
+
+def _greedy_plan(
+    red: ReducedProblem,
+    k: int | None,
+    budget: float | None,
+    swaps: bool,
+    max_moves: int,
+    restarts: int = 0,
+) -> dict[str, Any]:
+    """Run greedy (and swaps) on a reduced problem; return order, gains, bound, note.
+
+    With swaps and ``restarts > 0``, greedy-plus-swaps is also run with the
+    first pick forced to each of the ``restarts`` best single sites after
+    greedy's own first pick, and the best set is kept (ties: earliest run).
+    """
+    c, w, cs = red.coverage, red.weights, red.costs
+    tol = _mclp.tolerance(w)
+    g = _mclp.lazy_greedy(c, w, cs, k, budget)
+    order, gains = g.order, g.gains
+    bound = min(g.bound, red.coverable)
+    note = "single best affordable site beats the greedy set" if g.single_best else ""
+    details: dict[str, Any] = {"greedy_objective": g.objective}
+    if swaps:
+        improved, moves = _mclp.local_search(c, w, cs, order, k, budget, max_moves)
+        details["moves"] = moves
+        best_obj = _mclp.covered_weight(c, w, improved)
+        best_set = improved
+        if restarts > 0 and (k is None or k > 1):
+            single = np.bincount(
+                np.repeat(np.arange(c.shape[1]), np.diff(c.indptr)),
+                weights=w[c.indices],
+                minlength=c.shape[1],
+            )
+            if budget is not None:
+                single = np.where(cs <= budget, single, -np.inf)
+            firsts = [int(j) for j in np.argsort(-single, kind="stable") if int(j) not in order[:1]]
+            for j in firsts[:restarts]:
+                if not math.isfinite(single[j]):
+                    break
+                r = _mclp.lazy_greedy(c, w, cs, k, budget, first=j)
+                bound = min(bound, r.bound)
+                cand, _ = _mclp.local_search(c, w, cs, r.order, k, budget, max_moves)
+                obj = _mclp.covered_weight(c, w, cand)
+                if obj > best_obj + tol:
+                    best_obj, best_set = obj, cand
+                    details["restart_first"] = j
+        if best_obj > g.objective + tol or set(best_set) != set(order):
+            order, gains = _mclp.rank(c, w, cs, best_set, budget is not None)
+    objective = float(np.sum(gains))
+    return {
+        "order": order,
+        "gains": gains,
+        "objective": objective,
+        "bound": bound,
+        "note": note,
+        "details": details,
+    }
+
+
+class ExactCoverage(_Model):
+    """Maximal coverage as a mixed-integer program solved by HiGHS.
+
+    ``max sum_i w_i y_i`` subject to ``y_i <= sum_j a_ij x_j``,
+    ``sum_j x_j <= k`` and/or ``sum_j c_j x_j <= budget``, ``x`` binary,
+    ``0 <= y <= 1``, on the reduced instance.  HiGHS is driven through
+    ``highspy`` (rather than ``scipy.optimize.milp``) because only that API
+    takes a starting solution: greedy-with-swaps is passed as the incumbent.
+    The result is never worse than greedy-with-swaps: if the MIP stops at
+    the time limit with a worse incumbent, the greedy plan is returned with
+    the MIP's bound and a note.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    k, budget
+        Maximum number of sites and/or total cost.
+    time_limit
+        Seconds for the whole ``solve()`` (reduction, warm start and MIP);
+        HiGHS gets what is left after the warm start.
+    warm_start
+        Start from greedy-with-swaps (also used to stop early when greedy's
+        own bound proves it optimal).
+    presolve
+        HiGHS presolve; ``None`` turns it off above
+        :data:`PRESOLVE_NNZ_LIMIT` non-zeros, where it may overrun the limit.
+    mip_rel_gap
+        Relative gap at which HiGHS declares optimality.
+    """
+
+    method = "exact"
+
+    def __init__(
+        self,
+        problem: CoverageProblem,
+        k: int | None = None,
+        budget: float | None = None,
+        time_limit: float = 60.0,
+        warm_start: bool = True,
+        presolve: bool | None = None,
+        mip_rel_gap: float = 1e-6,
+    ) -> None:
+        super().__init__(problem, k, budget)
+        if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+            raise ProblemInputError(f"time_limit must be > 0 seconds, got {time_limit!r}")
+        self.time_limit = float(time_limit)
+        self.warm_start = bool(warm_start)
+        self.presolve = presolve
+        self.mip_rel_gap = float(mip_rel_gap)
+
+    def solve(self) -> PlanResult:
+        """Solve the program and return the ranked plan.
+
+        Raises
+        ------
+        covgap.errors.SolverError
+            If HiGHS fails or reports the (always feasible) model infeasible.
+        """
+        t0 = time.perf_counter()
+        red = self._reduce()
+        trivial = self._trivial(red, t0)
+        if trivial is not None:
+            return trivial
+        t_built = time.perf_counter()
+        c, w, cs = red.coverage, red.weights, red.costs
+        tol = _mclp.tolerance(w)
+        by_ratio = self.budget is not None
+        details: dict[str, Any] = {}
+        start: list[int] = []
+        start_obj, bound = 0.0, red.coverable
+        if self.warm_start:
+            g = _greedy_plan(red, self.k, self.budget, True, 1000, 8)
+            start, start_obj, bound = list(g["order"]), g["objective"], g["bound"]
+            details["greedy_swaps_objective"] = start_obj
+            if start_obj >= bound - tol:
+                return self._result(
+                    red,
+                    g["order"],
+                    g["gains"],
+                    "optimal",
+                    bound,
+                    t0,
+                    t_built,
+                    "greedy-with-swaps meets its own upper bound",
+                    details,
+                )
+        presolve = self.presolve
+        if presolve is None:
+            presolve = c.nnz <= PRESOLVE_NNZ_LIMIT
+        details["presolve"] = presolve
+        left = self.time_limit - (time.perf_counter() - t0)
+        mip = _mclp.solve_mip(
+            c,
+            w,
+            cs,
+            self.k,
+            self.budget,
+            max(left, 0.05),
+            start or None,
+            presolve,
+            self.mip_rel_gap,
+        )
+        details.update(mip_status=mip.status, nodes=mip.nodes, mip_seconds=mip.seconds)
+        bound = min(bound, mip.bound)
+        mip_obj = -math.inf
+        if mip.selected is not None:
+            mip_obj = _mclp.covered_weight(c, w, mip.selected)
+        details["mip_objective"] = mip_obj if math.isfinite(mip_obj) else None
+        status = "optimal" if mip.status == "optimal" else "time_limit"
+        if mip.selected is not None and mip_obj >= start_obj - tol:
+            order, gains = _mclp.rank(c, w, cs, mip.selected, by_ratio)
+            note = "" if status == "optimal" else f"MIP stopped at {self.time_limit:g} s"
+        else:
+            if not start:
+                start = _mclp.lazy_greedy(c, w, cs, self.k, self.budget).order
+            order, gains = _mclp.rank(c, w, cs, start, by_ratio)
+            note = "MIP incumbent worse than greedy-with-swaps; returned the greedy plan"
+        objective = float(np.sum(gains))
+        if objective >= bound - tol:
+            status = "optimal"
+        return self._result(red, order, gains, status, bound, t0, t_built, note, details)

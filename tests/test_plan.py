@@ -1,0 +1,324 @@
+"""Site-planning optimisers on small hand-made instances with known optima."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from covgap.plan import (
+    CoverageProblem,
+    ExactCoverage,
+    GreedyCoverage,
+    PlanResult,
+    reduce_problem,
+)
+
+
+def matrix(n_demand: int, covers: list[list[int]]) -> np.ndarray:
+    """Coverage matrix from one list of covered demand rows per candidate."""
+    a = np.zeros((n_demand, len(covers)), dtype=bool)
+    for j, rows in enumerate(covers):
+        a[rows, j] = True
+    return a
+
+
+def brute_force(p: CoverageProblem, k: int | None, budget: float | None) -> float:
+    best = 0.0
+    n = p.n_candidates
+    for r in range(n + 1):
+        if k is not None and r > k:
+            break
+        for s in itertools.combinations(range(n), r):
+            if budget is not None and p.costs[list(s)].sum() > budget:
+                continue
+            best = max(best, p.objective(list(s)))
+    return best
+
+
+# Greedy trap, six demand points of weight 1, k = 2:
+#   site 0 covers {1,2,3,4} (4), site 1 covers {0,1,2} (3), site 2 covers {3,4,5} (3).
+# Greedy takes site 0 (4), then site 1 and site 2 both add 1: the tie goes to
+# site 1, total 5.  The optimum is {1, 2}: all 6.
+TRAP = matrix(6, [[1, 2, 3, 4], [0, 1, 2], [3, 4, 5]])
+
+
+def trap() -> CoverageProblem:
+    return CoverageProblem(TRAP, np.ones(6), np.ones(3), candidate_ids=["A", "B", "C"])
+
+
+def test_greedy_falls_into_the_trap_and_exact_does_not() -> None:
+    greedy = GreedyCoverage(trap(), k=2).solve()
+    assert greedy.selected.tolist() == [0, 1]
+    assert greedy.objective == 5
+    assert greedy.cumulative.tolist() == [4, 5]
+    assert greedy.status == "heuristic"
+
+    exact = ExactCoverage(trap(), k=2).solve()
+    assert exact.status == "optimal"
+    assert exact.objective == 6
+    assert exact.gap == pytest.approx(0)
+    # Ranked by marginal gain given earlier picks: both add 3 first; tie -> lowest index.
+    assert exact.selected.tolist() == [1, 2]
+    assert exact.candidate_ids == ["B", "C"]
+    assert exact.gains.tolist() == [3, 3]
+    assert exact.cumulative.tolist() == [3, 6]
+    assert exact.bound >= exact.objective
+
+
+def test_one_swap_escapes_the_trap() -> None:
+    # Without restarts, only the swap 0 -> 2 can turn {0, 1} (5) into {1, 2} (6).
+    res = GreedyCoverage(trap(), k=2, swaps=True, restarts=0).solve()
+    assert res.method == "greedy+swaps"
+    assert res.objective == 6
+    assert sorted(res.selected.tolist()) == [1, 2]
+    assert res.details["moves"] == 1
+
+
+def test_greedy_bound_is_valid_and_proves_nothing_here() -> None:
+    # Greedy's bound from marginal-gain upper bounds: before the second pick
+    # f = 4 and the two best remaining gains are 1 + 1 -> 6; the trivial bound is 6.
+    res = GreedyCoverage(trap(), k=2).solve()
+    assert res.bound == 6
+    assert res.gap == pytest.approx(1 / 6)
+
+
+def test_ties_go_to_the_lowest_index() -> None:
+    # Four sites each covering one point of weight 5, k = 2: any pair is optimal
+    # (10); both models must pick sites 0 and 1, in that order.
+    p = CoverageProblem(np.eye(4, dtype=bool), [5, 5, 5, 5], [1, 1, 1, 1])
+    for model in (
+        GreedyCoverage(p, k=2),
+        GreedyCoverage(p, k=2, swaps=True),
+        ExactCoverage(p, k=2),
+    ):
+        res = model.solve()
+        assert res.selected.tolist() == [0, 1], model
+        assert res.objective == 10
+
+
+def test_identical_sites_keep_the_lowest_index() -> None:
+    # Sites 1 and 3 cover the same points at the same cost: the later one is
+    # dropped, whichever model runs.  Site 1 covers weight 3+4 = 7, site 0 weight 1.
+    a = matrix(3, [[0], [1, 2], [0], [1, 2]])
+    p = CoverageProblem(a, [1, 3, 4], [1, 1, 1, 1])
+    assert GreedyCoverage(p, k=1).solve().selected.tolist() == [1]
+    assert ExactCoverage(p, k=1).solve().selected.tolist() == [1]
+
+
+def test_budget_too_small_for_any_site() -> None:
+    p = CoverageProblem(np.eye(2, dtype=bool), [10, 10], [5e9, 7e9])
+    for model in (GreedyCoverage(p, budget=3e9), ExactCoverage(p, budget=3e9, k=2)):
+        res = model.solve()
+        assert res.status == "no_affordable_site"
+        assert res.selected.size == 0
+        assert res.objective == 0
+        assert res.cost == 0
+
+
+def test_budget_uses_cost_effectiveness_with_single_site_safeguard() -> None:
+    # Site 0 covers weight 10 for 10; site 1 weight 2 for 1; budget 10.
+    # Gain per cost picks site 1 first (2 > 1), then site 0 no longer fits: 2.
+    # The best single affordable site, site 0, covers 10 and is returned.
+    p = CoverageProblem(np.eye(2, dtype=bool), [10, 2], [10, 1])
+    greedy = GreedyCoverage(p, budget=10).solve()
+    assert greedy.selected.tolist() == [0]
+    assert greedy.objective == 10
+    assert "single best" in greedy.note
+    exact = ExactCoverage(p, budget=10).solve()
+    assert exact.objective == 10
+    assert exact.cost == 10
+
+
+def test_budget_and_k_together() -> None:
+    # Weights 6, 5, 4 on separate sites costing 3, 2, 1; budget 4, k = 2.
+    # Feasible pairs: {1, 2} (cost 3) = 9, {0, 2} (cost 4) = 10 -> optimum 10.
+    p = CoverageProblem(np.eye(3, dtype=bool), [6, 5, 4], [3, 2, 1])
+    exact = ExactCoverage(p, k=2, budget=4).solve()
+    assert exact.objective == 10
+    assert sorted(exact.selected.tolist()) == [0, 2]
+    assert exact.cost <= 4
+
+
+def test_k_larger_than_the_candidates_takes_every_useful_site() -> None:
+    # Site 3 covers only point 3, which an existing tower covers: useless.
+    a = matrix(4, [[0], [1], [2], [3]])
+    p = CoverageProblem(a, [1, 2, 3, 4], [1, 1, 1, 1], already_covered=[0, 0, 0, 1])
+    for model in (GreedyCoverage(p, k=10), ExactCoverage(p, k=10)):
+        res = model.solve()
+        assert res.selected.tolist() == [2, 1, 0]  # by gain: 3, 2, 1
+        assert res.objective == 6
+        assert res.status == "optimal"
+
+
+def test_k_zero_is_an_empty_plan() -> None:
+    res = ExactCoverage(trap(), k=0).solve()
+    assert isinstance(res, PlanResult)
+    assert res.selected.size == 0
+    assert res.objective == 0
+    assert res.status == "optimal"
+    assert GreedyCoverage(trap(), k=0).solve().selected.size == 0
+
+
+def test_nothing_left_to_cover() -> None:
+    p = CoverageProblem(np.eye(2, dtype=bool), [3, 4], [1, 1], already_covered=[1, 1])
+    res = ExactCoverage(p, budget=0).solve()
+    assert res.status == "optimal"
+    assert res.objective == 0
+
+
+# Reduction example: weights 1, 2, 3, 4; point 3 already covered.
+#   site 0 covers {0, 1}   cost 1
+#   site 1 covers {0}      cost 1  -> dominated by site 0
+#   site 2 covers {0, 1}   cost 1  -> identical to site 0, higher index: dropped
+#   site 3 covers {2, 3}   cost 2
+#   site 4 covers {3}      cost 1  -> covers only covered demand: useless
+# After dropping sites 1, 2, 4, points 0 and 1 are covered by site 0 alone and
+# merge (weight 3); point 2 (weight 3) stays; point 3 goes.
+REDUCIBLE = matrix(4, [[0, 1], [0], [0, 1], [2, 3], [3]])
+
+
+def reducible() -> CoverageProblem:
+    return CoverageProblem(REDUCIBLE, [1, 2, 3, 4], [1, 1, 1, 2, 1], already_covered=[0, 0, 0, 1])
+
+
+def test_reduction_drops_and_merges_with_maps_back() -> None:
+    red = reduce_problem(reducible())
+    assert red.shape == (2, 2)
+    assert red.candidate_index.tolist() == [0, 3]
+    assert red.demand_index.tolist() == [0, 0, 1, -1]
+    assert red.weights.tolist() == [3, 3]
+    assert red.dropped["dominated_candidates"] == 2
+    assert red.dropped["useless_candidates"] == 1
+    assert red.dropped["merged_demand"] == 1
+    assert red.coverable == 6
+
+
+def test_reduction_drops_unaffordable_sites() -> None:
+    red = reduce_problem(reducible(), max_cost=1.5)
+    assert red.candidate_index.tolist() == [0]
+
+
+def test_reduction_preserves_the_optimum() -> None:
+    p = reducible()
+    for k in range(4):
+        assert ExactCoverage(p, k=k).solve().objective == brute_force(p, k, None)
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        base = rng.random((9, 4)) < 0.4
+        a = np.hstack([base, base[:, :2], base[:, :1] & base[:, 1:2]])  # duplicates, subsets
+        p = CoverageProblem(a, rng.integers(0, 5, 9), rng.integers(1, 4, a.shape[1]))
+        red = reduce_problem(p)
+        assert red.coverable == pytest.approx(p.weights[p.coverage.toarray().any(axis=1)].sum())
+        for k in (1, 2, 3):
+            assert ExactCoverage(p, k=k).solve().objective == brute_force(p, k, None)
+
+
+def test_exact_never_worse_than_greedy_and_stops_at_the_time_limit() -> None:
+    # Random, unstructured instance: HiGHS needs seconds to prove it; with a
+    # 0.2 s limit it must stop and still return at least greedy-with-swaps.
+    rng = np.random.default_rng(3)
+    n_d, n_c = 120, 800
+    a = rng.random((n_d, n_c)) < 0.03
+    p = CoverageProblem(sp.csc_array(a), rng.integers(1, 100, n_d), np.ones(n_c))
+    swaps = GreedyCoverage(p, k=10, swaps=True).solve()
+    exact = ExactCoverage(p, k=10, time_limit=0.2).solve()
+    assert exact.objective >= swaps.objective
+    assert exact.objective == pytest.approx(p.objective(exact.selected))
+    assert exact.seconds < 5
+    assert exact.bound >= exact.objective
+    if exact.status == "time_limit":
+        assert exact.gap > 0
+    else:
+        assert exact.status == "optimal"
+
+
+def test_subset_plans_per_operator() -> None:
+    p = trap()
+    op = np.array(["Viettel", "VNPT", "Viettel"])
+    sub = p.subset(op == "Viettel")
+    assert sub.candidate_ids == ["A", "C"]
+    res = ExactCoverage(sub, k=1).solve()
+    assert res.candidate_ids == ["A"]
+    assert res.objective == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"weights": [1, 1]}, "weights has 2 values"),
+        ({"costs": [1, -1, 1]}, "costs must be >= 0"),
+        ({"weights": [1, 1, 1, 1, 1, np.nan]}, "weights must be finite"),
+        ({"already_covered": [True]}, "already_covered has 1"),
+        ({"candidate_ids": ["x"]}, "candidate_ids has 1"),
+    ],
+)
+def test_invalid_problems(kwargs: dict, match: str) -> None:
+    args = {"coverage": TRAP, "weights": np.ones(6), "costs": np.ones(3)} | kwargs
+    with pytest.raises(ValueError, match=match):
+        CoverageProblem(**args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "give the number of sites"),
+        ({"k": -1}, "k must be >= 0"),
+        ({"k": 2.5}, "k must be an integer"),
+        ({"k": True}, "k must be an integer"),
+        ({"budget": -5}, "budget must be"),
+        ({"budget": float("inf")}, "budget must be"),
+    ],
+)
+def test_invalid_limits(kwargs: dict, match: str) -> None:
+    for cls in (GreedyCoverage, ExactCoverage):
+        with pytest.raises(ValueError, match=match):
+            cls(trap(), **kwargs)
+
+
+def test_invalid_time_limit() -> None:
+    with pytest.raises(ValueError, match="time_limit"):
+        ExactCoverage(trap(), k=1, time_limit=0)
+
+
+@st.composite
+def tiny_instances(draw: st.DrawFn) -> tuple[CoverageProblem, int | None, float | None]:
+    n_d = draw(st.integers(1, 8))
+    n_c = draw(st.integers(1, 8))
+    bits = draw(st.lists(st.booleans(), min_size=n_d * n_c, max_size=n_d * n_c))
+    a = np.array(bits, dtype=bool).reshape(n_d, n_c)
+    w = draw(st.lists(st.integers(0, 9), min_size=n_d, max_size=n_d))
+    c = draw(st.lists(st.integers(0, 5), min_size=n_c, max_size=n_c))
+    covered = draw(st.lists(st.booleans(), min_size=n_d, max_size=n_d))
+    k = draw(st.none() | st.integers(0, n_c + 1))
+    budget = draw(st.integers(0, 12)) if k is None else draw(st.none() | st.integers(0, 12))
+    return CoverageProblem(a, w, c, covered), k, None if budget is None else float(budget)
+
+
+@settings(max_examples=80, deadline=None)
+@given(tiny_instances())
+def test_exact_matches_brute_force(case: tuple[CoverageProblem, int | None, float | None]) -> None:
+    p, k, budget = case
+    best = brute_force(p, k, budget)
+    exact = ExactCoverage(p, k=k, budget=budget).solve()
+    assert exact.objective == pytest.approx(best)
+    if exact.status != "no_affordable_site":
+        assert exact.status == "optimal"
+    for res in (
+        exact,
+        GreedyCoverage(p, k=k, budget=budget).solve(),
+        GreedyCoverage(p, k=k, budget=budget, swaps=True).solve(),
+    ):
+        assert res.objective <= best + 1e-9
+        assert res.objective == pytest.approx(p.objective(res.selected))
+        assert res.bound >= best - 1e-9  # every reported bound is valid
+        assert len(set(res.selected.tolist())) == res.selected.size
+        if k is not None:
+            assert res.selected.size <= k
+        if budget is not None:
+            assert res.cost <= budget + 1e-9
+        assert np.all(res.gains > 0)
