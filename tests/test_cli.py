@@ -89,3 +89,74 @@ def test_validate_lists_problems(
     printed = capsys.readouterr().out
     assert "V04" in printed
     assert "problem" in printed
+
+
+def test_run_reports_model_agreement(
+    dataset_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["run", "--data", str(dataset_dir), "--out", str(out)]) == 0
+    assert "terrain model agrees with the survey on" in capsys.readouterr().out
+    model = json.loads((out / "summary.json").read_text(encoding="utf-8"))["model"]
+    assert model["compared"] == 6
+    assert 0.0 <= model["agreement"] <= 1.0
+    assert sorted(model["disagreements"]) == model["disagreements"]
+    html = (out / "test_dataset.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64" in html  # the coverage overlay
+
+
+def test_run_without_model(dataset_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["-q", "run", "--data", str(dataset_dir), "--out", str(out), "--no-model"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert "model" not in summary and summary["uncovered"] == 3
+
+
+def test_viewshed_command_writes_one_tiff_per_observer(dataset_dir: Path, tmp_path: Path) -> None:
+    import rasterio
+
+    dem = dataset_dir / "terrain" / "dem.tif"
+    with rasterio.open(dem) as src:
+        cx = (src.bounds.left + src.bounds.right) / 2
+        cy = (src.bounds.bottom + src.bounds.top) / 2
+        shape = src.shape
+    observers = tmp_path / "obs.csv"
+    observers.write_text(f"x,y,name\n{cx},{cy},mast A\n{cx + 300},{cy},\n", encoding="utf-8")
+    out = tmp_path / "vs"
+    args = ["-q", "viewshed", str(dem), "--observers", str(observers), "--radius", "1500"]
+    assert main([*args, "--out", str(out)]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["mast_A.tif", "viewshed_002.tif"]
+    with rasterio.open(out / "mast_A.tif") as src:
+        data = src.read(1)
+        assert src.dtypes[0] == "uint8" and data.shape == shape
+        assert set(map(int, set(data.ravel().tolist()))) <= {0, 1, 255}
+        assert data.sum() > 0
+
+
+def test_viewshed_bad_observer_row(
+    dataset_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    observers = tmp_path / "obs.csv"
+    observers.write_text("x,y\n330000,2427000\nabc,2427000\n", encoding="utf-8")
+    dem = dataset_dir / "terrain" / "dem.tif"
+    args = ["viewshed", str(dem), "--observers", str(observers), "--radius", "1000"]
+    assert main([*args, "--out", str(tmp_path / "vs")]) == 2
+    err = capsys.readouterr().err
+    assert "obs.csv" in err and "row 2" in err and "'x'" in err
+
+
+def test_signal_command_per_operator(dataset_dir: Path, tmp_path: Path) -> None:
+    import rasterio
+
+    out = tmp_path / "sig"
+    by_operator = ["-q", "signal", "--data", str(dataset_dir), "--by", "operator"]
+    assert main([*by_operator, "--out", str(out)]) == 0
+    assert main(["-q", "signal", "--data", str(dataset_dir), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.glob("*.tif"))
+    assert "test_dataset_signal.tif" in names
+    assert any(n.startswith("test_dataset_signal_") for n in names)
+    with rasterio.open(out / "test_dataset_signal.tif") as src:
+        rsrp = src.read(1)
+        assert src.dtypes[0] == "float32"
+        assert (rsrp[rsrp == rsrp] < 0).all()  # dBm

@@ -119,6 +119,14 @@ def test_coverage_warning(caplog):
     t = make(np.zeros((100, 100)))  # 1 km square from (0, 0) to (1000, 100 - 1000)
     assert t.covers(500.0, -400.0, 300.0)
     with caplog.at_level(logging.WARNING, logger="covgap.terrain"):
-        msgs = check_coverage(t, [("A", 500.0, -400.0), ("B", 900.0, -400.0)], 300.0)
-    assert len(msgs) == 1 and "'B'" in msgs[0]
-    assert "'B'" in caplog.text and "'A'" not in caplog.text
+        msgs = check_coverage(
+            t, [("A", 500.0, -400.0), ("B", 900.0, -400.0), ("C", 5000.0, -400.0)], 300.0
+        )
+    assert len(msgs) == 2
+    assert "radius of 1 site(s) (B)" in msgs[0]
+    assert "does not contain 1 site(s) (C)" in msgs[1]
+    assert "(B)" in caplog.text and "(A" not in caplog.text and "A," not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="covgap.terrain"):
+        assert check_coverage(t, [("B", 900.0, -400.0)], 300.0, log=False) == msgs[:1]
+    assert caplog.text == ""

@@ -80,14 +80,13 @@ def _out(args: argparse.Namespace, text: str = "") -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
-    from covgap.gaps import find_gaps
+    from covgap.analysis import analyse
     from covgap.publish import publish_run
 
     data = Path(args.data) if args.data else default_data_dir()
-    dataset = load_dataset(data, crs=args.crs)
-    gaps = find_gaps(dataset)
-    outputs = publish_run(dataset, gaps, args.out, lang=args.lang)
+    analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
+    dataset = analysis.dataset
+    outputs = publish_run(analysis, args.out, lang=args.lang)
     s = outputs.summary
     label = " (SYNTHETIC)" if dataset.synthetic else ""
     _out(args, f"dataset: {dataset.name}{label}")
@@ -95,6 +94,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _out(args, f"uncovered: {s['uncovered']}")
     _out(args, f"unelectrified: {s['unelectrified']}")
     _out(args, f"uncovered and unelectrified: {s['uncovered_and_unelectrified']}")
+    if "model" in s:
+        m = s["model"]
+        agree = round(m["agreement"] * m["compared"]) if m["agreement"] is not None else 0
+        _out(
+            args,
+            f"terrain model agrees with the survey on {agree} of {m['compared']} villages"
+            f" (disagreements: {', '.join(m['disagreements']) or 'none'})",
+        )
     if s["unmatched_rows"]:
         _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
     for path in outputs.files:
@@ -117,6 +124,81 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         _out(args, "no problems found")
     return EXIT_OK
+
+
+def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
+    """Read an observers CSV: columns ``x``, ``y`` (DEM CRS) and optional ``name``."""
+    from covgap.errors import DatasetError
+    from covgap.readers import parse_number, read_table
+
+    table = read_table(path, required=("x", "y"), optional=("name",))
+    if table.empty:
+        raise DatasetError("no observers (expected columns x, y and optionally name)", path=path)
+    points: list[tuple[float, float]] = []
+    names: list[str] = []
+    for row, record in table.iterrows():
+        x = parse_number(record["x"], path=path, row=int(row), column="x", blank=None)
+        y = parse_number(record["y"], path=path, row=int(row), column="y", blank=None)
+        points.append((x, y))
+        name = str(record.get("name") or "").strip()
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+        names.append(safe or f"viewshed_{int(row):03d}")
+    if len(set(names)) != len(names):
+        raise DatasetError("observer names must be unique", path=path, column="name")
+    return points, names
+
+
+def _cmd_viewshed(args: argparse.Namespace) -> int:
+    from covgap.viewshed import write_viewshed_tiffs
+
+    points, names = read_observers(Path(args.observers))
+    files = write_viewshed_tiffs(
+        args.dem,
+        points,
+        args.out,
+        radius_m=args.radius,
+        observer_height_m=args.observer_height,
+        target_height_m=args.target_height,
+        curvature_coef=args.curvature_coef,
+        names=names,
+    )
+    for path in files:
+        _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_signal(args: argparse.Namespace) -> int:
+    from covgap.analysis import _scenario
+    from covgap.dataset import load_dataset
+    from covgap.errors import DatasetError
+    from covgap.signal import compute_signal, write_signal_tiff
+    from covgap.terrain import load_terrain
+
+    data = Path(args.data) if args.data else default_data_dir()
+    dataset = load_dataset(data, crs=args.crs)
+    if dataset.dem_path is None:
+        raise DatasetError("no DEM: terrain/dem.tif is needed to model the signal", path=data)
+    if len(dataset.sites) == 0:
+        raise DatasetError("no tower sites to model", path=data)
+    scenario = _scenario(args.scenario)
+    terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    out = Path(args.out)
+    if args.by is None:
+        result = compute_signal(terrain, dataset.sites, scenario)
+        paths = [write_signal_tiff(result, out / f"{dataset.name}_signal.tif")]
+    else:
+        results = compute_signal(terrain, dataset.sites, scenario, group_by=args.by)
+        paths = [
+            write_signal_tiff(res, out / f"{dataset.name}_signal_{_slug(key)}.tif")
+            for key, res in results.items()
+        ]
+    for path in paths:
+        _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
+def _slug(text: str) -> str:
+    return "".join(ch.lower() if ch.isalnum() else "_" for ch in text).strip("_") or "group"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -146,12 +228,43 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="maps", help="output folder (default: maps/)")
     run.add_argument("--crs", help="metric analysis CRS, e.g. EPSG:32648 (default: UTM zone)")
     run.add_argument("--lang", choices=["vi", "en"], default="vi", help="map language")
+    run.add_argument("--scenario", help="radio scenario TOML (default: the packaged scenario)")
+    run.add_argument(
+        "--no-model", action="store_true", help="skip the terrain coverage model (survey only)"
+    )
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check a dataset and list every problem")
     validate.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
     validate.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     validate.set_defaults(func=_cmd_validate)
+
+    view = sub.add_parser("viewshed", help="line-of-sight rasters of observers over a DEM")
+    view.add_argument("dem", help="GeoTIFF DEM in a projected CRS (metres)")
+    view.add_argument(
+        "--observers", required=True, help="CSV with x, y (in the DEM's CRS) and optional name"
+    )
+    view.add_argument("--radius", type=float, required=True, help="radius, metres")
+    view.add_argument("--observer-height", type=float, default=30.0, help="metres above ground")
+    view.add_argument("--target-height", type=float, default=1.5, help="metres above ground")
+    view.add_argument(
+        "--curvature-coef",
+        type=float,
+        default=0.75,
+        help="GDAL's curvature coefficient 1/k (0.75 for k = 4/3; 0 for a flat earth)",
+    )
+    view.add_argument("--out", required=True, help="folder for one uint8 GeoTIFF per observer")
+    view.set_defaults(func=_cmd_viewshed)
+
+    sig = sub.add_parser("signal", help="write the best-server signal raster (GeoTIFF, dBm)")
+    sig.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    sig.add_argument("--scenario", help="radio scenario TOML (default: the packaged scenario)")
+    sig.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    sig.add_argument(
+        "--by", choices=["operator", "radio"], help="one raster per operator or technology"
+    )
+    sig.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    sig.set_defaults(func=_cmd_signal)
 
     demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
     demo.add_argument("--out", required=True, help="folder to write the dataset into")

@@ -151,8 +151,10 @@ def check_coverage(
     terrain: Terrain,
     points: Iterable[tuple[str, float, float]],
     radius_m: float,
+    *,
+    log: bool = True,
 ) -> list[str]:
-    """Warn (logging) about sites whose radius the DEM does not cover.
+    """Find sites whose modelled radius the DEM does not cover.
 
     Parameters
     ----------
@@ -162,26 +164,38 @@ def check_coverage(
         ``(name, x, y)`` per site, coordinates in ``terrain.crs``.
     radius_m
         Modelled radius around each site.
+    log
+        Also log each message as a warning.
 
     Returns
     -------
     list of str
-        One message per site not covered (the same text is logged as a warning).
+        At most two messages: sites whose radius runs past the DEM's edge,
+        and sites that lie outside the DEM altogether.
     """
-    messages: list[str] = []
-    where = terrain.path or "DEM"
+    partial: list[str] = []
+    outside: list[str] = []
     for name, x, y in points:
         if terrain.covers(x, y, radius_m):
             continue
         rows, cols = terrain.cell_of(np.array([x]), np.array([y]))
         on_grid = 0 <= rows[0] < terrain.shape[0] and 0 <= cols[0] < terrain.shape[1]
-        what = "does not cover" if on_grid else "does not contain"
-        msg = (
-            f"{where} {what} the {radius_m:.0f} m radius of site {name!r}: "
-            "cells beyond its edge are not modelled"
+        (partial if on_grid else outside).append(str(name))
+    where = terrain.path or "DEM"
+    messages = []
+    if partial:
+        messages.append(
+            f"{where} does not cover the {radius_m:.0f} m radius of {len(partial)} site(s) "
+            f"({', '.join(partial)}): cells beyond its edge are not modelled"
         )
-        logger.warning(msg)
-        messages.append(msg)
+    if outside:
+        messages.append(
+            f"{where} does not contain {len(outside)} site(s) ({', '.join(outside)}): "
+            "their coverage is unknown"
+        )
+    if log:
+        for msg in messages:
+            logger.warning(msg)
     return messages
 
 

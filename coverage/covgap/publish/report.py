@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import geopandas as gpd
 
 from covgap.publish.files import write_csv, write_geojson, write_json
+from covgap.publish.overlay import to_mercator
 from covgap.publish.webmap import build_map, write_map
 
 if TYPE_CHECKING:
-    from covgap.dataset import Dataset
-    from covgap.gaps import Gaps
+    from covgap.analysis import Analysis
 
-__all__ = ["VILLAGE_COLUMNS", "RunOutputs", "publish_run", "summary_dict"]
+__all__ = ["VILLAGE_COLUMNS", "RunOutputs", "publish_run"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,12 @@ VILLAGE_COLUMNS = [
     "mobile_signal",
     "grid_power",
     "coverage_status",
+    "coverage_source",
     "power_status",
+    "modelled_status",
+    "share_covered",
+    "best_rsrp_dbm",
+    "best_server",
     "lon",
     "lat",
 ]
@@ -46,62 +51,40 @@ class RunOutputs:
     files: list[Path] = field(default_factory=list)
 
 
-def summary_dict(dataset: Dataset, gaps: Gaps) -> dict[str, Any]:
-    """Return the content of ``summary.json`` for a dataset and its gaps."""
-    counts = gaps.summary()
-    summary: dict[str, Any] = {
-        "dataset": dataset.name,
-        "title": dataset.title,
-        "synthetic": bool(dataset.synthetic),
-        "crs": dataset.crs.to_string(),
-    }
-    summary.update(counts)
-    summary["unmatched_rows"] = list(dataset.unmatched_rows)
-    summary["missing_status"] = {k: list(v) for k, v in dataset.missing_status.items()}
-    summary["warnings"] = list(dataset.warnings)
-    return summary
-
-
-def _village_table(dataset: Dataset, gaps: Gaps) -> pd.DataFrame:
-    table = gaps.villages.copy()
-    if "commune_name" not in table.columns:
-        names = dataset.communes.set_index("commune_code")["commune_name"]
-        table["commune_name"] = table["commune_code"].map(names)
+def _village_table(analysis: Analysis) -> gpd.GeoDataFrame:
+    table = analysis.gaps.villages.copy()
     points = table.geometry.representative_point().to_crs(4326)
     table["lon"] = points.x.round(6)
     table["lat"] = points.y.round(6)
+    if "share_covered" in table.columns:
+        table["share_covered"] = table["share_covered"].astype(float).round(4)
+        table["best_rsrp_dbm"] = table["best_rsrp_dbm"].astype(float).round(1)
     return table.sort_values("village_code", kind="stable")
 
 
-def publish_run(
-    dataset: Dataset,
-    gaps: Gaps,
-    out_dir: str | Path,
-    *,
-    lang: str = "vi",
-) -> RunOutputs:
+def publish_run(analysis: Analysis, out_dir: str | Path, *, lang: str = "vi") -> RunOutputs:
     """Write the run's outputs into ``out_dir``.
 
     Files: ``summary.json``; ``villages.csv`` / ``villages.geojson`` (every
     village with its status); ``uncovered.csv``, ``unelectrified.csv`` and
     ``uncovered_and_unelectrified.csv`` (the gap lists; CSV in UTF-8 with BOM so
-    that Excel shows Vietnamese); ``<dataset>.html`` (the map).
+    that Excel shows Vietnamese); ``<dataset>.html`` (the map, with the modelled
+    signal when the terrain model ran).
 
     Parameters
     ----------
-    dataset
-        The loaded dataset.
-    gaps
-        Its gap analysis.
+    analysis
+        The results of :func:`covgap.analysis.analyse`.
     out_dir
         Output folder (created if needed).
     lang
         Language of the map ("vi" or "en").
     """
+    dataset, gaps = analysis.dataset, analysis.gaps
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summary_dict(dataset, gaps)
-    table = _village_table(dataset, gaps)
+    summary = analysis.summary()
+    table = _village_table(analysis)
     columns = [c for c in VILLAGE_COLUMNS if c in table.columns]
     files = [
         write_csv(out / "villages.csv", table, columns),
@@ -114,6 +97,9 @@ def publish_run(
     }
     for name, codes in lists.items():
         files.append(write_csv(out / name, table[table["village_code"].isin(codes)], columns))
+    image = None
+    if analysis.signal is not None:
+        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
     fmap = build_map(
         table,
         dataset.communes,
@@ -123,6 +109,7 @@ def publish_run(
         synthetic=dataset.synthetic,
         summary=summary,
         lang=lang,
+        signal_image=image,
     )
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
     files.append(write_json(out / "summary.json", summary))

@@ -23,6 +23,7 @@ from pyproj import CRS
 
 from covgap.publish.files import atomic_write_text
 from covgap.publish.labels import label
+from covgap.publish.overlay import SIGNAL_CLASSES, MercatorImage, colour_signal
 
 __all__ = [
     "OPERATOR_COLOURS",
@@ -158,6 +159,7 @@ def build_map(
     synthetic: bool = False,
     summary: dict[str, Any] | None = None,
     lang: str = "vi",
+    signal_image: MercatorImage | None = None,
 ) -> folium.Map:
     """Build the gap map.
 
@@ -182,6 +184,9 @@ def build_map(
         ``villages``/``uncovered``/``unelectrified`` counts shown in the legend.
     lang
         ``"vi"`` (default) or ``"en"``.
+    signal_image
+        Modelled best-server RSRP in Web Mercator (see
+        :func:`covgap.publish.overlay.to_mercator`), drawn semi-transparent.
 
     Returns
     -------
@@ -199,6 +204,17 @@ def build_map(
         control_scale=True,
     )
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    if signal_image is not None:
+        folium.raster_layers.ImageOverlay(
+            image=colour_signal(signal_image.data),
+            bounds=signal_image.bounds,
+            mercator_project=False,
+            name=label("signal_layer", lang),
+            opacity=1.0,
+            interactive=False,
+            zindex=2,
+        ).add_to(fmap)
 
     commune_layer = folium.FeatureGroup(name=label("communes", lang), show=True)
     folium.GeoJson(
@@ -246,6 +262,7 @@ def build_map(
             (label("households", lang), _esc(row.get("households"))),
             (label("population", lang), _esc(row.get("population"))),
             (label("mobile_signal", lang), _esc(_yes_no(row.get("mobile_signal"), lang))),
+            *_model_rows(row, lang),
             (label("grid_power", lang), _esc(_yes_no(row.get("grid_power"), lang))),
             (label("status", lang), _esc(label(state, lang))),
         ]
@@ -291,12 +308,36 @@ def build_map(
     folium.LayerControl(collapsed=False).add_to(fmap)
     _number_ids(fmap.get_root())
     fmap.get_root().html.add_child(
-        _legend_box(_legend_html(title, synthetic, summary, lang)), name="legend"
+        _legend_box(_legend_html(title, synthetic, summary, lang, signal_image is not None)),
+        name="legend",
     )
     return fmap
 
 
-def _legend_html(title: str, synthetic: bool, summary: dict[str, Any] | None, lang: str) -> str:
+def _model_rows(row: pd.Series, lang: str) -> list[tuple[str, str]]:
+    """Popup rows of the terrain model, when the village table carries them."""
+    status = row.get("modelled_status")
+    if not isinstance(status, str):
+        return []
+    share = row.get("share_covered")
+    rsrp = row.get("best_rsrp_dbm")
+    text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
+    if isinstance(rsrp, float) and rsrp == rsrp:
+        text += f" ({rsrp:.0f} dBm)"
+    rows = [(label("modelled_status", lang), _esc(text))]
+    if isinstance(share, float) and share == share:
+        rows.append((label("share_covered", lang), _esc(f"{share:.0%}")))
+    rows.append((label("best_server", lang), _esc(row.get("best_server"))))
+    return rows
+
+
+def _legend_html(
+    title: str,
+    synthetic: bool,
+    summary: dict[str, Any] | None,
+    lang: str,
+    signal: bool = False,
+) -> str:
     parts = []
     if title:
         parts.append(f"<div style='font-weight:bold;margin-bottom:4px'>{safe_text(title)}</div>")
@@ -318,6 +359,14 @@ def _legend_html(title: str, synthetic: bool, summary: dict[str, Any] | None, la
             f"background:{colour};border:1px solid #333;margin-right:6px'></span>"
             f"{safe_text(label(key, lang))}</div>"
         )
+    if signal:
+        parts.append(f"<div style='margin-top:4px'>{safe_text(label('signal_layer', lang))}</div>")
+        for _lower, (r, g, b, a), key in SIGNAL_CLASSES:
+            parts.append(
+                f"<div><span style='display:inline-block;width:12px;height:12px;"
+                f"background:rgba({r},{g},{b},{a / 255:.2f});margin-right:6px'></span>"
+                f"{safe_text(label(key, lang))}</div>"
+            )
     for operator, colour in OPERATOR_COLOURS.items():
         parts.append(
             f"<div><span style='color:{colour};font-size:14px;margin-right:6px'>&#9650;</span>"

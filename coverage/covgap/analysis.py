@@ -1,0 +1,172 @@
+"""One analysis of a dataset: load, model coverage over terrain, find gaps.
+
+:func:`analyse` runs the stages in the order data flows and keeps every
+intermediate result on the returned :class:`Analysis`, so a notebook can look
+at each one and the CLI can publish them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from covgap.dataset import Dataset, load_dataset
+from covgap.gaps import Gaps, find_gaps
+from covgap.scenario import Scenario, default_scenario, load_scenario
+
+if TYPE_CHECKING:
+    from covgap.reception import SurveyComparison
+    from covgap.signal import SignalResult
+    from covgap.terrain import Terrain
+
+__all__ = ["Analysis", "analyse"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    """The results of :func:`analyse`.
+
+    Attributes
+    ----------
+    dataset
+        The loaded dataset.
+    scenario
+        Radio settings used by the terrain model.
+    gaps
+        Village status table and gap lists (survey first, model where the
+        survey is silent).
+    terrain
+        The DEM in the analysis CRS, or ``None`` when the model was not run.
+    signal
+        Best-server signal of the existing sites, or ``None``.
+    reception
+        Modelled coverage per village, or ``None``.
+    comparison
+        Model against survey, or ``None``.
+    warnings
+        Problems met while modelling (in addition to ``dataset.warnings``).
+    """
+
+    dataset: Dataset
+    scenario: Scenario
+    gaps: Gaps
+    terrain: Terrain | None = None
+    signal: SignalResult | None = None
+    reception: pd.DataFrame | None = None
+    comparison: SurveyComparison | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Return the JSON-ready summary of the analysis (``summary.json``)."""
+        ds = self.dataset
+        out: dict[str, Any] = {
+            "dataset": ds.name,
+            "title": ds.title,
+            "synthetic": bool(ds.synthetic),
+            "crs": ds.crs.to_string(),
+        }
+        out.update(self.gaps.summary())
+        out["unmatched_rows"] = list(ds.unmatched_rows)
+        out["missing_status"] = {k: list(v) for k, v in ds.missing_status.items()}
+        if self.comparison is not None:
+            model = self.comparison.to_summary()
+            model["scenario"] = self.scenario.name
+            model["threshold_dbm"] = self.scenario.threshold_dbm
+            model["covered_share"] = self.scenario.covered_share
+            model["modelled_uncovered"] = sorted(
+                self.reception.loc[
+                    self.reception["modelled_status"] == "uncovered", "village_code"
+                ].astype(str)
+            )
+            out["model"] = model
+        out["warnings"] = list(ds.warnings) + list(self.warnings)
+        return out
+
+    def _repr_html_(self) -> str:
+        from covgap.publish.notebook import analysis_html
+
+        return analysis_html(self)
+
+
+def _scenario(value: Scenario | str | Path | None) -> Scenario:
+    if value is None:
+        return default_scenario()
+    if isinstance(value, Scenario):
+        return value
+    return load_scenario(value)
+
+
+def analyse(
+    data: Dataset | str | Path,
+    *,
+    scenario: Scenario | str | Path | None = None,
+    crs: str | None = None,
+    model: bool = True,
+) -> Analysis:
+    """Analyse a dataset: gaps from the survey, coverage from the terrain model.
+
+    Parameters
+    ----------
+    data
+        A dataset folder or an already loaded :class:`~covgap.dataset.Dataset`.
+    scenario
+        Radio scenario (object or TOML path); default: the packaged scenario.
+    crs
+        Metric analysis CRS when loading from a folder (default: UTM zone).
+    model
+        Run the terrain coverage model (needs a DEM and at least one site).
+
+    Returns
+    -------
+    Analysis
+    """
+    dataset = data if isinstance(data, Dataset) else load_dataset(data, crs=crs)
+    settings = _scenario(scenario)
+    analysis = Analysis(dataset=dataset, scenario=settings, gaps=find_gaps(dataset))
+    if not model:
+        return analysis
+    if dataset.dem_path is None:
+        analysis.warnings.append("no DEM (terrain/dem.tif): coverage was not modelled")
+        return analysis
+    if len(dataset.sites) == 0:
+        analysis.warnings.append("no tower sites: coverage was not modelled")
+        return analysis
+
+    from covgap.reception import compare_with_survey, village_reception
+    from covgap.signal import compute_signal
+    from covgap.terrain import check_coverage, load_terrain
+
+    terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    sites = dataset.sites
+    analysis.warnings.extend(
+        check_coverage(
+            terrain,
+            list(zip(sites["site_id"], sites.geometry.x, sites.geometry.y, strict=True)),
+            settings.radius_m,
+            log=False,  # compute_signal logs them
+        )
+    )
+    log.info("modelling coverage of %d sites over a %s DEM", len(sites), terrain.shape)
+    signal = compute_signal(terrain, sites, settings)
+    reception = village_reception(
+        dataset.settlements,
+        dataset.villages,
+        signal.rsrp,
+        signal.best_site,
+        signal.site_ids,
+        signal.transform,
+        signal.crs,
+        settings,
+    )
+    analysis.terrain = terrain
+    analysis.signal = signal
+    analysis.reception = reception
+    analysis.comparison = compare_with_survey(reception, dataset.survey)
+    analysis.gaps = find_gaps(dataset, reception=reception)
+    return analysis
