@@ -15,6 +15,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from covgap import __version__
 from covgap.errors import CoverageError
@@ -86,7 +87,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
     dataset = analysis.dataset
-    outputs = publish_run(analysis, args.out, lang=args.lang)
+    plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
+    outputs = publish_run(analysis, args.out, lang=args.lang, plan=plan)
     s = outputs.summary
     label = " (SYNTHETIC)" if dataset.synthetic else ""
     _out(args, f"dataset: {dataset.name}{label}")
@@ -102,6 +104,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"terrain model agrees with the survey on {agree} of {m['compared']} villages"
             f" (disagreements: {', '.join(m['disagreements']) or 'none'})",
         )
+    if plan is not None:
+        _print_plan(args, plan)
     if s["unmatched_rows"]:
         _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
     for path in outputs.files:
@@ -124,6 +128,79 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     else:
         _out(args, "no problems found")
     return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, analysis: Any) -> Any:
+    from covgap.costs import load_cost_settings
+    from covgap.siteplan import plan_sites
+
+    k = args.sites if args.sites is not None else (None if args.budget is not None else 10)
+    return plan_sites(
+        analysis,
+        k=k,
+        budget_vnd=args.budget,
+        method=args.method,
+        costs=load_cost_settings(args.costs) if args.costs else None,
+        time_limit=args.time_limit,
+    )
+
+
+def _print_plan(args: argparse.Namespace, plan: Any) -> None:
+    o = plan.overview()
+    gap = "" if o["status"] == "optimal" else f", proved gap {o['gap']:.2%}" if o["gap"] else ""
+    _out(
+        args,
+        f"plan ({o['method']}, {o['status']}{gap}): {o['sites']} sites, "
+        f"{o['households_gained']} households and {len(o['villages_gained'])} of "
+        f"{o['uncovered_villages']} uncovered villages gained, "
+        f"{o['cost_vnd'] / 1e9:,.2f} bn VND",
+    )
+    for rec in plan.plan.itertuples():
+        _out(
+            args,
+            f"  #{rec.rank:<2} {rec.site_id:<16} {rec.households_gained:>5} households, "
+            f"{len(rec.villages_gained):>2} villages, {rec.power}/{rec.backhaul}, "
+            f"{rec.cost_vnd / 1e9:,.2f} bn VND",
+        )
+
+
+def _cmd_sites(args: argparse.Namespace) -> int:
+    from covgap.analysis import analyse
+    from covgap.errors import DatasetError
+    from covgap.publish.exports import write_priorities
+    from covgap.publish.report import _uncovered_sheet, _village_table
+
+    data = Path(args.data) if args.data else default_data_dir()
+    analysis = analyse(data, scenario=args.scenario, crs=args.crs)
+    if analysis.terrain is None:
+        raise DatasetError("site planning needs a DEM and existing sites", path=data)
+    plan = _plan(args, analysis)
+    files = write_priorities(
+        args.out,
+        plan.plan,
+        _uncovered_sheet(_village_table(analysis), plan),
+        plan.electrification,
+        plan.assumptions(analysis.scenario),
+    )
+    _print_plan(args, plan)
+    for path in files:
+        _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
+def _plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sites", type=int, help="number of new sites (default 10)")
+    parser.add_argument("--budget", type=float, help="budget in VND (e.g. 3e10)")
+    parser.add_argument(
+        "--method",
+        choices=["exact", "greedy"],
+        default="exact",
+        help="exact (HiGHS, never worse than greedy) or greedy with swaps",
+    )
+    parser.add_argument("--costs", help="cost settings TOML (default: the packaged costs.toml)")
+    parser.add_argument(
+        "--time-limit", type=float, default=60.0, help="seconds for the exact solver"
+    )
 
 
 def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
@@ -232,7 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-model", action="store_true", help="skip the terrain coverage model (survey only)"
     )
+    run.add_argument("--no-plan", action="store_true", help="skip the site plan")
+    _plan_options(run)
     run.set_defaults(func=_cmd_run)
+
+    sites = sub.add_parser("sites", help="plan new tower sites and write the priority lists")
+    sites.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    sites.add_argument("--out", default="maps", help="output folder (default: maps/)")
+    sites.add_argument("--scenario", help="radio scenario TOML (default: the packaged scenario)")
+    sites.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    _plan_options(sites)
+    sites.set_defaults(func=_cmd_sites)
 
     validate = sub.add_parser("validate", help="check a dataset and list every problem")
     validate.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")

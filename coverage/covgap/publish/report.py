@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
+from covgap.publish.exports import write_priorities
 from covgap.publish.files import write_csv, write_geojson, write_json
 from covgap.publish.overlay import to_mercator
 from covgap.publish.webmap import build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.siteplan import SitePlan
 
 __all__ = ["VILLAGE_COLUMNS", "RunOutputs", "publish_run"]
 
@@ -62,7 +66,28 @@ def _village_table(analysis: Analysis) -> gpd.GeoDataFrame:
     return table.sort_values("village_code", kind="stable")
 
 
-def publish_run(analysis: Analysis, out_dir: str | Path, *, lang: str = "vi") -> RunOutputs:
+def _uncovered_sheet(table: gpd.GeoDataFrame, plan: SitePlan | None) -> pd.DataFrame:
+    """Uncovered villages, with which planned site (rank) would cover each."""
+    rows = table[table["coverage_status"] == "uncovered"].copy()
+    columns = [c for c in VILLAGE_COLUMNS if c in rows.columns]
+    rows = pd.DataFrame(rows[columns])
+    if plan is not None:
+        by_rank: dict[str, str] = {}
+        for rec in plan.plan.itertuples():
+            for code in rec.villages_gained:
+                by_rank[code] = f"#{rec.rank} {rec.site_id}"
+        rows["planned_site"] = rows["village_code"].map(by_rank)
+        rows["status_after_plan"] = rows["village_code"].map(plan.villages_after)
+    return rows.reset_index(drop=True)
+
+
+def publish_run(
+    analysis: Analysis,
+    out_dir: str | Path,
+    *,
+    lang: str = "vi",
+    plan: SitePlan | None = None,
+) -> RunOutputs:
     """Write the run's outputs into ``out_dir``.
 
     Files: ``summary.json``; ``villages.csv`` / ``villages.geojson`` (every
@@ -79,12 +104,24 @@ def publish_run(analysis: Analysis, out_dir: str | Path, *, lang: str = "vi") ->
         Output folder (created if needed).
     lang
         Language of the map ("vi" or "en").
+    plan
+        A site plan (:func:`covgap.siteplan.plan_sites`): adds the priority
+        lists (``priorities.xlsx``, ``.csv``, ``.geojson``, ``.gpkg``,
+        ``.kml``), the ``plan`` key of the summary and the plan on the map.
     """
     dataset, gaps = analysis.dataset, analysis.gaps
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = analysis.summary()
     table = _village_table(analysis)
+    if plan is not None:
+        summary["plan"] = plan.summary()
+        summary["plan_overview"] = plan.overview()
+        planned: dict[str, str] = {}
+        for rec in plan.plan.itertuples():
+            for code in rec.villages_gained:
+                planned[code] = f"#{rec.rank} {rec.site_id}"
+        table["planned_site"] = table["village_code"].map(planned)
     columns = [c for c in VILLAGE_COLUMNS if c in table.columns]
     files = [
         write_csv(out / "villages.csv", table, columns),
@@ -97,9 +134,26 @@ def publish_run(analysis: Analysis, out_dir: str | Path, *, lang: str = "vi") ->
     }
     for name, codes in lists.items():
         files.append(write_csv(out / name, table[table["village_code"].isin(codes)], columns))
-    image = None
+    image = after_image = None
     if analysis.signal is not None:
         image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
+    if plan is not None:
+        files.extend(
+            write_priorities(
+                out,
+                plan.plan,
+                _uncovered_sheet(table, plan),
+                plan.electrification,
+                plan.assumptions(analysis.scenario),
+            )
+        )
+        if plan.signal_after is not None:
+            after = plan.signal_after
+            if analysis.signal is not None:
+                after_rsrp = np.fmax(analysis.signal.rsrp, after.rsrp)
+            else:
+                after_rsrp = after.rsrp
+            after_image = to_mercator(after_rsrp, after.transform, after.crs)
     fmap = build_map(
         table,
         dataset.communes,
@@ -110,6 +164,8 @@ def publish_run(analysis: Analysis, out_dir: str | Path, *, lang: str = "vi") ->
         summary=summary,
         lang=lang,
         signal_image=image,
+        plan=plan.plan if plan is not None else None,
+        after_image=after_image,
     )
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
     files.append(write_json(out / "summary.json", summary))

@@ -160,6 +160,8 @@ def build_map(
     summary: dict[str, Any] | None = None,
     lang: str = "vi",
     signal_image: MercatorImage | None = None,
+    plan: gpd.GeoDataFrame | None = None,
+    after_image: MercatorImage | None = None,
 ) -> folium.Map:
     """Build the gap map.
 
@@ -187,6 +189,12 @@ def build_map(
     signal_image
         Modelled best-server RSRP in Web Mercator (see
         :func:`covgap.publish.overlay.to_mercator`), drawn semi-transparent.
+    plan
+        Ranked proposed sites (``rank``, ``site_id``, ``villages_gained``,
+        ``village_names``, ``households_gained``, ``cost_vnd``, ``power``,
+        ``backhaul``), drawn as numbered markers.
+    after_image
+        Best-server RSRP with the planned sites added (hidden by default).
 
     Returns
     -------
@@ -214,6 +222,18 @@ def build_map(
             opacity=1.0,
             interactive=False,
             zindex=2,
+        ).add_to(fmap)
+
+    if after_image is not None:
+        folium.raster_layers.ImageOverlay(
+            image=colour_signal(after_image.data),
+            bounds=after_image.bounds,
+            mercator_project=False,
+            name=label("after_layer", lang),
+            opacity=1.0,
+            interactive=False,
+            zindex=3,
+            show=False,
         ).add_to(fmap)
 
     commune_layer = folium.FeatureGroup(name=label("communes", lang), show=True)
@@ -263,6 +283,11 @@ def build_map(
             (label("population", lang), _esc(row.get("population"))),
             (label("mobile_signal", lang), _esc(_yes_no(row.get("mobile_signal"), lang))),
             *_model_rows(row, lang),
+            *(
+                [(label("planned_site", lang), _esc(row.get("planned_site")))]
+                if isinstance(row.get("planned_site"), str)
+                else []
+            ),
             (label("grid_power", lang), _esc(_yes_no(row.get("grid_power"), lang))),
             (label("status", lang), _esc(label(state, lang))),
         ]
@@ -305,6 +330,9 @@ def build_map(
             ).add_to(tower_layer)
         tower_layer.add_to(fmap)
 
+    if plan is not None and len(plan):
+        _plan_layer(plan, lang).add_to(fmap)
+
     folium.LayerControl(collapsed=False).add_to(fmap)
     _number_ids(fmap.get_root())
     fmap.get_root().html.add_child(
@@ -312,6 +340,40 @@ def build_map(
         name="legend",
     )
     return fmap
+
+
+def _plan_layer(plan: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
+    """Numbered markers of the ranked proposed sites."""
+    layer = folium.FeatureGroup(name=label("planned_sites", lang), show=True)
+    plan_ll = _to_wgs84(plan)
+    for _, site in plan_ll.iterrows():
+        rank = int(site["rank"])
+        names = ", ".join(str(n) for n in site.get("village_names", []))
+        rows = [
+            (label("rank", lang), f"<b>{rank}</b>"),
+            (label("site", lang), _esc(site.get("site_id"))),
+            (label("villages_gained", lang), _esc(names or "–")),
+            (label("households_gained", lang), _esc(site.get("households_gained"))),
+            (label("power_option", lang), _esc(site.get("power"))),
+            (label("backhaul_option", lang), _esc(site.get("backhaul"))),
+            (label("cost_vnd", lang), _esc(f"{float(site.get('cost_vnd', 0.0)):,.0f}")),
+        ]
+        icon = folium.DivIcon(
+            html=(
+                "<div style='background:#5A2D82;color:white;border:2px solid white;"
+                "border-radius:50%;width:22px;height:22px;line-height:22px;text-align:center;"
+                f"font:bold 12px sans-serif;box-shadow:0 0 3px #000'>{rank}</div>"
+            ),
+            icon_size=(22, 22),
+            icon_anchor=(11, 11),
+        )
+        folium.Marker(
+            location=[site.geometry.y, site.geometry.x],
+            icon=icon,
+            tooltip=_esc(f"#{rank} {site.get('site_id')}"),
+            popup=folium.Popup(_table(rows), max_width=320),
+        ).add_to(layer)
+    return layer
 
 
 def _model_rows(row: pd.Series, lang: str) -> list[tuple[str, str]]:

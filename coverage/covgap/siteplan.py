@@ -1,0 +1,503 @@
+"""Propose new tower sites: candidates, coverage gains, costs, an optimal plan.
+
+:func:`plan_sites` answers the district's question, "where should new towers
+go, and which villages must get grid power first so that operators can build
+them?", from an :class:`~covgap.analysis.Analysis` whose terrain model ran:
+
+1. candidate sites from the terrain, near uncovered villages and from the
+   user's ``towers/sites_candidates.csv`` (:mod:`covgap.candidates`);
+2. which settlements of the uncovered villages each candidate would bring to
+   the signal threshold, existing towers fixed (:mod:`covgap.links`);
+3. each candidate's cost: tower, power (grid extension or solar) and
+   backhaul (microwave to a tower in sight, fibre, or satellite)
+   (:mod:`covgap.costs`);
+4. a budgeted maximal-coverage plan, greedy or exact (:mod:`covgap.plan`);
+5. the ranked plan table, the villages it covers, and the joint
+   electrification list for the power utility (:mod:`covgap.electrification`).
+
+Backhaul assumption: there is no fibre layer in the dataset format, so fibre
+is taken to reach the existing tower sites (operators' sites carry their
+backbone); a candidate's fibre distance is its distance to the nearest
+existing site.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from covgap.errors import CoverageError, ProblemInputError
+
+if TYPE_CHECKING:
+    from covgap.analysis import Analysis
+    from covgap.candidates import CandidateSettings
+    from covgap.costs import CostSettings
+    from covgap.plan import CoverageProblem, PlanResult
+    from covgap.signal import SignalResult
+
+__all__ = ["METHODS", "SitePlan", "plan_sites"]
+
+log = logging.getLogger(__name__)
+
+METHODS = ("greedy", "exact")
+
+
+@dataclass
+class SitePlan:
+    """A proposed build plan and everything it was made from.
+
+    Attributes
+    ----------
+    plan
+        Ranked sites (points): ``rank``, ``site_id``, ``lon``, ``lat``,
+        ``commune``, ``villages_gained`` (codes), ``village_names``,
+        ``households_gained``, ``population_gained``,
+        ``cumulative_households``, ``power``, ``power_cost_vnd``,
+        ``backhaul``, ``backhaul_cost_vnd``, ``cost_vnd``, ``cost_usd``,
+        ``source``, ``height_m``.
+    candidates
+        Every candidate with its cost columns and ``households_reachable``.
+    demand
+        Settlements of the uncovered villages (the demand points), with
+        ``covered_after`` (bool).
+    villages_after
+        ``village_code`` -> status after the plan (``covered`` /
+        ``uncovered``) for the villages that were uncovered.
+    result
+        The chosen :class:`~covgap.plan.PlanResult`; ``greedy`` is always
+        computed too, for comparison.
+    electrification
+        Unpowered villages ranked by the planned sites their grid connection
+        would unlock.
+    costs
+        The cost settings used.
+    signal_after
+        Best-server signal of the planned sites alone, when computed.
+    """
+
+    plan: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    villages_after: dict[str, str]
+    result: PlanResult
+    greedy: PlanResult
+    electrification: pd.DataFrame
+    costs: CostSettings
+    problem: CoverageProblem
+    k: int | None = None
+    budget_vnd: float | None = None
+    signal_after: SignalResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Return the ``plan`` list of ``summary.json``."""
+        rows = []
+        for rec in self.plan.to_dict(orient="records"):
+            rows.append(
+                {
+                    "rank": int(rec["rank"]),
+                    "site_id": str(rec["site_id"]),
+                    "lon": float(rec["lon"]),
+                    "lat": float(rec["lat"]),
+                    "commune": rec["commune"],
+                    "villages_gained": list(rec["villages_gained"]),
+                    "households_gained": int(rec["households_gained"]),
+                    "population_gained": int(rec["population_gained"]),
+                    "cost_vnd": round(rec["cost_vnd"]),
+                    "cost_usd": round(rec["cost_usd"]),
+                    "power": rec["power"],
+                    "backhaul": rec["backhaul"],
+                }
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        from covgap.publish.notebook import plan_html
+
+        return plan_html(self)
+
+    def assumptions(self, scenario: Any) -> list[dict[str, Any]]:
+        """Every number behind the plan: costs, radio scenario and plan settings.
+
+        Rows ``key, value, unit, source`` for the XLSX assumptions sheet.
+        """
+        rows = list(self.costs.assumptions())
+        radio = [
+            ("frequency_mhz", "MHz"),
+            ("tx_power_dbm", "dBm per reference signal"),
+            ("antenna_gain_dbi", "dBi"),
+            ("cable_loss_db", "dB"),
+            ("mast_height_m", "m"),
+            ("receiver_height_m", "m"),
+            ("radius_m", "m"),
+            ("k_factor", "-"),
+            ("threshold_dbm", "dBm (RSRP)"),
+            ("covered_share", "share of households"),
+            ("environment", "-"),
+            ("model", "-"),
+            ("diffraction", "-"),
+        ]
+        for key, unit in radio:
+            rows.append(
+                {
+                    "key": f"scenario.{key}",
+                    "value": getattr(scenario, key),
+                    "unit": unit,
+                    "source": f"radio scenario '{scenario.name}' (see docs/radio.md)",
+                }
+            )
+        plan_rows = [
+            ("plan.method", self.result.method, "-"),
+            ("plan.status", self.result.status, "-"),
+            ("plan.sites_k", self.k if self.k is not None else "", "sites"),
+            ("plan.budget_vnd", self.budget_vnd if self.budget_vnd is not None else "", "VND"),
+            ("plan.candidates", len(self.candidates), "candidate sites"),
+            ("plan.demand_points", len(self.demand), "settlements of uncovered villages"),
+            ("plan.households_gained", round(self.result.objective), "households"),
+            ("plan.proved_gap", self.result.gap, "fraction"),
+        ]
+        for key, value, unit in plan_rows:
+            rows.append(
+                {"key": key, "value": value, "unit": unit, "source": "covgap plan (this run)"}
+            )
+        rows.append(
+            {
+                "key": "backhaul.fibre_reach",
+                "value": "existing tower sites",
+                "unit": "-",
+                "source": "Assumption: fibre reaches the operators' existing sites; a candidate's "
+                "fibre distance is its distance to the nearest one (docs/costs.md).",
+            }
+        )
+        return rows
+
+    def overview(self) -> dict[str, Any]:
+        """Figures of the whole plan (``summary.json`` key ``plan_overview``)."""
+        gained = sorted(c for c, s in self.villages_after.items() if s == "covered")
+        return {
+            "method": self.result.method,
+            "status": self.result.status,
+            "gap": None if not np.isfinite(self.result.gap) else float(self.result.gap),
+            "sites": len(self.plan),
+            "k": self.k,
+            "budget_vnd": self.budget_vnd,
+            "candidates": len(self.candidates),
+            "households_gained": round(self.result.objective),
+            "greedy_households_gained": round(self.greedy.objective),
+            "villages_gained": gained,
+            "uncovered_villages": len(self.villages_after),
+            "cost_vnd": round(float(self.plan["cost_vnd"].sum())) if len(self.plan) else 0,
+            "note": self.result.note,
+        }
+
+
+def _distance_to_nearest(points: gpd.GeoSeries, targets: gpd.GeoSeries) -> np.ndarray:
+    if len(targets) == 0:
+        return np.full(len(points), np.nan)
+    px, py = points.x.to_numpy(), points.y.to_numpy()
+    tx, ty = targets.x.to_numpy(), targets.y.to_numpy()
+    d = np.hypot(px[:, None] - tx[None, :], py[:, None] - ty[None, :])
+    return d.min(axis=1)
+
+
+def _backhaul_distance(
+    analysis: Analysis, candidates: gpd.GeoDataFrame, max_km: float
+) -> np.ndarray:
+    """Distance to the nearest existing site in line of sight (NaN if none in range)."""
+    from covgap.links import line_of_sight
+
+    sites = analysis.dataset.sites
+    if len(sites) == 0:
+        return np.full(len(candidates), np.nan)
+    scenario = analysis.scenario
+    cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
+    site_xy = np.column_stack([sites.geometry.x, sites.geometry.y])
+    cand_h = candidates["height_m"].fillna(scenario.mast_height_m).to_numpy(float)
+    site_h = sites["height_m"].fillna(scenario.mast_height_m).to_numpy(float)
+    visible = line_of_sight(
+        analysis.terrain,
+        cand_xy,
+        cand_h,
+        site_xy,
+        site_h,
+        scenario.curvature_coef,
+        max_distance_m=max_km * 1000.0,
+    )
+    dist = np.hypot(
+        cand_xy[:, 0, None] - site_xy[None, :, 0], cand_xy[:, 1, None] - site_xy[None, :, 1]
+    )
+    dist = np.where(visible & (dist <= max_km * 1000.0), dist, np.inf)
+    best = dist.min(axis=1)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def _candidate_costs(
+    analysis: Analysis, candidates: gpd.GeoDataFrame, costs: CostSettings
+) -> pd.DataFrame:
+    from covgap.costs import distance_to_lines, site_cost
+
+    ds = analysis.dataset
+    if ds.grid is not None and len(ds.grid):
+        to_grid = distance_to_lines(candidates, ds.grid)
+    else:
+        to_grid = np.full(len(candidates), np.nan)
+    to_visible = _backhaul_distance(analysis, candidates, costs.microwave_max_km)
+    to_fibre = _distance_to_nearest(candidates.geometry, ds.sites.geometry)
+    table = site_cost(to_grid, to_visible, to_fibre, costs, index=candidates.index)
+    table["distance_to_grid_m"] = to_grid
+    table["distance_to_visible_tower_m"] = to_visible
+    table["distance_to_fibre_m"] = to_fibre
+    return table
+
+
+def _settlement_population(demand: gpd.GeoDataFrame, villages: pd.DataFrame) -> np.ndarray:
+    """People per settlement: its own figure, else its households x the village's size."""
+    v = villages.set_index("village_code")
+    per_household = (v["population"] / v["households"].where(v["households"] > 0)).fillna(0.0)
+    estimate = demand["households"].to_numpy(float) * demand["village_code"].map(
+        per_household
+    ).fillna(0.0).to_numpy(float)
+    if "population" in demand:
+        own = demand["population"].to_numpy(float)
+        return np.where(np.isfinite(own), own, estimate)
+    return estimate
+
+
+def _village_shares(demand: gpd.GeoDataFrame, covered: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    hh = demand["households"].to_numpy(float)
+    frame = pd.DataFrame(
+        {"village_code": demand["village_code"].to_numpy(), "hh": hh, "cov": hh * covered}
+    )
+    grouped = frame.groupby("village_code", sort=True)[["hh", "cov"]].sum()
+    share = (grouped["cov"] / grouped["hh"].where(grouped["hh"] > 0)).fillna(0.0)
+    return share, grouped["cov"]
+
+
+def _ranked_table(
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    coverage: Any,
+    result: PlanResult,
+    costs: CostSettings,
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Build the ranked plan: marginal villages and households per rank."""
+    cut = analysis.scenario.covered_share
+    villages = analysis.gaps.villages.set_index("village_code")
+    communes = analysis.dataset.communes.set_index("commune_code")["commune_name"]
+    pop = demand["population"].to_numpy(float)
+    hh = demand["households"].to_numpy(float)
+    covered = np.zeros(len(demand), dtype=bool)
+    gained_before: set[str] = set()
+    rows = []
+    cumulative = 0.0
+    csc = coverage.tocsc()
+    for rank, j in enumerate(result.selected, start=1):
+        column = np.zeros(len(demand), dtype=bool)
+        column[csc.indices[csc.indptr[j] : csc.indptr[j + 1]]] = True
+        new = column & ~covered
+        covered |= column
+        share, _ = _village_shares(demand, covered)
+        gained_now = {str(c) for c, s in share.items() if s >= cut}
+        new_villages = sorted(gained_now - gained_before)
+        gained_before |= gained_now
+        cand = candidates.iloc[j]
+        households = float(hh[new].sum())
+        cumulative += households
+        commune_code = cand.get("commune_code")
+        rows.append(
+            {
+                "rank": rank,
+                "site_id": str(cand["candidate_id"]),
+                "commune": communes.get(commune_code) if isinstance(commune_code, str) else None,
+                "villages_gained": new_villages,
+                "village_names": [str(villages.at[c, "village_name"]) for c in new_villages],
+                "households_gained": round(households),
+                "population_gained": round(float(pop[new].sum())),
+                "cumulative_households": round(cumulative),
+                "power": cand["power_option"],
+                "power_cost_vnd": float(cand["power_vnd"]),
+                "backhaul": cand["backhaul_option"],
+                "backhaul_cost_vnd": float(cand["backhaul_vnd"]),
+                "cost_vnd": float(cand["total_vnd"]),
+                "cost_usd": float(cand["total_usd"]),
+                "source": cand["source"],
+                "height_m": float(cand["height_m"])
+                if pd.notna(cand["height_m"])
+                else float(analysis.scenario.mast_height_m),
+                "distance_to_grid_m": float(cand["distance_to_grid_m"]),
+                "geometry": cand.geometry,
+            }
+        )
+    columns = [
+        "rank",
+        "site_id",
+        "commune",
+        "villages_gained",
+        "village_names",
+        "households_gained",
+        "population_gained",
+        "cumulative_households",
+        "power",
+        "power_cost_vnd",
+        "backhaul",
+        "backhaul_cost_vnd",
+        "cost_vnd",
+        "cost_usd",
+        "source",
+        "height_m",
+        "distance_to_grid_m",
+        "geometry",
+    ]
+    plan = gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=candidates.crs)
+    points = plan.geometry.to_crs(4326)
+    plan.insert(2, "lon", points.x.round(6).to_numpy() if len(plan) else [])
+    plan.insert(3, "lat", points.y.round(6).to_numpy() if len(plan) else [])
+    return plan, covered
+
+
+def plan_sites(
+    analysis: Analysis,
+    *,
+    k: int | None = 10,
+    budget_vnd: float | None = None,
+    method: str = "exact",
+    costs: CostSettings | None = None,
+    candidate_settings: CandidateSettings | None = None,
+    time_limit: float = 60.0,
+    signal_after: bool = True,
+) -> SitePlan:
+    """Rank new tower sites that bring the uncovered villages' households into coverage.
+
+    Parameters
+    ----------
+    analysis
+        An analysis whose terrain model ran (``analysis.terrain`` is set).
+    k
+        Number of sites to build (``None``: limited by the budget only).
+    budget_vnd
+        Budget in VND (``None``: limited by ``k`` only).
+    method
+        ``"exact"`` (HiGHS mixed-integer program, never worse than greedy) or
+        ``"greedy"`` (lazy greedy with swap improvement).
+    costs
+        Cost settings (default: the packaged ``costs.toml``).
+    candidate_settings
+        Candidate generation settings (default: documented defaults).
+    time_limit
+        Seconds allowed to the exact solver.
+    signal_after
+        Also compute the planned sites' best-server raster (for the map).
+
+    Returns
+    -------
+    SitePlan
+
+    Raises
+    ------
+    CoverageError
+        When the terrain model did not run.
+    ProblemInputError
+        For an unknown method, or neither ``k`` nor a budget.
+    """
+    from covgap.candidates import dataset_candidates
+    from covgap.costs import default_cost_settings, power_cost
+    from covgap.electrification import electrification_priorities
+    from covgap.links import coverage_matrix
+    from covgap.plan import CoverageProblem, ExactCoverage, GreedyCoverage
+
+    if method not in METHODS:
+        raise ProblemInputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if k is None and budget_vnd is None:
+        raise ProblemInputError("give the number of sites, a budget, or both")
+    if analysis.terrain is None:
+        raise CoverageError("site planning needs the terrain model (a DEM and existing sites)")
+    costs = costs if costs is not None else default_cost_settings()
+    ds, gaps, scenario = analysis.dataset, analysis.gaps, analysis.scenario
+
+    uncovered = set(gaps.uncovered)
+    demand = ds.settlements[ds.settlements["village_code"].isin(uncovered)].copy()
+    demand = demand.sort_values(["village_code"], kind="stable").reset_index(drop=True)
+    demand["population"] = _settlement_population(demand, gaps.villages)
+    candidates = dataset_candidates(
+        ds, analysis.terrain, village_codes=sorted(uncovered), settings=candidate_settings,
+        scenario=scenario,
+    )  # fmt: skip
+    candidates = candidates.reset_index(drop=True)
+    log.info("%d candidates for %d demand points", len(candidates), len(demand))
+    table = _candidate_costs(analysis, candidates, costs)
+    candidates = pd.concat([candidates, table.reset_index(drop=True)], axis=1)
+    candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=ds.crs)
+
+    if len(demand) and len(candidates):
+        coverage, _rsrp = coverage_matrix(analysis.terrain, candidates, demand, scenario)
+    else:
+        import scipy.sparse
+
+        coverage = scipy.sparse.csc_matrix((len(demand), len(candidates)), dtype=bool)
+    weights = demand["households"].to_numpy(float)
+    candidates["households_reachable"] = np.asarray(
+        coverage.T.astype(float) @ weights, dtype=float
+    ).ravel()
+    problem = CoverageProblem(
+        coverage=coverage,
+        weights=weights,
+        costs=candidates["total_vnd"].to_numpy(float),
+        candidate_ids=candidates["candidate_id"].astype(str).tolist(),
+        demand_ids=demand["village_code"].astype(str).tolist(),
+    )
+    greedy = GreedyCoverage(problem, k=k, budget=budget_vnd, swaps=True).solve()
+    if method == "exact":
+        result = ExactCoverage(problem, k=k, budget=budget_vnd, time_limit=time_limit).solve()
+    else:
+        result = greedy
+    log.info(
+        "%s plan: %d sites, %.0f households (%s, gap %.3g)",
+        result.method,
+        len(result.selected),
+        result.objective,
+        result.status,
+        result.gap,
+    )
+    plan, covered = _ranked_table(analysis, candidates, demand, coverage, result, costs)
+    demand["covered_after"] = covered
+    share, _ = _village_shares(demand, covered)
+    villages_after = {
+        code: ("covered" if share.get(code, 0.0) >= scenario.covered_share else "uncovered")
+        for code in sorted(uncovered)
+    }
+
+    electrification = electrification_priorities(
+        gaps.villages,
+        plan.rename(columns={"distance_to_grid_m": "distance_to_grid_m"}),
+        ds.grid,
+        cost_fn=lambda d: power_cost(d, costs).cost_vnd,
+        settlements_gdf=ds.settlements,
+        communes_gdf=ds.communes,
+    )
+
+    after = None
+    if signal_after and len(plan):
+        from covgap.signal import compute_signal
+
+        planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
+        after = compute_signal(analysis.terrain, planned, scenario)
+    return SitePlan(
+        plan=plan,
+        candidates=candidates,
+        demand=demand,
+        villages_after=villages_after,
+        result=result,
+        greedy=greedy,
+        electrification=electrification,
+        costs=costs,
+        problem=problem,
+        k=k,
+        budget_vnd=budget_vnd,
+        signal_after=after,
+    )
