@@ -217,3 +217,36 @@ def test_write_viewshed_tiffs_atomic_and_deterministic(tmp_path):
         assert src.transform == from_origin(X0, Y0, 10.0, 10.0)
     assert data[5, 9] == 255 and data[5, 11] == 255  # nodata, and the cell behind it
     assert data[5, 7] == 1 and data[19, 29] == 0  # visible; beyond the radius
+
+
+def test_windowed_batch_equals_the_full_grid_kernel():
+    # the batch entry point writes each site into a reusable (2h+1)^2 window;
+    # it must hold exactly the full-grid result, also for sites near the edges
+    # (parts of their windows fall outside the grid) and with nodata around
+    from covgap import _raycast
+
+    rng = np.random.default_rng(5)
+    z = rng.uniform(0, 60, (47, 53)).astype(np.float32)
+    z[20:23, 30] = np.nan
+    zp, zpt = _raycast.layouts(z)
+    rc = np.array([[2, 3], [23, 26], [45, 50], [0, 52], [21, 30]], np.int64)
+    heights = np.array([20.0, 5.0, 30.0, 12.0, 10.0])
+    radius, dx, dy = 180.0, 10.0, 12.0
+    full = _raycast.viewshed_many(zp, zpt, rc, heights, 1.5, radius, dx, dy, 0.75, 1)
+    hr, hc = _raycast.window_half(radius, dx, dy, *z.shape)
+    win = np.full((len(rc), 2 * hr + 1, 2 * hc + 1), 7, np.uint8)
+    for _ in range(2):  # reused buffer: the second pass rewrites every cell in reach
+        _raycast.viewshed_windows(zp, zpt, rc, heights, 1.5, radius, dx, dy, 0.75, 1, win)
+    for s, (r0, c0) in enumerate(rc):
+        rows = np.arange(r0 - hr, r0 + hr + 1)
+        cols = np.arange(c0 - hc, c0 + hc + 1)
+        ok_r = (rows >= 0) & (rows < z.shape[0])
+        ok_c = (cols >= 0) & (cols < z.shape[1])
+        got = win[s][np.ix_(ok_r, ok_c)]
+        want = full[s][np.ix_(rows[ok_r], cols[ok_c])]
+        dyy, dxx = np.meshgrid((rows[ok_r] - r0) * dy, (cols[ok_c] - c0) * dx, indexing="ij")
+        within = dxx**2 + dyy**2 <= radius**2
+        np.testing.assert_array_equal(got[within], want[within])
+        assert (got[~within] == 7).all()  # untouched outside the radius
+        assert (want[~within] == NOT_VISIBLE).all()
+    assert (full[4] == UNKNOWN).sum() > 0  # the site on nodata

@@ -5,10 +5,14 @@ Geometry
 The square of side ``2 n + 1`` cells around an observer is split into eight
 octants. In an octant, cells are addressed by a *major* index ``i`` (steps
 along the octant's main axis, ``1..n``) and a *minor* index ``j`` (``0..i``).
-Each octant carries ``K + 1`` rays, ray ``k`` going from the observer's cell
-centre with slope ``k / K`` (minor per major step), i.e. to every perimeter
-cell of the square when ``K = n`` (R2-style rays), or ``oversample`` times
-denser.
+Rays leave the observer's cell centre with slopes ``k / K`` (minor per major
+step, ``k = 0..K``). ``K`` grows with distance: before column ``i`` is
+decided, ``K`` is doubled until ``K >= oversample * i``, so adjacent rays are
+never more than one cell (``1 / oversample``) apart where cells are decided,
+and the sweep costs about ``0.6 n^2`` ray steps per octant instead of ``n^2``
+for a fixed fan of ``n`` rays. A new ray's horizon is seeded with the mean of
+its two neighbours' (the same interpolation the cells use, see below); the old
+rays keep their exact horizons.
 
 The octant is swept column by column (``i = 1, 2, ...``):
 
@@ -16,20 +20,30 @@ The octant is swept column by column (``i = 1, 2, ...``):
    rays have accumulated over columns ``1..i-1``: the cell's own sight line has
    slope ``j / i``, which falls between rays ``k`` and ``k + 1``; the horizon
    of that sight line is interpolated linearly between the two rays (the "R3
-   from R2 horizon" trick), and compared with the exact elevation angle of the
-   target at the cell centre;
-2. every ray then samples column ``i``: the ray crosses the column line at
-   minor position ``i k / K``, where the elevation is interpolated linearly
-   between the two cell centres on either side (this is the bilinear surface
-   through the cell centres, evaluated on the column line), corrected for
-   earth curvature and refraction, and the ray's running maximum elevation
-   angle is updated.
+   from R2 horizon" trick) and compared with the target at the cell centre;
+2. every ray still within the radius then samples column ``i``: the ray
+   crosses the column line at minor position ``i k / K``, where the elevation
+   is interpolated linearly between the two cell centres on either side (the
+   bilinear surface through the cell centres, evaluated on the column line),
+   corrected for earth curvature and refraction, and the ray's running
+   maximum is raised.
 
-Each cell is therefore visited once, and each ray step costs O(1). The signal
-kernel also tracks, per ray and incrementally, the obstruction of the largest
-elevation angle (the principal knife edge), the previous one (transmitter-side
-edge) and the edge of the largest angle seen from the principal edge
-(receiver-side edge): three-edge Deygout in O(1) per cell.
+Horizons are kept as *tangents per major step*: a point at column ``i`` and
+height ``y`` relative to the antenna (curvature-corrected) has tangent
+``y / i``. Along one ray this orders points exactly as the elevation angle
+does (the ray's length per major step is constant), it needs no square root
+or division per cell (the target's curvature term uses the squared distance
+``i^2 dx^2 + j^2 dy^2``), and it is the quantity that is linear between two
+neighbouring rays on a column line, so the interpolation between rays is
+exact where both rays cross the same pair of cell centres.
+
+Each cell is visited once, each ray step costs O(1) and is branch-free. The
+signal kernel also tracks, per ray and incrementally, the obstruction of the
+largest elevation angle (the principal knife edge), the previous one
+(transmitter-side edge) and the edge of the largest angle seen from the
+principal edge (receiver-side edge): Deygout with up to three edges in O(1)
+per cell, following :func:`covgap.pathloss.deygout_loss_db` (side edges only
+when the principal edge blocks the sight line, ``nu > 0``).
 
 Heights follow GDAL's convention: observer and target heights are above the
 ground elevation at their cell centre; the curvature correction lowers a point
@@ -37,6 +51,12 @@ at horizontal distance ``d`` by ``cc d² / 12 740 000`` m.
 
 Nodata (NaN) elevation is unknown terrain, never sea level: a cell whose sight
 line crosses it is *unknown* unless known terrain already blocks it.
+
+Outputs are written through a window: grid cell ``(r, c)`` goes to
+``out[r - out_r0, c - out_c0]``; every cell within the radius (and the grid)
+is written, nothing else is touched. :func:`window_half` gives the half sides
+of the smallest window that holds a site's radius, so batch callers can reuse
+small per-site buffers instead of whole grids.
 """
 
 from __future__ import annotations
@@ -53,12 +73,16 @@ __all__ = [
     "UNKNOWN",
     "VISIBLE",
     "knife_edge_table",
+    "layouts",
     "median_loss_table",
     "pad",
     "signal_many",
     "signal_one",
+    "signal_windows",
     "viewshed_many",
     "viewshed_one",
+    "viewshed_windows",
+    "window_half",
 ]
 
 VISIBLE = np.uint8(1)
@@ -68,11 +92,18 @@ UNKNOWN = np.uint8(255)
 #: Twice the earth radius GDAL uses, in metres (curvature correction denominator).
 TWICE_EARTH_RADIUS_M = 12_740_000.0
 
-_INV_2_32 = 1.0 / 4294967296.0
 _NEG = -1.0e30  # "no horizon yet": finite, so that interpolation stays finite
 #: Knife-edge table: J(nu) sampled every _NU_STEP from KNIFE_EDGE_NU_MIN.
 _NU_STEP = 0.005
+_INV_NU_STEP = 1.0 / _NU_STEP
 _NU_MIN_SQ = KNIFE_EDGE_NU_MIN * KNIFE_EDGE_NU_MIN
+#: Rays per octant at the start of the sweep (denser than the cells near the
+#: observer, where terrain subtends large angles; see the module notes).
+_MIN_RAYS = 128
+#: Columns of a signal kernel's per-ray state row.
+#: (horizon tangent, principal edge position and height, J of the transmitter-side
+#: edge, receiver-side edge position and height; "no q" is q_i = p_i, q_h = _NEG).
+_HZ, _P_I, _P_H, _J_T, _Q_I, _Q_H = 0, 1, 2, 3, 4, 5
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # not "nnan": NaN is nodata
 _JIT = {"cache": True, "error_model": "numpy", "fastmath": _FASTMATH}
 
@@ -89,80 +120,106 @@ def pad(z: np.ndarray) -> np.ndarray:
     return zp
 
 
+def layouts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the padded elevation and its C-contiguous transpose (the kernels' inputs).
+
+    Octants that sweep along rows read ``zp``, those that sweep along columns
+    read ``zpt = zp.T`` so that both read memory contiguously along their
+    minor axis. Build them once per DEM and reuse them for every site.
+    """
+    zp = pad(z)
+    return zp, np.ascontiguousarray(zp.T)
+
+
+def window_half(radius_m: float, dx: float, dy: float, rows: int, cols: int) -> tuple[int, int]:
+    """Half sides ``(rows, cols)`` of the window that holds every cell within a radius.
+
+    A site at cell ``(r0, c0)`` writes only cells ``(r0 - hr .. r0 + hr,
+    c0 - hc .. c0 + hc)``; a window of shape ``(2 hr + 1, 2 hc + 1)`` with
+    origin ``(r0 - hr, c0 - hc)`` holds them all.
+    """
+    hr = min(int(radius_m / dy), rows)
+    hc = min(int(radius_m / dx), cols)
+    return hr, hc
+
+
 @njit(inline="always", **_JIT)
 def _octant_frame(
-    octant: int, r0: int, c0: int, rows: int, cols: int, dx: float, dy: float
-) -> tuple[int, int, int, int, int, int, float, float]:
-    """Strides (padded input, output), reach and step lengths of one octant."""
+    octant: int, r0: int, c0: int, rows: int, cols: int, ocols: int, dx: float, dy: float
+) -> tuple[int, int, int, int, int, int, int, float, float]:
+    """Input base and strides, output strides, reaches and step lengths of one octant.
+
+    Octants 0-3 sweep along columns and read the transposed elevation
+    (:func:`layouts`), octants 4-7 sweep along rows and read the plain one:
+    either way the minor axis is contiguous in memory.
+    """
     s_maj = 1 if (octant & 1) == 0 else -1
     s_min = 1 if (octant & 2) == 0 else -1
-    if octant < 4:  # major axis: columns
-        zs_maj, zs_min = s_maj, s_min * (cols + 2)
-        os_maj, os_min = s_maj, s_min * cols
+    if octant < 4:  # major axis: columns; input: transposed (cols + 2, rows + 2)
+        zbase = (c0 + 1) * (rows + 2) + r0 + 1
+        zs_maj, zs_min = s_maj * (rows + 2), s_min
+        os_maj, os_min = s_maj, s_min * ocols
         reach_maj = cols - 1 - c0 if s_maj > 0 else c0
         reach_min = rows - 1 - r0 if s_min > 0 else r0
         step_maj, step_min = dx, dy
-    else:  # major axis: rows
+    else:  # major axis: rows; input: plain (rows + 2, cols + 2)
+        zbase = (r0 + 1) * (cols + 2) + c0 + 1
         zs_maj, zs_min = s_maj * (cols + 2), s_min
-        os_maj, os_min = s_maj * cols, s_min
+        os_maj, os_min = s_maj * ocols, s_min
         reach_maj = rows - 1 - r0 if s_maj > 0 else r0
         reach_min = cols - 1 - c0 if s_min > 0 else c0
         step_maj, step_min = dy, dx
-    return zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min
+    return zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min
 
 
 @njit(**_JIT)
 def _fill_radius(
-    out: np.ndarray, r0: int, c0: int, radius_m: float, dx: float, dy: float, value: float
+    out: np.ndarray,
+    r0: int,
+    c0: int,
+    rows: int,
+    cols: int,
+    out_r0: int,
+    out_c0: int,
+    radius_m: float,
+    dx: float,
+    dy: float,
+    value: float,
 ) -> None:
     """Set every grid cell within the radius of cell ``(r0, c0)`` to ``value``."""
-    rows, cols = out.shape
-    for r in range(rows):
+    hr = int(radius_m / dy)
+    hc = int(radius_m / dx)
+    for r in range(max(r0 - hr, 0), min(r0 + hr, rows - 1) + 1):
         ddy = (r - r0) * dy
-        for c in range(cols):
+        for c in range(max(c0 - hc, 0), min(c0 + hc, cols - 1) + 1):
             ddx = (c - c0) * dx
             if ddx * ddx + ddy * ddy <= radius_m * radius_m:
-                out[r, c] = value
+                out[r - out_r0, c - out_c0] = value
 
 
 @njit(inline="always", **_JIT)
-def _init_rays(
-    kk: int,
-    step_maj: float,
-    step_min: float,
-    curv: float,
-    step_fx: np.ndarray,
-    inv_len: np.ndarray,
-    c_len: np.ndarray,
-    length: np.ndarray,
-) -> None:
-    """Per-ray constants: fixed-point slope, metres per major step and its uses."""
-    inv_kk = 1.0 / kk
-    for k in range(kk + 2):
-        kc = min(k, kk)
-        slope = kc * inv_kk * step_min
-        ln = math.sqrt(step_maj * step_maj + slope * slope)
-        step_fx[k] = -((-kc << 32) // kk)  # ceil(k 2^32 / kk): exact hits stay exact
-        inv_len[k] = 1.0 / ln
-        c_len[k] = curv * ln
-        length[k] = ln
+def _power_of_two(n: int) -> int:
+    """Smallest power of two >= ``n`` (and >= 1)."""
+    p = 1
+    while p < n:
+        p *= 2
+    return p
 
 
 @njit(inline="always", **_JIT)
-def _ray_elevation(zf: np.ndarray, col_base: int, zs_min: int, mf: int) -> float:
-    """Elevation where a ray crosses a column line (linear between two cell centres)."""
-    f = mf >> 32
-    fr = (mf & 0xFFFFFFFF) * _INV_2_32
-    idx = col_base + f * zs_min
-    za = np.float64(zf[idx])
-    if fr > 1.0e-6:
-        return za + fr * (zf[idx + zs_min] - za)
-    return za
+def _ray_reach(i: int, kk: int, reach_min: int, r_ray2: float, a2: float, b2: float) -> int:
+    """Last ray that samples column ``i``: inside the grid and (near) the radius."""
+    k_end = min(kk, (min(i, reach_min) * kk) // i)
+    s2 = (r_ray2 / (i * i) - a2) / b2
+    if s2 < 1.0:
+        k_end = min(k_end, int(math.sqrt(max(s2, 0.0)) * kk) + 1)
+    return k_end
 
 
 @njit(**_JIT)
 def viewshed_one(
     zp: np.ndarray,
+    zpt: np.ndarray,
     r0: int,
     c0: int,
     observer_height: float,
@@ -173,6 +230,8 @@ def viewshed_one(
     curvature_coef: float,
     oversample: int,
     out: np.ndarray,
+    out_r0: int,
+    out_c0: int,
 ) -> None:
     """Visibility state of every cell within ``radius_m`` of cell ``(r0, c0)``.
 
@@ -193,86 +252,145 @@ def viewshed_one(
     curvature_coef
         GDAL's curvature coefficient ``cc = 1 / k``; 0 disables the correction.
     oversample
-        Rays per perimeter cell of the radius square (1 or more).
+        Rays per cell where cells are decided (1 or more).
     out
-        uint8 ``(rows, cols)``, zero-filled by the caller; receives ``VISIBLE``,
-        ``NOT_VISIBLE`` or ``UNKNOWN`` within the radius.
+        uint8 C-contiguous window; grid cell ``(r, c)`` is
+        ``out[r - out_r0, c - out_c0]``. Every cell within the radius (and the
+        grid) receives ``VISIBLE``, ``NOT_VISIBLE`` or ``UNKNOWN``; the window
+        must hold them all (see :func:`window_half`).
+    out_r0, out_c0
+        Grid cell of the window's first element (0, 0 for a full grid).
     """
-    rows, cols = out.shape
+    rows = zp.shape[0] - 2
+    cols = zp.shape[1] - 2
+    ocols = out.shape[1]
     inside = 0 <= r0 < rows and 0 <= c0 < cols
     if not inside or math.isnan(zp[r0 + 1, c0 + 1]):
-        _fill_radius(out, r0, c0, radius_m, dx, dy, UNKNOWN)
+        _fill_radius(out, r0, c0, rows, cols, out_r0, out_c0, radius_m, dx, dy, UNKNOWN)
         return
-    zf = zp.reshape(-1)
+    zflat = zp.reshape(-1)
+    ztflat = zpt.reshape(-1)
     of = out.reshape(-1)
     z0 = np.float64(zp[r0 + 1, c0 + 1]) + observer_height
-    zt0 = target_height - z0
     curv = curvature_coef / TWICE_EARTH_RADIUS_M
     r2 = radius_m * radius_m
-    zbase = (r0 + 1) * (cols + 2) + c0 + 1
-    obase = r0 * cols + c0
+    obase = (r0 - out_r0) * ocols + (c0 - out_c0)
     of[obase] = VISIBLE
-    kk_max = (min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1) * oversample
-    hz = np.empty(kk_max + 2, np.float64)
-    unk = np.empty(kk_max + 2, np.bool_)
-    inv_len = np.empty(kk_max + 2, np.float64)
-    c_len = np.empty(kk_max + 2, np.float64)
-    length = np.empty(kk_max + 2, np.float64)
-    step_fx = np.empty(kk_max + 2, np.int64)
+    dens = _power_of_two(oversample)
+    n_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1
+    kk_min = dens * _power_of_two(min(_MIN_RAYS, n_max))
+    kk_max = max(2 * dens * n_max, kk_min) + 2
+    hz = np.empty(kk_max + 1, np.float64)
+    unk = np.empty(kk_max + 1, np.uint8)
+    col = np.empty(n_max + 2, np.float64)
     for octant in range(8):
-        zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = _octant_frame(
-            octant, r0, c0, rows, cols, dx, dy
+        zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = (
+            _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy)
         )
+        zf = zflat if octant >= 4 else ztflat
         n = min(int(radius_m / step_maj), reach_maj)
         if n < 1:
             continue
-        kk = n * oversample
-        kk_f = np.float64(kk)
-        _init_rays(kk, step_maj, step_min, curv, step_fx, inv_len, c_len, length)
-        hz[: kk + 2] = _NEG
-        unk[: kk + 2] = False
+        a2 = step_maj * step_maj
+        b2 = step_min * step_min
+        r_ray = radius_m + 3.0 * step_min + step_maj
+        r_ray2 = r_ray * r_ray
+        kk = kk_min
+        for k in range(kk + 2):
+            hz[k] = _NEG
+            unk[k] = 0
+        any_unk = False
         for i in range(1, n + 1):
+            if kk < dens * i:  # double the rays, seeding the new ones
+                for k in range(kk, -1, -1):
+                    hz[2 * k] = hz[k]
+                    unk[2 * k] = unk[k]
+                for k in range(kk):
+                    hz[2 * k + 1] = 0.5 * (hz[2 * k] + hz[2 * k + 2])
+                    unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
+                kk *= 2
+                hz[kk + 1] = _NEG  # read with weight 0 only
+                unk[kk + 1] = 0
             inv_i = 1.0 / i
-            d_maj = i * step_maj
-            rem = r2 - d_maj * d_maj
+            dd = i * i * a2
+            rem = r2 - dd
             if rem < 0.0:
                 break
             j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
             zcol = zbase + i * zs_maj
             ocol = obase + i * os_maj
+            # column i as tangents from the antenna, curvature included:
+            # col[f] = (z - z0 - curv d^2) / i at the cell centres
+            k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
+            step_k = i / kk  # ray k crosses column i at minor k * step_k (exact: kk = 2^m)
+            m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
+            nan_col = False
+            cz = z0 + curv * dd
+            cbf = curv * b2
+            for f in range(m + 1):
+                v = (np.float64(zf[zcol + f * zs_min]) - cz - cbf * (f * f)) * inv_i
+                col[f] = v
+                nan_col |= v != v
+            col[m + 1] = 0.0  # read with weight 0 only
             # 1. decide the cells of column i against the horizon of columns < i
             u_step = kk * inv_i
-            dd = d_maj * d_maj
-            for j in range(j_end + 1):
-                zt = zf[zcol + j * zs_min]
-                d_min = j * step_min
-                d = math.sqrt(dd + d_min * d_min)
-                angle = (zt + zt0) / d - curv * d
-                u = min(j * u_step, kk_f)
-                k = min(int(u), kk - 1)
-                w = u - k
-                h0 = hz[k]
-                h = h0 + w * (hz[k + 1] - h0)
-                state = VISIBLE
-                if angle < h:
-                    state = NOT_VISIBLE
-                elif unk[k] or (w > 0.0 and unk[k + 1]) or math.isnan(zt):
+            tgt = target_height * inv_i
+            if not (any_unk or nan_col):
+                for j in range(j_end + 1):
+                    t = col[j] + tgt
+                    u = j * u_step
+                    k = int(u)
+                    w = u - k
+                    h0 = hz[k]
+                    h = h0 + w * (hz[k + 1] - h0)
+                    state = VISIBLE
+                    if t < h:
+                        state = NOT_VISIBLE
+                    of[ocol + j * os_min] = state
+            else:  # a NaN target, or a ray that crossed nodata, is unknown unless blocked
+                for j in range(j_end + 1):
+                    t = col[j] + tgt
+                    u = j * u_step
+                    k = min(int(u), kk - 1)
+                    w = u - k
+                    h0 = hz[k]
+                    h = h0 + w * (hz[k + 1] - h0)
+                    ray_unk = (unk[k] | (unk[k + 1] & (w > 0.0))) != 0
                     state = UNKNOWN
-                of[ocol + j * os_min] = state
-            # 2. let every ray sample column i and raise its horizon
-            k_end = min(kk, (min(i, reach_min) * kk) // i)
-            for k in range(k_end + 1):
-                zs = _ray_elevation(zf, zcol, zs_min, i * step_fx[k])
-                a = (zs - z0) * inv_i * inv_len[k] - i * c_len[k]
-                if a > hz[k]:
-                    hz[k] = a
-                elif math.isnan(a):
-                    unk[k] = True
+                    if t >= h and not ray_unk:
+                        state = VISIBLE
+                    if t < h:
+                        state = NOT_VISIBLE
+                    of[ocol + j * os_min] = state
+            # 2. let every ray still within reach sample column i (linear between
+            # the two cell centres it passes between; the curvature term, quadratic
+            # in the minor offset, is interpolated too: error <= cc dy^2 / (4 i 2R))
+            if not nan_col:
+                for k in range(k_end + 1):
+                    pos = k * step_k
+                    f = int(pos)
+                    a = col[f]
+                    t = a + (pos - f) * (col[f + 1] - a)
+                    hk = hz[k]
+                    hz[k] = t if t > hk else hk
+            else:  # an exact hit must not read its (maybe nodata) neighbour
+                for k in range(k_end + 1):
+                    pos = k * step_k
+                    f = int(pos)
+                    a = col[f]
+                    fr = pos - f
+                    t = a + fr * (col[f + 1] - a) if fr > 0.0 else a
+                    if t > hz[k]:
+                        hz[k] = t
+                    elif t != t:
+                        unk[k] = 1
+                        any_unk = True
 
 
 @njit(parallel=True, **_JIT)
 def viewshed_many(
     zp: np.ndarray,
+    zpt: np.ndarray,
     rc: np.ndarray,
     observer_heights: np.ndarray,
     target_height: float,
@@ -282,7 +400,7 @@ def viewshed_many(
     curvature_coef: float,
     oversample: int,
 ) -> np.ndarray:
-    """Visibility states for many observers, observers spread over the threads.
+    """Visibility states for many observers on the full grid, observers over the threads.
 
     Parameters
     ----------
@@ -308,6 +426,7 @@ def viewshed_many(
     for s in prange(n):
         viewshed_one(
             zp,
+            zpt,
             rc[s, 0],
             rc[s, 1],
             observer_heights[s],
@@ -318,21 +437,71 @@ def viewshed_many(
             curvature_coef,
             oversample,
             out[s],
+            0,
+            0,
         )
     return out
 
 
+@njit(parallel=True, **_JIT)
+def viewshed_windows(
+    zp: np.ndarray,
+    zpt: np.ndarray,
+    rc: np.ndarray,
+    observer_heights: np.ndarray,
+    target_height: float,
+    radius_m: float,
+    dx: float,
+    dy: float,
+    curvature_coef: float,
+    oversample: int,
+    out: np.ndarray,
+) -> None:
+    """Visibility states of many observers into reusable per-site windows.
+
+    ``out`` is uint8 ``(n, 2 hr + 1, 2 hc + 1)`` with ``(hr, hc)`` from
+    :func:`window_half`; site ``s``'s window starts at grid cell
+    ``(rc[s, 0] - hr, rc[s, 1] - hc)``. Cells within the radius are all
+    rewritten; cells outside it (or outside the grid) are left as they were,
+    so a buffer zeroed once can be reused for any number of batches.
+    Allocation-free apart from per-site scratch; this is the batch entry point
+    for callers that run the kernel many times (site ranking, the benchmark).
+    """
+    n = rc.shape[0]
+    hr = (out.shape[1] - 1) // 2
+    hc = (out.shape[2] - 1) // 2
+    for s in prange(n):
+        viewshed_one(
+            zp,
+            zpt,
+            rc[s, 0],
+            rc[s, 1],
+            observer_heights[s],
+            target_height,
+            radius_m,
+            dx,
+            dy,
+            curvature_coef,
+            oversample,
+            out[s],
+            rc[s, 0] - hr,
+            rc[s, 1] - hc,
+        )
+
+
 @njit(inline="always", **_JIT)
 def _j_table(nu: float, j_table: np.ndarray, j_direct_from: float) -> float:
-    """Knife-edge loss J(nu) from the table (linear), 0 at and below -0.78."""
-    if not nu > KNIFE_EDGE_NU_MIN:
-        return 0.0
+    """Knife-edge loss J(nu) from the table (linear), 0 at and below -0.78.
+
+    Branch-free below ``j_direct_from`` (beyond it, J is computed directly).
+    """
     if nu >= j_direct_from:
         return knife_edge_loss_db(nu)
-    x = (nu - KNIFE_EDGE_NU_MIN) / _NU_STEP
+    x = max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0)
     q = int(x)
     t = x - q
-    return j_table[q] + t * (j_table[q + 1] - j_table[q])
+    j = j_table[q] + t * (j_table[q + 1] - j_table[q])
+    return j if nu > KNIFE_EDGE_NU_MIN else 0.0
 
 
 @njit(**_JIT)
@@ -364,53 +533,60 @@ def median_loss_table(
 
 
 @njit(inline="always", **_JIT)
-def _deygout(
+def _j_lookup(nu: float, j_table: np.ndarray, x_top: float, j_direct_from: float) -> float:
+    """J(nu) from the table, without a data-dependent branch in the common range."""
+    x = min(max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0), x_top)
+    q = int(x)
+    j = j_table[q] + (x - q) * (j_table[q + 1] - j_table[q])
+    if nu >= j_direct_from:  # beyond the table (nu > 60): rare
+        j = knife_edge_loss_db(nu)
+    return j if nu > KNIFE_EDGE_NU_MIN else 0.0
+
+
+@njit(inline="always", **_JIT)
+def _side_edges(
+    sqrt_lam2: float,
+    i: float,
     d: float,
-    yt: float,
-    p_d: float,
+    y_rx: float,
+    p_i: float,
     p_h: float,
-    t_d: float,
-    t_h: float,
-    q_d: float,
+    j_t: float,
+    q_i: float,
     q_h: float,
-    lam2: float,
-    diffraction: int,
     j_table: np.ndarray,
+    x_top: float,
     j_direct_from: float,
 ) -> float:
-    """Diffraction loss over the tracked edges of a path (tx at (0, 0), rx at (d, yt)).
+    """Deygout's two side edges of a path whose principal edge blocks it, dB.
 
-    ``p`` is the principal edge (largest elevation angle from the transmitter),
-    ``t`` the transmitter-side edge (the previous principal edge), ``q`` the
-    receiver-side edge (largest angle seen from ``p``); a distance of 0 means
-    "no edge". Heights are relative to the antenna, curvature-corrected.
-    ``lam2`` is ``2 / wavelength``.
+    Major-step coordinates: the transmitter antenna is at (0, 0), the
+    receiver at ``(i, y_rx)`` (heights in metres relative to the antenna,
+    curvature-corrected), the path is ``d`` metres long, so a major position
+    ``x`` lies ``x L`` from the transmitter (``L = d / i``) and an edge ``h``
+    above the line joining the ends of its sub-path, ``x1`` and ``x2`` from
+    them, has ``nu = h sqrt((2 / lambda) (d1 + d2) / (d1 d2)) = h sqrt(lam2
+    (x1 + x2) / (L x1 x2))``. ``p`` is the principal edge (largest elevation
+    angle from the transmitter), ``q`` the receiver-side edge (largest angle
+    seen from ``p``; position 0: none). The transmitter-side edge (the
+    previous principal edge) does not depend on the receiver: its loss
+    ``j_t`` was computed on the ray when ``p`` was found (with the ray's
+    ``L``, within 0.1 % of the cell's).
     """
-    if diffraction == 0 or not (0.0 < p_d < d):
-        return 0.0
-    h = p_h - yt * p_d / d
-    nu2 = h * h * lam2 * d / (p_d * (d - p_d))
-    if h < 0.0 and nu2 >= _NU_MIN_SQ:  # clear of the Fresnel zone: no loss at all
-        return 0.0
-    nu = math.copysign(math.sqrt(nu2), h)
-    loss = _j_table(nu, j_table, j_direct_from)
-    if diffraction == 1 or not nu > KNIFE_EDGE_NU_MIN:
-        return loss
-    if 0.0 < t_d < p_d:
-        h = t_h - p_h * t_d / p_d
-        nu_t = h * math.sqrt(lam2 * p_d / (t_d * (p_d - t_d)))
-        loss += _j_table(nu_t, j_table, j_direct_from)
-    if p_d < q_d < d:
-        span = d - p_d
-        h = q_h - (p_h + (yt - p_h) * (q_d - p_d) / span)
-        nu_q = h * math.sqrt(lam2 * span / ((q_d - p_d) * (d - q_d)))
-        loss += _j_table(nu_q, j_table, j_direct_from)
-    return loss
+    # sub-path top of p -> receiver; branch-free, masked when there is no q
+    x2 = i - p_i
+    a = q_i - p_i
+    num = (q_h - p_h) * x2 - (y_rx - p_h) * a  # h times x2
+    # nu = (num / x2) sqrt(lam2 x2 / (L a (i - q_i)))
+    nu_q = num * sqrt_lam2 * math.sqrt(i / max(d * x2 * a * (i - q_i), 1e-300))
+    nu_q = nu_q if p_i < q_i < i else -1.0  # no q: J(-1) = 0
+    return j_t + _j_lookup(nu_q, j_table, x_top, j_direct_from)
 
 
 @njit(**_JIT)
 def signal_one(
     zp: np.ndarray,
+    zpt: np.ndarray,
     r0: int,
     c0: int,
     mast_height: float,
@@ -426,6 +602,8 @@ def signal_one(
     diffraction: int,
     j_table: np.ndarray,
     out: np.ndarray,
+    out_r0: int,
+    out_c0: int,
 ) -> None:
     """Received signal (dBm) of one site at every cell within ``radius_m``.
 
@@ -450,126 +628,189 @@ def signal_one(
         0 none, 1 principal knife edge, 2 Deygout with up to three edges.
     j_table
         :func:`knife_edge_table`.
-    out
-        float32 ``(rows, cols)``, NaN-filled by the caller; receives the
-        signal, NaN where terrain on the path is unknown.
+    out, out_r0, out_c0
+        float32 window as for :func:`viewshed_one`; every cell within the
+        radius receives the signal, or NaN where it is unknown (nodata on the
+        path, or the site on nodata).
     """
-    rows, cols = out.shape
+    rows = zp.shape[0] - 2
+    cols = zp.shape[1] - 2
+    ocols = out.shape[1]
     inside = 0 <= r0 < rows and 0 <= c0 < cols
     if not inside or math.isnan(zp[r0 + 1, c0 + 1]):
+        _fill_radius(out, r0, c0, rows, cols, out_r0, out_c0, radius_m, dx, dy, np.nan)
         return
-    zf = zp.reshape(-1)
+    zflat = zp.reshape(-1)
+    ztflat = zpt.reshape(-1)
     of = out.reshape(-1)
     z0 = np.float64(zp[r0 + 1, c0 + 1]) + mast_height
-    zt0 = receiver_height - z0
     curv = curvature_coef / TWICE_EARTH_RADIUS_M
     r2 = radius_m * radius_m
     lam2 = 2.0 / wavelength_m
     inv_loss_step = 1.0 / loss_step_m
     n_loss = loss_table.shape[0] - 2
     j_direct_from = KNIFE_EDGE_NU_MIN + (j_table.shape[0] - 2) * _NU_STEP
-    zbase = (r0 + 1) * (cols + 2) + c0 + 1
-    obase = r0 * cols + c0
+    x_top = j_table.shape[0] - 2.0
+    sqrt_lam2 = math.sqrt(lam2)
+    obase = (r0 - out_r0) * ocols + (c0 - out_c0)
     of[obase] = eirp_dbm - loss_table[0]
-    kk_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 2
-    hz = np.empty(kk_max + 2, np.float64)
-    unk = np.empty(kk_max + 2, np.bool_)
-    inv_len = np.empty(kk_max + 2, np.float64)
-    c_len = np.empty(kk_max + 2, np.float64)
-    length = np.empty(kk_max + 2, np.float64)
-    step_fx = np.empty(kk_max + 2, np.int64)
-    p_d = np.empty(kk_max + 2, np.float64)
-    p_h = np.empty(kk_max + 2, np.float64)
-    t_d = np.empty(kk_max + 2, np.float64)
-    t_h = np.empty(kk_max + 2, np.float64)
-    q_a = np.empty(kk_max + 2, np.float64)
-    q_d = np.empty(kk_max + 2, np.float64)
-    q_h = np.empty(kk_max + 2, np.float64)
+    n_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1
+    kk_min = _power_of_two(min(_MIN_RAYS, n_max))
+    kk_max = max(2 * n_max, kk_min) + 2
+    unk = np.empty(kk_max + 1, np.uint8)
+    # per ray: horizon tangent, principal edge p (major position, height
+    # relative to the antenna), transmitter-side edge t, receiver-side edge q
+    # and q's slope from p
+    st = np.empty((kk_max + 1, 8), np.float64)
+    col = np.empty(n_max + 2, np.float64)
     for octant in range(8):
-        zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = _octant_frame(
-            octant, r0, c0, rows, cols, dx, dy
+        zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = (
+            _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy)
         )
+        zf = zflat if octant >= 4 else ztflat
         n = min(int(radius_m / step_maj), reach_maj)
         if n < 1:
             continue
-        kk = n
-        _init_rays(kk, step_maj, step_min, curv, step_fx, inv_len, c_len, length)
-        hz[: kk + 2] = _NEG
-        unk[: kk + 2] = False
-        p_d[: kk + 2] = 0.0
-        p_h[: kk + 2] = 0.0
-        t_d[: kk + 2] = 0.0
-        t_h[: kk + 2] = 0.0
-        q_a[: kk + 2] = _NEG
-        q_d[: kk + 2] = 0.0
-        q_h[: kk + 2] = 0.0
+        a2 = step_maj * step_maj
+        b2 = step_min * step_min
+        r_ray = radius_m + 3.0 * step_min + step_maj
+        r_ray2 = r_ray * r_ray
+        kk = kk_min
+        for k in range(kk + 2):
+            unk[k] = 0
+            st[k, _HZ] = _NEG
+            st[k, _P_I] = 0.0
+            st[k, _P_H] = 0.0
+            st[k, _J_T] = 0.0
+            st[k, 7] = 0.0
+            st[k, _Q_I] = 0.0
+            st[k, _Q_H] = _NEG
+            st[k, 6] = 0.0
+        any_unk = False
         for i in range(1, n + 1):
+            if kk < i:  # double the rays; a new ray takes its more obstructed neighbour's state
+                for k in range(kk, 0, -1):
+                    st[2 * k] = st[k]
+                    unk[2 * k] = unk[k]
+                for k in range(kk):
+                    m = 2 * k + 1
+                    src = 2 * k if st[2 * k, _HZ] >= st[2 * k + 2, _HZ] else 2 * k + 2
+                    st[m] = st[src]
+                    unk[m] = unk[2 * k] | unk[2 * k + 2]
+                kk *= 2
+                st[kk + 1] = st[kk]  # read with weight 0 only
+                unk[kk + 1] = 0
+            fi = np.float64(i)
             inv_i = 1.0 / i
-            d_maj = i * step_maj
-            rem = r2 - d_maj * d_maj
+            dd = i * i * a2
+            rem = r2 - dd
             if rem < 0.0:
                 break
             j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
             zcol = zbase + i * zs_maj
             ocol = obase + i * os_maj
+            k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
+            step_k = i / kk
+            m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
+            nan_col = False
+            cz = z0 + curv * dd
+            cbf = curv * b2
+            for f in range(m + 1):
+                v = (np.float64(zf[zcol + f * zs_min]) - cz - cbf * (f * f)) * inv_i
+                col[f] = v
+                nan_col |= v != v
+            col[m + 1] = 0.0  # read with weight 0 only
+            # 1. the cells of column i, against the edges of the nearest ray
             u_step = kk * inv_i
-            dd = d_maj * d_maj
+            tgt = receiver_height * inv_i
+            check_unk = any_unk or nan_col
             for j in range(j_end + 1):
-                zt = zf[zcol + j * zs_min]
-                if math.isnan(zt):
-                    continue
-                d_min = j * step_min
-                d = math.sqrt(dd + d_min * d_min)
-                yt = zt + zt0 - curv * d * d
-                k = int(j * u_step + 0.5)  # nearest ray
-                w = j * u_step - np.float64(int(j * u_step))
-                if unk[k] or (w > 0.0 and unk[min(int(j * u_step) + 1, kk)]):
-                    continue
-                x = d * inv_loss_step
-                qi = min(int(x), n_loss)
-                median = loss_table[qi] + (x - qi) * (loss_table[qi + 1] - loss_table[qi])
-                # edges were recorded at ray distances; rescale to the cell's line
-                scale = d / (i * length[k])
-                diff = _deygout(
-                    d,
-                    yt,
-                    p_d[k] * scale,
-                    p_h[k],
-                    t_d[k] * scale,
-                    t_h[k],
-                    q_d[k] * scale,
-                    q_h[k],
-                    lam2,
-                    diffraction,
-                    j_table,
-                    j_direct_from,
-                )
-                of[ocol + j * os_min] = eirp_dbm - median - diff
-            k_end = min(kk, (min(i, reach_min) * kk) // i)
+                t = col[j] + tgt  # receiver tangent; its height is t * i
+                u = j * u_step
+                k0 = int(u)
+                w = u - k0
+                value = np.nan
+                if not (check_unk and (t != t or (unk[k0] | (unk[k0 + 1] & (w > 0.0))) != 0)):
+                    k = k0 + 1 if w >= 0.5 else k0
+                    d = math.sqrt(dd + (j * j) * b2)
+                    x = d * inv_loss_step
+                    qi = min(int(x), n_loss)
+                    median = loss_table[qi] + (x - qi) * (loss_table[qi + 1] - loss_table[qi])
+                    diff = 0.0
+                    if diffraction != 0:
+                        # principal edge, as in pathloss.deygout_loss_db: J(nu) when
+                        # nu > -0.78; branch-free (cells alternate unpredictably
+                        # between Fresnel-clear and not)
+                        p_i = st[k, _P_I]
+                        p_h = st[k, _P_H]
+                        h = p_h - t * p_i  # edge height above the sight line
+                        # nu = h sqrt(2 d / (lambda d1 d2)), d1 = p_i d / i, d2 = d - d1
+                        g = max(p_i * (fi - p_i) * d, 1e-300)
+                        nu = h * fi * sqrt_lam2 / math.sqrt(g)
+                        diff = _j_lookup(nu, j_table, x_top, j_direct_from)
+                        if diffraction == 2:
+                            # side edges, added when the principal edge blocks (nu > 0);
+                            # computed for every cell, then masked: cheaper than a branch
+                            side = _side_edges(
+                                sqrt_lam2,
+                                fi,
+                                d,
+                                t * fi,
+                                p_i,
+                                p_h,
+                                st[k, _J_T],
+                                st[k, _Q_I],
+                                st[k, _Q_H],
+                                j_table,
+                                x_top,
+                                j_direct_from,
+                            )
+                            diff += side if nu > 0.0 else 0.0
+                        if not p_i > 0.0:  # no edge yet
+                            diff = 0.0
+                    value = eirp_dbm - median - diff
+                of[ocol + j * os_min] = value
+            # 2. let every ray still within reach sample column i
             for k in range(k_end + 1):
-                zs = _ray_elevation(zf, zcol, zs_min, i * step_fx[k])
-                x = i * length[k]
-                y = zs - z0 - curv * x * x
-                a = y * inv_i * inv_len[k]
-                if math.isnan(a):
-                    unk[k] = True
-                elif a > hz[k]:
-                    hz[k] = a
-                    t_d[k] = p_d[k]
-                    t_h[k] = p_h[k]
-                    p_d[k] = x
-                    p_h[k] = y
-                    q_a[k] = _NEG
-                    q_d[k] = 0.0
-                elif p_d[k] > 0.0 and (y - p_h[k]) > q_a[k] * (x - p_d[k]):
-                    q_a[k] = (y - p_h[k]) / (x - p_d[k])
-                    q_d[k] = x
-                    q_h[k] = y
+                pos = k * step_k
+                f = int(pos)
+                a = col[f]
+                fr = pos - f
+                t = a + fr * (col[f + 1] - a) if fr > 0.0 else a
+                y = t * fi
+                if t > st[k, _HZ]:  # a new principal edge; the old one is the tx-side edge
+                    o_i = st[k, _P_I]
+                    o_h = st[k, _P_H]
+                    j_t = 0.0
+                    if o_i > 0.0:  # its J, on the sub-path antenna -> new edge (see _side_edges)
+                        s_k = k / kk
+                        len_k = math.sqrt(a2 + s_k * s_k * b2)  # metres per major step
+                        nu_t = (o_h * fi - y * o_i) * sqrt_lam2
+                        nu_t /= math.sqrt(len_k * fi * o_i * (fi - o_i))
+                        j_t = _j_lookup(nu_t, j_table, x_top, j_direct_from)
+                    st[k, _HZ] = t
+                    st[k, _J_T] = j_t
+                    st[k, _P_I] = fi
+                    st[k, _P_H] = y
+                    st[k, _Q_I] = fi
+                    st[k, _Q_H] = _NEG
+                elif t != t:
+                    unk[k] = 1
+                    any_unk = True
+                else:  # receiver-side edge: largest slope seen from p (branch-free)
+                    p_i = st[k, _P_I]
+                    p_h = st[k, _P_H]
+                    q_i = st[k, _Q_I]
+                    q_h = st[k, _Q_H]
+                    better = (y - p_h) * (q_i - p_i) > (q_h - p_h) * (fi - p_i)
+                    st[k, _Q_I] = fi if better else q_i
+                    st[k, _Q_H] = y if better else q_h
 
 
 @njit(parallel=True, **_JIT)
 def signal_many(
     zp: np.ndarray,
+    zpt: np.ndarray,
     rc: np.ndarray,
     mast_heights: np.ndarray,
     eirp_dbm: np.ndarray,
@@ -584,7 +825,7 @@ def signal_many(
     diffraction: int,
     j_table: np.ndarray,
 ) -> np.ndarray:
-    """Received signal of many sites, sites spread over the threads.
+    """Received signal of many sites on the full grid, sites spread over the threads.
 
     Parameters
     ----------
@@ -609,10 +850,12 @@ def signal_many(
     n = rc.shape[0]
     rows = zp.shape[0] - 2
     cols = zp.shape[1] - 2
-    out = np.full((n, rows, cols), np.nan, np.float32)
+    out = np.empty((n, rows, cols), np.float32)
     for s in prange(n):
+        out[s] = np.nan
         signal_one(
             zp,
+            zpt,
             rc[s, 0],
             rc[s, 1],
             mast_heights[s],
@@ -628,5 +871,59 @@ def signal_many(
             diffraction,
             j_table,
             out[s],
+            0,
+            0,
         )
     return out
+
+
+@njit(parallel=True, **_JIT)
+def signal_windows(
+    zp: np.ndarray,
+    zpt: np.ndarray,
+    rc: np.ndarray,
+    mast_heights: np.ndarray,
+    eirp_dbm: np.ndarray,
+    loss_tables: np.ndarray,
+    receiver_height: float,
+    radius_m: float,
+    dx: float,
+    dy: float,
+    curvature_coef: float,
+    loss_step_m: float,
+    wavelength_m: float,
+    diffraction: int,
+    j_table: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Received signal of many sites into reusable per-site windows.
+
+    ``out`` is float32 ``(n, 2 hr + 1, 2 hc + 1)``, laid out as for
+    :func:`viewshed_windows` (fill it with NaN once: cells outside the
+    radius are never written). Other parameters as for :func:`signal_many`.
+    """
+    n = rc.shape[0]
+    hr = (out.shape[1] - 1) // 2
+    hc = (out.shape[2] - 1) // 2
+    for s in prange(n):
+        signal_one(
+            zp,
+            zpt,
+            rc[s, 0],
+            rc[s, 1],
+            mast_heights[s],
+            receiver_height,
+            radius_m,
+            dx,
+            dy,
+            curvature_coef,
+            eirp_dbm[s],
+            loss_tables[s],
+            loss_step_m,
+            wavelength_m,
+            diffraction,
+            j_table,
+            out[s],
+            rc[s, 0] - hr,
+            rc[s, 1] - hc,
+        )

@@ -1,11 +1,12 @@
 """Line of sight from many observers over a DEM: ``covgap.viewshed()`` and its GeoTIFFs.
 
-The compiled kernel lives in :mod:`covgap._raycast` (an R2-style ray sweep
-with the horizon of each cell's own sight line interpolated between the two
-neighbouring rays). Conventions follow GDAL's ``gdal_viewshed``: an observer
-stands at the centre of the cell holding its coordinates, observer and target
-heights are above the ground at cell centres, and the earth-curvature and
-refraction correction lowers a point at distance ``d`` by
+The compiled kernel lives in :mod:`covgap._raycast` (a ray sweep whose fan
+of rays doubles with distance, with the horizon of each cell's own sight line
+interpolated between the two neighbouring rays). Conventions follow GDAL's
+``gdal_viewshed``: an observer stands at the centre of the cell holding its
+coordinates, observer and target heights are above the ground at cell
+centres, and the earth-curvature and refraction correction lowers a point at
+distance ``d`` by
 ``cc d² / 12 740 000`` m (``cc = 1/k``, 0.75 for k = 4/3).
 """
 
@@ -108,7 +109,8 @@ def viewshed_states(
     curvature_coef
         GDAL's ``cc = 1/k`` (0 disables earth curvature and refraction).
     oversample
-        Rays per perimeter cell (1 is enough; 2 is slightly more exact).
+        Ray density where cells are decided, in rays per cell (a power of
+        two; 1 is enough, 2 is slightly more exact and about 35 % slower).
 
     Returns
     -------
@@ -123,10 +125,11 @@ def viewshed_states(
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     check_coverage(terrain, [(f"observer {i + 1}", x, y) for i, (x, y) in enumerate(xy)], radius_m)
     dx, dy = terrain.resolution
-    zp = _raycast.pad(terrain.elevation)
+    zp, zpt = _raycast.layouts(terrain.elevation)
     rc = np.column_stack([rows, cols]).astype(np.int64)
     return _raycast.viewshed_many(
         zp,
+        zpt,
         rc,
         heights,
         float(target_height_m),
