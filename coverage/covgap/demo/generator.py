@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from pyproj import CRS
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
@@ -26,12 +27,12 @@ from covgap.demo.terrain import (
 from covgap.demo.towers import (
     Site,
     TowerParams,
+    candidate_heights,
     candidate_sites,
     choose_sites,
     make_sites,
     opencellid_rows,
-    required_mast_heights,
-    village_coverage,
+    settlement_signal,
 )
 from covgap.demo.villages import Village, build_villages
 from covgap.demo.writers import (
@@ -41,6 +42,8 @@ from covgap.demo.writers import (
     toml_bytes,
     write_geotiff,
 )
+from covgap.scenario import default_scenario
+from covgap.terrain import Terrain as RadioTerrain
 
 __all__ = ["DemoWorld", "build_world", "generate_demo"]
 
@@ -63,6 +66,7 @@ class DemoWorld:
     grid: PowerGrid
     sites: list[Site]
     covered: np.ndarray
+    tower_params: TowerParams
 
 
 def build_world(seed: int = facts.SEED, tower_params: TowerParams | None = None) -> DemoWorld:
@@ -119,7 +123,7 @@ def build_world(seed: int = facts.SEED, tower_params: TowerParams | None = None)
     substation = _substation(terrain, town_xy)
     grid = build_grid(terrain, villages, substation, facts.N_UNPOWERED)
     sites, covered = _place_towers(terrain, outline, grid, villages, params)
-    return DemoWorld(polygons, terrain, villages, grid, sites, covered)
+    return DemoWorld(polygons, terrain, villages, grid, sites, covered, params)
 
 
 def _substation(terrain: Terrain, town_xy: tuple[float, float]) -> tuple[float, float]:
@@ -138,46 +142,54 @@ def _place_towers(
     villages: list[Village],
     params: TowerParams,
 ) -> tuple[list[Site], np.ndarray]:
+    """Place the towers with the terrain radio engine (see :mod:`covgap.demo.towers`)."""
+    scenario = default_scenario()
     network = shapely.MultiLineString([ln for ln, _ in grid.lines])
     positions, outside = candidate_sites(terrain, outline, network, params)
+    heights = candidate_heights(
+        terrain.sample(positions[:, 0], positions[:, 1]), ~outside, params.mast_heights_m
+    )
     settle = [(vi, s) for vi, v in enumerate(villages) for s in v.settlements]
     s_xy = np.array([[s.x, s.y] for _, s in settle])
     s_village = np.array([vi for vi, _ in settle])
     s_hh = np.array([float(s.households) for _, s in settle])
-    needed = required_mast_heights(terrain, positions, s_xy, params)
-    heights = np.asarray(params.mast_heights_m)
-    coverage = village_coverage(
-        needed, heights, s_village, s_hh, len(villages), params.household_share
+    # the DEM exactly as the analysis reads it back from terrain/dem.tif
+    radio = RadioTerrain(
+        terrain.elevation.astype(np.float32), terrain.transform, CRS.from_epsg(facts.UTM_EPSG)
     )
-    opt_outside = np.repeat(outside, len(heights))
+    signal = settlement_signal(radio, positions, heights, scenario, s_xy, params.batch)
+    logger.info("tower candidates: %d (%d beyond the border)", len(positions), int(outside.sum()))
     priority = np.array(
-        [
-            (10.0 if v.is_centre or v.code.startswith("TC-TT-") else 0.0)
-            + v.households / 20.0
-            - r / 4000.0
-            for v, r in zip(villages, np.maximum(grid.remoteness, 0.0), strict=True)
-        ]
-    )
-    chosen, covered = choose_sites(
-        coverage,
+        [(10.0 if v.is_centre or v.code.startswith("TC-TT-") else 0.0) + v.households / 20.0
+         for v in villages]
+    )  # fmt: skip
+    placement = choose_sites(
+        signal,
+        s_village,
+        s_hh,
         grid.powered,
         priority,
-        opt_outside,
+        outside,
         facts.N_NO_SIGNAL,
         facts.N_UNPOWERED_NO_SIGNAL,
         params.n_outside,
-        np.repeat(np.arange(len(positions)), len(heights)),
+        threshold_dbm=scenario.threshold_dbm,
+        margin_db=params.margin_db,
+        share=scenario.covered_share,
     )
+    covered = placement.covered
     n_no = int((~covered).sum())
     n_both = int((~covered & ~grid.powered).sum())
-    if (n_no, n_both) != (facts.N_NO_SIGNAL, facts.N_UNPOWERED_NO_SIGNAL):
+    wanted = (facts.N_NO_SIGNAL, facts.N_UNPOWERED_NO_SIGNAL, 0)
+    if (n_no, n_both, placement.ambiguous) != wanted:
         raise RuntimeError(
-            f"tower placement reached {n_no} uncovered ({n_both} unpowered), "
-            f"wanted {facts.N_NO_SIGNAL} ({facts.N_UNPOWERED_NO_SIGNAL})"
+            f"tower placement reached {n_no} uncovered ({n_both} unpowered, "
+            f"{placement.ambiguous} within {params.margin_db:g} dB of "
+            f"{scenario.threshold_dbm:g} dBm), wanted {facts.N_NO_SIGNAL} "
+            f"({facts.N_UNPOWERED_NO_SIGNAL} unpowered, none ambiguous)"
         )
-    pos = positions[np.array(chosen) // len(heights)]
-    hgt = heights[np.array(chosen) % len(heights)]
-    sites = make_sites(pos, hgt, opt_outside[chosen], params.colocated)
+    chosen = np.array(placement.chosen)
+    sites = make_sites(positions[chosen], heights[chosen], outside[chosen], params.colocated)
     logger.info("towers: %d sites at %d locations", len(sites), len(chosen))
     return sites, covered
 
@@ -356,5 +368,7 @@ def _metadata(world: DemoWorld) -> dict[str, object]:
             "uncovered_and_unpowered": int((~covered & ~powered).sum()),
             "people_per_household": facts.PEOPLE_PER_HOUSEHOLD,
             "dem_crs": f"EPSG:{facts.UTM_EPSG}",
+            "towers_scenario": "default",
+            "towers_margin_db": world.tower_params.margin_db,
         },
     }

@@ -1,17 +1,27 @@
 """Existing towers: where they stand, what they cover, and their OpenCelliD cells.
 
-Placement is a separate, parameterised step so it can be recalibrated later
-against the terrain radio engine: :func:`candidate_sites` lists hilltops where
-power exists (near the grid inside the district, or in the neighbouring
-districts inside the DEM buffer); :func:`required_mast_heights` is the simple
-coverage model used for now (line of sight over the DEM with earth curvature,
-within a radius); :func:`choose_sites` picks sites so that exactly the wanted
-villages are covered and the others are far or shadowed from every tower.
-Replace the coverage matrix to recalibrate; the choice logic stays.
+Placement is calibrated against the project's terrain radio engine, so that
+``covgap run`` on the demo reproduces the survey:
+
+1. :func:`candidate_sites` lists hilltops where power exists (near the grid
+   inside the district, or just beyond its border); :func:`candidate_heights`
+   gives each one mast (short on the highest summits, tall on low hills);
+2. :func:`settlement_signal` runs :func:`covgap.signal.site_signal` (the
+   kernel ``covgap run`` uses, with the default scenario) for every candidate
+   and samples the rasters at the settlements, exactly as
+   :func:`covgap.reception.village_reception` does;
+3. :func:`choose_sites` greedily picks candidates so that exactly the wanted
+   villages are covered *with a margin*: a covered village has settlements
+   holding the scenario's household share at threshold + margin or more,
+   and every settlement of an uncovered village stays below threshold - margin
+   from every chosen tower.  The margin keeps the survey and the model in
+   agreement when the kernel's numbers move slightly.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,26 +29,43 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from covgap.demo.terrain import Terrain
+from covgap.reception import sample_cells
+from covgap.scenario import Scenario
+from covgap.signal import site_signal
+from covgap.terrain import Terrain as RadioTerrain
 
 __all__ = [
+    "AMBIGUOUS",
+    "FIRM_COVERED",
+    "FIRM_UNCOVERED",
     "OPERATORS",
+    "Placement",
     "Site",
     "TowerParams",
     "assign_operators",
+    "candidate_heights",
     "candidate_sites",
     "choose_sites",
     "make_sites",
     "opencellid_rows",
-    "required_mast_heights",
-    "village_coverage",
+    "settlement_signal",
+    "village_margins",
 ]
 
-EARTH_RADIUS_M = 6_370_000.0
+logger = logging.getLogger(__name__)
+
 OPERATORS = {"Viettel": 4, "VNPT": 2, "MobiFone": 1}
 """Operator name to mobile network code (MCC 452)."""
 _OPERATOR_PATTERN = ("Viettel", "VNPT", "Viettel", "MobiFone", "Viettel", "VNPT", "Viettel")
 _PREFIX = {"Viettel": "VTL", "VNPT": "VNP", "MobiFone": "MBF"}
 _RADIOS = {"Viettel": ("GSM", "UMTS", "LTE"), "VNPT": ("GSM", "UMTS"), "MobiFone": ("GSM", "LTE")}
+_PENDING_WEIGHTS = (10.0, 50.0, 1000.0)
+"""Penalties per village left touched but not firmly covered, tried in turn by the greedy."""
+_UNPOWERED_BONUS = 100.0
+_SEARCH_ROUNDS = 20
+
+#: Village states of :func:`village_margins`.
+FIRM_COVERED, FIRM_UNCOVERED, AMBIGUOUS = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -53,37 +80,33 @@ class TowerParams:
         Candidates inside the district lie at most this far from a grid line.
     outside_min_m, outside_max_m
         Candidates outside the district lie this far beyond its border.
+    dem_margin_m
+        Candidates keep at least this distance from the DEM's edge.
     mast_heights_m
-        Mast heights tried at every candidate.
-    receiver_height_m
-        Handset height above ground.
-    radius_m
-        Maximum distance a tower covers.
-    curvature_coef
-        1 / k, the effective-earth-radius factor (0.75 for k = 4/3).
-    household_share
-        A village is covered when settlements holding at least this share of its
-        households are covered.
+        Mast heights, shortest first, given by :func:`candidate_heights`
+        (shortest on the highest third of the hilltops).
+    margin_db
+        Calibration margin: a covered village reaches threshold + margin, an
+        uncovered one stays below threshold - margin at every settlement.
     n_outside
         Sites to place beyond the district border.
     colocated
         The first this many sites are shared by all three operators.
-    step_m
-        Sampling step along each sight line.
+    batch
+        Candidates per call of the signal kernel (memory: one DEM-sized
+        float32 raster each).
     """
 
     spacing_m: float = 900.0
     max_grid_distance_m: float = 1500.0
     outside_min_m: float = 800.0
-    outside_max_m: float = 6000.0
+    outside_max_m: float = 2000.0
+    dem_margin_m: float = 2000.0
     mast_heights_m: tuple[float, ...] = (15.0, 25.0, 40.0)
-    receiver_height_m: float = 1.5
-    radius_m: float = 8000.0
-    curvature_coef: float = 0.75
-    household_share: float = 0.5
+    margin_db: float = 3.0
     n_outside: int = 3
     colocated: int = 2
-    step_m: float = 30.0
+    batch: int = 16
 
 
 @dataclass
@@ -98,6 +121,31 @@ class Site:
     radio: str
     power_source: str
     outside: bool
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Result of :func:`choose_sites`.
+
+    Attributes
+    ----------
+    chosen
+        Candidate indices, in order of choice.
+    covered
+        bool per village: firmly covered by the chosen candidates.
+    state
+        Per village :data:`FIRM_COVERED`, :data:`FIRM_UNCOVERED` or
+        :data:`AMBIGUOUS` (within the margin) under the chosen candidates.
+    """
+
+    chosen: list[int]
+    covered: np.ndarray
+    state: np.ndarray
+
+    @property
+    def ambiguous(self) -> int:
+        """Number of villages within the margin of the threshold."""
+        return int((self.state == AMBIGUOUS).sum())
 
 
 def candidate_sites(
@@ -123,7 +171,7 @@ def candidate_sites(
     c = np.arange(nc)[None, :] * block + bc
     x, y = terrain.cell_centre(r.ravel(), c.ravel())
     inside = shapely.contains_xy(district, x, y)
-    margin = params.radius_m * 0.25
+    margin = params.dem_margin_m
     w, s, e, n = terrain.bounds
     in_dem = (x > w + margin) & (x < e - margin) & (y > s + margin) & (y < n - margin)
     points = shapely.points(x, y)
@@ -137,139 +185,332 @@ def candidate_sites(
     return np.column_stack([x[keep], y[keep]]), ~inside[keep]
 
 
-def required_mast_heights(
-    terrain: Terrain,
-    tx: np.ndarray,
-    rx: np.ndarray,
-    params: TowerParams,
+def candidate_heights(
+    elevation: np.ndarray, inside: np.ndarray, mast_heights_m: Sequence[float]
 ) -> np.ndarray:
-    """Lowest mast height giving line of sight from each transmitter to each receiver.
+    """One mast height per candidate: the higher the hilltop, the shorter the mast.
 
-    Along the straight path (sampled every ``step_m``, bilinear DEM) the
-    terrain raised by the earth bulge ``cc * s * (D - s) / (2 R)`` must stay
-    under the ray from mast top to the receiver (ground + receiver height).
+    The hilltops inside the district are split into as many equal groups by
+    elevation as there are heights; the highest group gets the shortest mast.
+    Candidates beyond the border use the same elevation limits.
+
+    Parameters
+    ----------
+    elevation
+        (n,) ground elevation of the candidates, m.
+    inside
+        (n,) True for candidates inside the district.
+    mast_heights_m
+        Heights, shortest first.
 
     Returns
     -------
     numpy.ndarray
-        (n_tx, n_rx) metres (0 when the bare ground sees the receiver), ``inf``
-        beyond ``radius_m``.
+        (n,) float heights.
+
+    Examples
+    --------
+    >>> candidate_heights(np.array([900.0, 1500.0, 1200.0]), np.ones(3, bool), (15.0, 40.0))
+    array([40., 15., 15.])
     """
-    out = np.full((len(tx), len(rx)), np.inf)
-    z_tx = terrain.sample(tx[:, 0], tx[:, 1])
-    z_rx = terrain.sample(rx[:, 0], rx[:, 1]) + params.receiver_height_m
-    k_max = int(np.ceil(params.radius_m / params.step_m))
-    frac_steps = np.arange(1, k_max)[None, :]
-    for i in range(len(tx)):
-        d = np.hypot(rx[:, 0] - tx[i, 0], rx[:, 1] - tx[i, 1])
-        near = np.nonzero(d <= params.radius_m)[0]
-        if len(near) == 0:
-            continue
-        dist = d[near][:, None]
-        s = frac_steps * params.step_m
-        valid = s < dist
-        t = np.where(valid, s / np.maximum(dist, 1e-9), 0.0)
-        px = tx[i, 0] + (rx[near, 0:1] - tx[i, 0]) * t
-        py = tx[i, 1] + (rx[near, 1:2] - tx[i, 1]) * t
-        zt = terrain.sample(px, py)
-        bulge = params.curvature_coef * s * (dist - s) / (2 * EARTH_RADIUS_M)
-        ray0 = z_tx[i] + (z_rx[near][:, None] - z_tx[i]) * t
-        need = (zt + bulge - ray0) / np.maximum(1.0 - t, 1e-9)
-        need = np.where(valid, need, -np.inf).max(axis=1)
-        out[i, near] = np.maximum(need, 0.0)
-    return out
+    heights = np.asarray(mast_heights_m, float)
+    z = np.asarray(elevation, float)
+    ref = z[np.asarray(inside, bool)]
+    if len(heights) == 1 or len(ref) == 0:
+        return np.full(len(z), heights[0])
+    limits = np.quantile(ref, np.arange(1, len(heights)) / len(heights))
+    group = np.searchsorted(limits, z, side="right")  # 0 = lowest third
+    return heights[::-1][group]
 
 
-def village_coverage(
-    heights_needed: np.ndarray,
-    mast_heights: np.ndarray,
+def settlement_signal(
+    terrain: RadioTerrain,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    scenario: Scenario,
+    points_xy: np.ndarray,
+    batch: int = 16,
+) -> np.ndarray:
+    """Received signal of each candidate at each settlement, from the terrain kernel.
+
+    Runs :func:`covgap.signal.site_signal` in batches and reads each raster at
+    the cell holding each point (:func:`covgap.reception.sample_cells`), as the
+    analysis does.
+
+    Parameters
+    ----------
+    terrain
+        The DEM as the analysis loads it (float32 metres, projected CRS).
+    xy
+        (n, 2) candidate positions.
+    heights_m
+        (n,) mast heights.
+    scenario
+        Radio settings (the analysis default).
+    points_xy
+        (m, 2) settlement positions.
+    batch
+        Candidates per kernel call.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n, m) dBm; ``-inf`` where the candidate gives no signal.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    heights = np.asarray(heights_m, float)
+    rows, cols, inside = sample_cells(
+        points_xy[:, 0], points_xy[:, 1], terrain.transform, terrain.shape
+    )
+    if not inside.all():
+        raise ValueError("a settlement lies outside the DEM")
+    out = np.empty((len(xy), len(points_xy)))
+    eirp = np.full(len(xy), scenario.eirp_dbm)
+    for i in range(0, len(xy), batch):
+        part = slice(i, i + batch)
+        stack = site_signal(terrain, xy[part], heights[part], eirp[part], scenario)
+        out[part] = stack[:, rows, cols]
+        logger.debug("signal of candidates %d-%d of %d", i, min(i + batch, len(xy)), len(xy))
+    return np.nan_to_num(out, nan=-np.inf)
+
+
+def village_margins(
+    best_dbm: np.ndarray,
     settlement_village: np.ndarray,
     settlement_households: np.ndarray,
     n_villages: int,
+    threshold_dbm: float,
+    margin_db: float,
     share: float,
 ) -> np.ndarray:
-    """Which villages each (position, mast height) option covers.
+    """Classify villages by their best signal, with a margin around the threshold.
+
+    Parameters
+    ----------
+    best_dbm
+        (..., m) strongest signal at each settlement (``-inf`` for none).
+    settlement_village, settlement_households
+        (m,) village index and households of each settlement.
+    n_villages
+        Number of villages.
+    threshold_dbm, margin_db, share
+        Covered: settlements holding at least ``share`` of the households
+        receive ``threshold_dbm + margin_db`` or more.  Uncovered: every
+        settlement receives less than ``threshold_dbm - margin_db``.
 
     Returns
     -------
     numpy.ndarray
-        bool (n_positions * n_heights, n_villages); option ``p * n_heights + h``.
+        (..., n_villages) :data:`FIRM_COVERED`, :data:`FIRM_UNCOVERED` or
+        :data:`AMBIGUOUS`.
     """
-    totals = np.bincount(settlement_village, settlement_households, n_villages)
-    options = []
-    for row in heights_needed:
-        for h in mast_heights:
-            seen = (row <= h).astype(float) * settlement_households
-            covered = np.bincount(settlement_village, seen, n_villages)
-            options.append(covered >= share * totals - 1e-9)
-    return np.array(options)
+    member = np.zeros((len(settlement_village), n_villages))
+    member[np.arange(len(settlement_village)), settlement_village] = 1.0
+    weight = member * np.asarray(settlement_households, float)[:, None]
+    total = weight.sum(axis=0)
+    best = np.asarray(best_dbm, float)
+    strong = (best >= threshold_dbm + margin_db).astype(float) @ weight >= share * total - 1e-9
+    reached = (best >= threshold_dbm - margin_db).astype(float) @ member > 0
+    return np.where(strong, FIRM_COVERED, np.where(reached, AMBIGUOUS, FIRM_UNCOVERED))
 
 
 def choose_sites(
-    coverage: np.ndarray,
+    signal_dbm: np.ndarray,
+    settlement_village: np.ndarray,
+    settlement_households: np.ndarray,
     powered: np.ndarray,
     priority: np.ndarray,
     outside: np.ndarray,
     n_uncovered: int,
     n_unpowered_uncovered: int,
     n_outside: int,
-    group: np.ndarray | None = None,
-) -> tuple[list[int], np.ndarray]:
-    """Greedily pick options so that exactly the wanted number of villages is covered.
+    *,
+    threshold_dbm: float,
+    margin_db: float,
+    share: float,
+) -> Placement:
+    """Pick candidates so that exactly the wanted villages are firmly covered.
 
-    First up to ``n_outside`` options beyond the border, then options covering
-    exactly the allowed number of unpowered villages, then options covering
-    only powered ones, preferring high ``priority`` villages, until
-    ``len(powered) - n_uncovered`` villages are covered.  An option is taken
-    only if it covers no more new villages than still needed, so the count is
-    exact.  Options sharing a ``group`` (one position, several mast heights)
-    exclude each other once one is taken.
+    A village is *reached* by a candidate when one of its settlements gets
+    ``threshold_dbm - margin_db`` or more from it; reached villages count
+    against the number that may be covered (``len(powered) - n_uncovered``,
+    of which ``(~powered).sum() - n_unpowered_uncovered`` unpowered), so the
+    villages never reached stay firmly uncovered.
+
+    Greedy: first up to ``n_outside`` candidates beyond the border, then
+    candidates inside; each step takes the candidate that firmly covers the
+    most new villages (weighted by ``priority``, unpowered ones first) less a
+    penalty for villages reached but not firmly covered, within the allowed
+    counts, until the wanted number is reached and every reached village is
+    firmly covered.  When the greedy falls short, a local search drops one
+    chosen candidate at a time, bans it and completes the choice greedily
+    again, keeping any improvement; several penalties are tried in turn.
+
+    Parameters
+    ----------
+    signal_dbm
+        (n_candidates, n_settlements) from :func:`settlement_signal`.
+    settlement_village, settlement_households
+        (n_settlements,) village index and households.
+    powered, priority
+        (n_villages,) grid power and the order of preference for coverage.
+    outside
+        (n_candidates,) True beyond the district border.
+    n_uncovered, n_unpowered_uncovered
+        Villages to leave uncovered, and how many of them are unpowered.
+    n_outside
+        Candidates to take beyond the border first.
+    threshold_dbm, margin_db, share
+        As for :func:`village_margins`.
 
     Returns
     -------
-    chosen : list of int
-        Option indices, in order of choice.
-    covered : numpy.ndarray
-        bool per village.
+    Placement
+        The first placement meeting the counts with no ambiguous village, or
+        else the best one found (fewest ambiguous, then closest count).
     """
-    n = coverage.shape[1]
-    need_q = int((~powered).sum()) - n_unpowered_uncovered
-    need_p = (n - n_uncovered) - need_q
-    covered = np.zeros(n, bool)
-    chosen: list[int] = []
-    group = np.arange(len(coverage)) if group is None else np.asarray(group)
-    free = np.ones(len(coverage), bool)
+    greedy = _Greedy(
+        np.asarray(signal_dbm, float),
+        np.asarray(settlement_village),
+        np.asarray(settlement_households, float),
+        np.asarray(powered, bool),
+        np.asarray(priority, float),
+        np.asarray(outside, bool),
+        n_uncovered,
+        n_unpowered_uncovered,
+        n_outside,
+        (threshold_dbm, margin_db, share),
+    )
+    best: Placement | None = None
+    for penalty in _PENDING_WEIGHTS:
+        result = greedy.search(penalty)
+        if best is None or greedy.defect(result) < greedy.defect(best):
+            best = result
+        if greedy.defect(best) == (0, 0):
+            break
+        logger.info("tower greedy with penalty %g: %s", penalty, greedy.defect(result))
+    assert best is not None
+    return best
 
-    def take(allowed: np.ndarray, max_q: int, max_p: int, min_q: int) -> bool:
-        allowed = allowed & free
-        new = coverage & ~covered[None, :]
-        new_q = (new & ~powered[None, :]).sum(1)
-        new_p = (new & powered[None, :]).sum(1)
-        ok = allowed & (new_q <= max_q) & (new_p <= max_p) & (new_q >= min_q) & (new_q + new_p > 0)
-        if not ok.any():
-            return False
-        gain = (new * priority[None, :]).sum(1) + 100.0 * new_q
-        gain = np.where(ok, gain, -np.inf)
-        best = int(np.argmax(gain))
-        chosen.append(best)
-        covered[:] |= coverage[best]
-        free[group == group[best]] = False
-        return True
 
-    for _ in range(n_outside):
-        have_p = int((covered & powered).sum())
-        if not take(outside, 0, need_p - have_p, 0):
-            break
-    while (covered & ~powered).sum() < need_q:
-        have_q = int((covered & ~powered).sum())
-        have_p = int((covered & powered).sum())
-        if not take(~outside, need_q - have_q, need_p - have_p, 1):
-            break
-    while (covered & powered).sum() < need_p:
-        have_p = int((covered & powered).sum())
-        if not take(~outside, 0, need_p - have_p, 0):
-            break
-    return chosen, covered
+class _Greedy:
+    """State shared by the greedy attempts of :func:`choose_sites`."""
+
+    def __init__(
+        self,
+        sig: np.ndarray,
+        village: np.ndarray,
+        households: np.ndarray,
+        powered: np.ndarray,
+        priority: np.ndarray,
+        outside: np.ndarray,
+        n_uncovered: int,
+        n_unpowered_uncovered: int,
+        n_outside: int,
+        rule: tuple[float, float, float],
+    ) -> None:
+        self.sig, self.village, self.households = sig, village, households
+        self.powered, self.outside, self.rule = powered, outside, rule
+        self.n = len(powered)
+        self.n_uncovered, self.n_outside = n_uncovered, n_outside
+        member = np.zeros((len(village), self.n))
+        member[np.arange(len(village)), village] = 1.0
+        threshold, margin, _ = rule
+        self.reach = (sig >= threshold - margin).astype(float) @ member > 0
+        self.need_q = int((~powered).sum()) - n_unpowered_uncovered
+        self.need_p = (self.n - n_uncovered) - self.need_q
+        self.weight = priority + _UNPOWERED_BONUS * ~powered
+
+    def states(self, best: np.ndarray) -> np.ndarray:
+        threshold, margin, share = self.rule
+        return village_margins(
+            best, self.village, self.households, self.n, threshold, margin, share
+        )
+
+    def placement(self, chosen: list[int]) -> Placement:
+        best = np.full(self.sig.shape[1], -np.inf)
+        for i in chosen:
+            best = np.maximum(best, self.sig[i])
+        state = self.states(best)
+        return Placement(list(chosen), state == FIRM_COVERED, state)
+
+    def defect(self, placement: Placement) -> tuple[int, int]:
+        """(ambiguous villages, distance from the wanted number uncovered); (0, 0) is done."""
+        uncovered = int((placement.state == FIRM_UNCOVERED).sum())
+        return placement.ambiguous, abs(uncovered - self.n_uncovered)
+
+    def complete(self, chosen: list[int], banned: np.ndarray, penalty: float) -> Placement:
+        """Extend ``chosen`` greedily (never with ``banned`` candidates)."""
+        chosen = list(chosen)
+        best = np.full(self.sig.shape[1], -np.inf)
+        reached = np.zeros(self.n, bool)
+        for i in chosen:
+            best = np.maximum(best, self.sig[i])
+            reached |= self.reach[i]
+        free = ~banned
+        free[chosen] = False
+
+        def take(allowed: np.ndarray) -> bool:
+            firm = self.states(best) == FIRM_COVERED
+            pending = int((reached & ~firm).sum())
+            trial = np.maximum(best[None, :], self.sig)
+            after = self.states(trial) == FIRM_COVERED
+            reached_after = reached[None, :] | self.reach
+            q = (reached_after & ~self.powered).sum(axis=1)
+            p = (reached_after & self.powered).sum(axis=1)
+            new = after & ~firm[None, :]
+            pending_after = (reached_after & ~after).sum(axis=1)
+            ok = allowed & free & (q <= self.need_q) & (p <= self.need_p)
+            ok &= new.any(axis=1) | (pending_after < pending)
+            if not ok.any():
+                return False
+            gain = (new * self.weight).sum(axis=1) - penalty * (pending_after - pending)
+            pick = int(np.argmax(np.where(ok, gain, -np.inf)))
+            chosen.append(pick)
+            best[:] = trial[pick]
+            reached[:] |= self.reach[pick]
+            free[pick] = False
+            return True
+
+        for _ in range(self.n_outside - int(self.outside[chosen].sum())):
+            if not take(self.outside):
+                break
+        while True:
+            done = reached.sum() == self.need_p + self.need_q
+            if done and (self.states(best)[reached] == FIRM_COVERED).all():
+                break
+            if not take(~self.outside):
+                break
+        return self.placement(chosen)
+
+    def moves(self, current: Placement) -> list[list[int]]:
+        """Candidate sets to drop: those reaching an ambiguous village, then each one."""
+        out = []
+        for v in np.flatnonzero(current.state == AMBIGUOUS):
+            drop = [i for i in current.chosen if self.reach[i, v]]
+            if drop not in out:
+                out.append(drop)
+        out.extend([i] for i in current.chosen if [i] not in out)
+        return out
+
+    def search(self, penalty: float) -> Placement:
+        """Greedy, then drop-ban-complete local search until no improvement."""
+        banned = np.zeros(len(self.sig), bool)
+        current = self.complete([], banned, penalty)
+        for _ in range(_SEARCH_ROUNDS):
+            if self.defect(current) == (0, 0):
+                break
+            for drop in self.moves(current):
+                trial_ban = banned.copy()
+                trial_ban[drop] = True
+                rest = [i for i in current.chosen if i not in drop]
+                trial = self.complete(rest, trial_ban, penalty)
+                if self.defect(trial) < self.defect(current):
+                    current, banned = trial, trial_ban
+                    break
+            else:
+                break
+        return current
 
 
 def assign_operators(outside: np.ndarray, colocated: int) -> list[list[str]]:
