@@ -184,14 +184,16 @@ def to_cp1258(text: str) -> bytes:
         except UnicodeEncodeError:
             pass
         base, *marks = unicodedata.normalize("NFD", ch)
-        # keep a vowel modifier (circumflex, breve, horn) precomposed when possible
-        if marks:
-            composed = unicodedata.normalize("NFC", base + marks[0])
+        # keep a vowel modifier (circumflex, breve, horn) precomposed when possible;
+        # NFD puts a dot below before the circumflex ("ệ" = e + dot below + circumflex)
+        for k, mark in enumerate(marks):
+            composed = unicodedata.normalize("NFC", base + mark)
             try:
                 composed.encode("cp1258")
-                base, marks = composed, marks[1:]
             except UnicodeEncodeError:
-                pass
+                continue
+            base, marks = composed, marks[:k] + marks[k + 1 :]
+            break
         out += base.encode("cp1258") + "".join(marks).encode("cp1258")
     return bytes(out)
 

@@ -19,6 +19,7 @@ from covgap.errors import DatasetError
 from covgap.readers import (
     POINT_TYPES,
     POLYGON_TYPES,
+    REQUIRED_BLANK,
     parse_code,
     parse_number,
     read_vector,
@@ -39,7 +40,7 @@ def _text(value: Any, *, path: Path, row: int, column: str, required: bool = Tru
     """Return a property as NFC text; a blank required value is an error."""
     text = nfc(parse_code(value))
     if required and not text:
-        raise DatasetError("empty value", path=path, row=row, column=column)
+        raise DatasetError(REQUIRED_BLANK, path=path, row=row, column=column)
     return text
 
 

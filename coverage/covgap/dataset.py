@@ -19,7 +19,7 @@ import pandas as pd
 from pyproj import CRS
 
 from covgap import boundaries, electricity, survey, towers
-from covgap.crs import analysis_crs, parse_crs, to_metric
+from covgap.crs import analysis_crs, lonlat_bounds, parse_crs, to_metric
 from covgap.errors import CRSError, DatasetError, DatasetNotFoundError
 from covgap.join import JoinResult, StatusTable, join_status
 from covgap.text import fold
@@ -47,6 +47,13 @@ FILES = {
     "toml": "dataset.toml",
 }
 """Paths of the dataset's files, relative to its folder."""
+
+_VECTOR_ALTERNATIVES = (".shp", ".zip", ".gpkg", ".json")
+"""Other vector formats accepted in place of a missing ``.geojson`` file."""
+FAR_KM = 50.0
+"""A layer whose nearest point is this far from the communes is reported."""
+OVERLAP_SHARE = 0.01
+"""Villages overlapping by more than this share of the smaller one are reported."""
 
 _TOML_KEYS = {"name", "title", "description", "synthetic", "source", "crs", "towers", "demo"}
 
@@ -177,22 +184,95 @@ def _cluster_distance(data: dict[str, Any], path: Path) -> float:
     return float(value)
 
 
-def _check_dem(path: Path, notes: list[str]) -> Path | None:
+def _vector_file(root: Path, key: str, notes: list[str]) -> Path:
+    """Return the file for a vector layer, accepting a shapefile, ZIP or GeoPackage."""
+    path = root / FILES[key]
+    if path.exists():
+        return path
+    for suffix in _VECTOR_ALTERNATIVES:
+        other = path.with_suffix(suffix)
+        if other.is_file():
+            notes.append(f"{FILES[key]}: absent; reading {other.relative_to(root)} instead")
+            return other
+    return path
+
+
+def _check_dem(path: Path, communes: gpd.GeoDataFrame, notes: list[str]) -> Path | None:
     if not path.is_file():
         notes.append(f"{FILES['dem']}: absent; terrain cannot be modelled")
         return None
-    import rasterio
-    from rasterio.errors import RasterioError
+    from covgap.terrain import check_dem
 
-    try:
-        with rasterio.open(path) as src:
-            if src.crs is None:
-                raise DatasetError("the DEM has no CRS (georeferencing)", path=path)
-            if src.count < 1:
-                raise DatasetError("the DEM has no band", path=path)
-    except RasterioError as exc:
-        raise DatasetError(f"cannot read the DEM as a GeoTIFF: {exc}", path=path) from None
+    notes.extend(check_dem(path, communes.geometry))
     return path
+
+
+def _check_places(
+    communes: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    files: dict[str, Path],
+    notes: list[str],
+) -> None:
+    """Villages against communes (metric CRS): far, outside, overlapping, in another commune."""
+    area = communes.geometry.union_all()
+    path = files["villages"]
+    distance_km = villages.geometry.union_all().distance(area) / 1000.0
+    if distance_km > FAR_KM or not villages.geometry.intersects(area).any():
+        raise DatasetError(
+            f"no village lies in any commune (the villages are {distance_km:,.0f} km from "
+            "the communes): the two files' coordinates disagree; check each file's CRS, "
+            "and that lat and lon are not swapped",
+            path=path,
+        )
+    shares = villages.geometry.intersection(area).area / villages.geometry.area.where(
+        villages.geometry.area > 0
+    )
+    outside = villages.loc[~(shares > 0.5), "village_code"].tolist()
+    if outside:
+        notes.append(
+            f"{path}: {len(outside)} village(s) lie mostly outside every commune: "
+            f"{', '.join(outside[:20])}{' ...' if len(outside) > 20 else ''}"
+        )
+    by_code = dict(zip(communes["commune_code"], communes.geometry, strict=True))
+    elsewhere = [
+        code
+        for code, commune, geom in zip(
+            villages["village_code"], villages["commune_code"], villages.geometry, strict=True
+        )
+        if code not in outside and geom.intersection(by_code[commune]).area < 0.5 * geom.area
+    ]
+    if elsewhere:
+        notes.append(
+            f"{path}: {len(elsewhere)} village(s) lie mostly outside the commune their "
+            f"commune_code names: {', '.join(elsewhere[:20])}"
+        )
+    left, right = villages.sindex.query(villages.geometry, predicate="intersects")
+    pairs = []
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        a, b = villages.geometry.iloc[i], villages.geometry.iloc[j]
+        shared = a.intersection(b).area
+        if shared > OVERLAP_SHARE * min(a.area, b.area):
+            codes = villages["village_code"]
+            pairs.append(f"{codes.iloc[i]}/{codes.iloc[j]} ({shared / 1e4:,.1f} ha)")
+    if pairs:
+        notes.append(
+            f"{path}: {len(pairs)} pair(s) of villages overlap (settlements in the overlap "
+            f"count for the first): {', '.join(pairs[:20])}"
+        )
+
+
+def _check_far(layer: gpd.GeoDataFrame, area: Any, label: Path, notes: list[str]) -> None:
+    """Report a layer (already in the metric CRS) lying far from the communes."""
+    if layer is None or len(layer) == 0:
+        return
+    distance_km = layer.geometry.union_all().distance(area) / 1000.0
+    if distance_km > FAR_KM:
+        notes.append(
+            f"{label}: lies {distance_km:,.0f} km from the communes; check its CRS "
+            "(declared or in dataset.toml)"
+        )
 
 
 def _matched(result: JoinResult, columns: list[str]) -> pd.DataFrame:
@@ -226,10 +306,19 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         If a CRS is unknown or the analysis CRS is not metric.
     """
     root = Path(path)
+    if root.is_file():
+        raise DatasetNotFoundError(
+            "is a file, not a dataset folder; give the folder holding boundaries/, "
+            "electricity/ and towers/ (see docs/dataset.md)",
+            path=root,
+        )
     if not root.is_dir():
         raise DatasetNotFoundError("no such dataset folder", path=root)
+    notes: list[str] = []
     files = {key: root / rel for key, rel in FILES.items()}
-    missing = [FILES[k] for k in ("communes", "villages", "power") if not files[k].is_file()]
+    for key in ("communes", "villages", "settlements", "grid"):
+        files[key] = _vector_file(root, key, notes)
+    missing = [FILES[k] for k in ("communes", "villages", "power") if not files[k].exists()]
     if not files["cells"].is_file() and not files["sites"].is_file():
         missing.append(f"{FILES['cells']} or {FILES['sites']}")
     if missing:
@@ -237,7 +326,6 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
             f"not a covgap dataset: missing {', '.join(missing)} (see docs/dataset.md)", path=root
         )
 
-    notes: list[str] = []
     meta = _read_toml(files["toml"], notes)
     default_crs = None
     if "crs" in meta:
@@ -251,14 +339,18 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
     villages = boundaries.load_villages(
         files["villages"], communes, default_crs=default_crs, notes=notes
     )
+    extent = lonlat_bounds([communes])
     metric = analysis_crs([communes, villages], user_crs=crs)
     communes = to_metric(communes, metric)
     villages = to_metric(villages, metric)
-    if files["settlements"].is_file():
+    _check_places(communes, villages, files, notes)
+    area = communes.geometry.union_all()
+    if files["settlements"].exists():
         settlements = boundaries.load_settlements(
             files["settlements"], villages, default_crs=default_crs, notes=notes
         )
         settlements = to_metric(settlements, metric)
+        _check_far(settlements, area, files["settlements"], notes)
     else:
         settlements = boundaries.representative_settlements(villages)
 
@@ -277,10 +369,11 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         survey_table = join(survey.read_survey(files["survey"], file=FILES["survey"]))
 
     grid = None
-    if files["grid"].is_file():
+    if files["grid"].exists():
         grid = to_metric(
             electricity.read_grid(files["grid"], default_crs=default_crs, notes=notes), metric
         )
+        _check_far(grid, area, files["grid"], notes)
 
     cells, sites = towers.load_towers(
         files["cells"] if files["cells"].is_file() else None,
@@ -288,8 +381,9 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         metric,
         distance_m=distance,
         notes=notes,
+        extent=extent,
     )
-    dem_path = _check_dem(files["dem"], notes)
+    dem_path = _check_dem(files["dem"], communes, notes)
 
     dataset = Dataset(
         root=root,

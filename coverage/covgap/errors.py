@@ -20,6 +20,7 @@ __all__ = [
     "CRSError",
     "ConfigError",
     "CoverageError",
+    "DEMError",
     "DatasetError",
     "DatasetNotFoundError",
     "EncodingError",
@@ -104,6 +105,13 @@ class CRSError(CoverageError, ValueError):
 
 class TerrainError(CoverageError, ValueError):
     """A DEM is unreadable, does not cover the area, or holds implausible heights."""
+
+
+class DEMError(DatasetError, TerrainError):
+    """A dataset's DEM is unreadable, implausible or does not cover the communes.
+
+    Both a :class:`DatasetError` (it names the file) and a :class:`TerrainError`.
+    """
 
 
 class ConfigError(CoverageError, ValueError):

@@ -23,13 +23,16 @@ import logging
 import math
 import re
 import unicodedata
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+import shapely.errors
 from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry import shape
@@ -49,11 +52,13 @@ __all__ = [
     "LINE_TYPES",
     "POINT_TYPES",
     "POLYGON_TYPES",
+    "REQUIRED_BLANK",
     "decode_text",
     "find_column",
     "parse_code",
     "parse_number",
     "parse_yes_no",
+    "read_bytes",
     "read_table",
     "read_vector",
 ]
@@ -66,6 +71,35 @@ POINT_TYPES = ("Point",)
 
 _SEPARATORS = (",", ";", "\t")
 _GEOJSON_SUFFIXES = (".geojson", ".json")
+REQUIRED_BLANK = "empty value in a required column; fill it in or delete the row"
+"""Message for a blank cell where a value is required."""
+_SHAPEFILE_NAME_LENGTH = 10  # dBASE truncates field names to 10 characters
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Return a file's content, turning every way of failing into a :class:`DatasetError`.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If the file does not exist.
+    DatasetError
+        If the path is a folder or the file cannot be read (permissions, I/O).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError("is a folder, expected a file", path=path)
+    if not path.is_file():
+        raise DatasetNotFoundError("file not found", path=path)
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise DatasetError(
+            "cannot read the file: permission denied (check its permissions, or close it in Excel)",
+            path=path,
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
 
 
 # --------------------------------------------------------------------------- text
@@ -99,6 +133,14 @@ def decode_text(data: bytes, path: str | Path) -> tuple[str, str]:
         candidates = ["utf-16"]
     elif data.startswith(b"\xef\xbb\xbf"):
         candidates = ["utf-8-sig"]
+    elif b"\x00" in data:
+        candidates = _utf16_without_bom(data)
+        if not candidates:
+            raise EncodingError(
+                "the file contains NUL bytes: it is not a text (CSV/GeoJSON) file; "
+                "save it as CSV UTF-8",
+                path=path,
+            )
     else:
         candidates = ["utf-8", "cp1258"]
     for encoding in candidates:
@@ -106,11 +148,28 @@ def decode_text(data: bytes, path: str | Path) -> tuple[str, str]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:
+            continue
         return unicodedata.normalize("NFC", text), encoding
     raise EncodingError(
         "cannot decode the file as UTF-8, UTF-8 with BOM, UTF-16 or Windows-1258; save it as UTF-8",
         path=path,
     )
+
+
+def _utf16_without_bom(data: bytes) -> list[str]:
+    """Guess UTF-16 without a byte-order mark from where the NUL bytes fall."""
+    head = data[:4096]
+    if len(head) < 2:
+        return []
+    even = head[0::2].count(0)
+    odd = head[1::2].count(0)
+    half = len(head) // 2
+    if odd > 0.3 * half and even < 0.05 * half:
+        return ["utf-16-le"]
+    if even > 0.3 * half and odd < 0.05 * half:
+        return ["utf-16-be"]
+    return []
 
 
 def _sniff_separator(header_line: str) -> str:
@@ -161,6 +220,11 @@ def find_column(
     for name in names:
         if name.casefold() == wanted.casefold():
             return name
+    if len(wanted) > _SHAPEFILE_NAME_LENGTH:
+        # a shapefile's dBASE table truncates field names: commune_code -> commune_co
+        for name in names:
+            if name.casefold() == wanted[:_SHAPEFILE_NAME_LENGTH].casefold():
+                return name
     if not required:
         return None
     raise _missing_column(names, wanted, path)
@@ -237,13 +301,20 @@ def read_table(
         If the file's encoding is not supported.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DatasetNotFoundError("file not found", path=path)
-    text, encoding = decode_text(path.read_bytes(), path)
+    text, encoding = decode_text(read_bytes(path), path)
     if not text.strip():
         raise DatasetError("the file is empty (expected a header row and data rows)", path=path)
-    first_line = text.lstrip("\r\n").splitlines()[0]
-    separator = _sniff_separator(first_line)
+    text = text.lstrip("\r\n")
+    first_line = text.splitlines()[0]
+    excel_hint = re.fullmatch(r'"?sep=(.)"?\s*', first_line)
+    if excel_hint and names is None:
+        # Excel's "sep=;" first line names the separator; the header follows it.
+        separator = excel_hint.group(1)
+        text = text[len(first_line) :].lstrip("\r\n")
+        if not text.strip():
+            raise DatasetError("the file has no header row after 'sep='", path=path)
+    else:
+        separator = _sniff_separator(first_line)
     records = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     try:
         all_records = list(records)
@@ -253,10 +324,14 @@ def read_table(
         # The header is the first non-blank record.
         while all_records and not any(cell.strip() for cell in all_records[0]):
             all_records.pop(0)
+        if not all_records:
+            raise DatasetError("the file has no header row (every line is blank)", path=path)
         header = [_clean_header(cell) for cell in all_records[0]]
         body = all_records[1:]
         while header and header[-1] == "":
             header.pop()
+        if not header:
+            raise DatasetError("the header row has no column names", path=path)
         if any(name == "" for name in header):
             column = header.index("") + 1
             raise DatasetError(f"column {column} of the header row has no name", path=path)
@@ -450,15 +525,32 @@ def _looks_like_degrees(bounds: Sequence[float]) -> bool:
 
 def _read_geojson(path: Path) -> tuple[list[dict[str, Any]], list[Any], CRS | None]:
     """Parse a GeoJSON file into property dicts, geometries (or None) and its CRS."""
-    text, _ = decode_text(path.read_bytes(), path)
+    data = read_bytes(path)
+    if data.startswith(b"PK\x03\x04"):
+        raise DatasetError(
+            "is a ZIP archive, not GeoJSON: rename it to .zip (a zipped shapefile is read) "
+            "or extract it and export the layer as GeoJSON",
+            path=path,
+        )
+    if data.startswith(b"\x00\x00\x27\x0a"):
+        raise DatasetError(
+            "is an ESRI shapefile (.shp), not GeoJSON: give it its .shp name (with its "
+            ".dbf, .shx and .prj beside it) or export the layer as GeoJSON",
+            path=path,
+        )
+    text, _ = decode_text(data, path)
     if not text.strip():
         raise DatasetError("the file is empty (expected a GeoJSON FeatureCollection)", path=path)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DatasetError(
-            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "re-export the layer as GeoJSON",
+            path=path,
         ) from None
+    except RecursionError:
+        raise DatasetError("not valid GeoJSON (nested too deeply)", path=path) from None
     if not isinstance(document, dict):
         raise DatasetError("expected a GeoJSON FeatureCollection", path=path)
     if document.get("type") == "FeatureCollection":
@@ -485,11 +577,28 @@ def _read_geojson(path: Path) -> tuple[list[dict[str, Any]], list[Any], CRS | No
             geoms.append(None)
             continue
         try:
-            geoms.append(shape(geometry))
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            geom = shape(geometry)
+            finite = bool(np.isfinite(shapely.get_coordinates(geom)).all())
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            AttributeError,
+            IndexError,
+            RecursionError,
+            shapely.errors.ShapelyError,
+        ) as exc:
             raise GeometryError(
                 f"unreadable geometry ({exc})", path=path, row=number, column="geometry"
             ) from None
+        if not finite:
+            raise GeometryError(
+                "the geometry has a coordinate that is not a finite number",
+                path=path,
+                row=number,
+                column="geometry",
+            )
+        geoms.append(geom)
     return props, geoms, _declared_crs(document, path)
 
 
@@ -546,6 +655,8 @@ def read_vector(
         If the CRS is unknown or cannot fit the coordinates.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError("is a folder, expected a file", path=path)
     if not path.is_file():
         raise DatasetNotFoundError("file not found", path=path)
 
@@ -568,9 +679,17 @@ def read_vector(
         )
     else:
         try:
-            raw = gpd.read_file(path, engine="pyogrio")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                raw = gpd.read_file(path, engine="pyogrio")
         except Exception as exc:  # pyogrio raises several types
-            raise DatasetError(f"cannot read the file: {exc}", path=path) from None
+            raise DatasetError(
+                f"cannot read the file: {exc}; export the layer as GeoJSON", path=path
+            ) from None
+        for warning in caught:
+            note(f"{path}: {warning.message}")
+        if not isinstance(raw, gpd.GeoDataFrame) or raw.geometry.name not in raw.columns:
+            raise DatasetError("the file has no geometry column", path=path)
         crs = raw.crs
         geoms = list(raw.geometry)
         frame = pd.DataFrame(raw.drop(columns=raw.geometry.name)).astype(object)
@@ -623,10 +742,34 @@ def read_vector(
                 f"{path}: declares no CRS and is read in {crs.to_string()} ({origin}), "
                 "but its coordinates look like degrees"
             )
-    if crs.is_geographic and len(gdf) and not _looks_like_degrees(bounds):
+    elif crs.is_projected and len(gdf) and _looks_like_degrees(bounds):
         raise CRSError(
-            f"{path}: coordinates (e.g. x up to {bounds[2]:.0f}) are not longitude/latitude "
+            f"{path}: coordinates (x {bounds[0]:g}..{bounds[2]:g}, y {bounds[1]:g}..{bounds[3]:g}) "
+            f"look like longitude/latitude degrees but the file declares {crs.to_string()} "
+            f"({crs.name}), in metres; remove the file's crs member or reproject the layer"
+        )
+    if crs.is_geographic and len(gdf) and not _looks_like_degrees(bounds):
+        minx, miny, maxx, maxy = bounds
+        if _looks_like_degrees((miny, minx, maxy, maxx)):
+            raise CRSError(
+                f"{path}: coordinates (x {minx:g}..{maxx:g}, y {miny:g}..{maxy:g}) are not "
+                "longitude/latitude: lat and lon look swapped (GeoJSON wants [lon, lat]); "
+                "re-export the layer with longitude first"
+            )
+        raise CRSError(
+            f"{path}: coordinates (e.g. x up to {maxx:.0f}) are not longitude/latitude "
             f"degrees but the file's CRS is {crs.name}; declare the CRS in the file "
-            "or set crs in dataset.toml"
+            "or set crs in dataset.toml" + _projected_hint(bounds)
         )
     return gdf.set_crs(crs)
+
+
+def _projected_hint(bounds: Sequence[float]) -> str:
+    """Suggest CRSs for metre coordinates that look like UTM in Vietnam."""
+    minx, miny, maxx, maxy = bounds
+    if 100_000 <= minx <= maxx <= 900_000 and 800_000 <= miny <= maxy <= 2_700_000:
+        return (
+            " (these look like UTM metres in Vietnam: EPSG:32648 for WGS 84 / UTM 48N, "
+            "EPSG:3405 for VN-2000 / UTM 48N, or a VN-2000 TM-3 zone such as EPSG:9205)"
+        )
+    return ""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import rasterio
 import rasterio.warp
@@ -21,13 +22,15 @@ from pyproj import CRS
 from rasterio.enums import Resampling
 
 from covgap.crs import is_metric, utm_crs
-from covgap.errors import CRSError, TerrainError
+from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [
+    "FEET",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
     "Terrain",
     "check_coverage",
+    "check_dem",
     "load_terrain",
     "read_dem",
 ]
@@ -38,6 +41,15 @@ logger = logging.getLogger(__name__)
 MIN_PLAUSIBLE_M = -500.0
 #: Everest is 8849 m.
 MAX_PLAUSIBLE_M = 9000.0
+#: A DEM whose median height is below this (m) has a wrong vertical offset.
+MIN_MEDIAN_M = -100.0
+#: Metres per international foot.
+FEET = 0.3048
+_FEET_UNITS = {"ft", "foot", "feet", "us-ft", "ftus", "us survey foot", "international foot"}
+#: Longitude/latitude box of Vietnam, and a ceiling just above Fansipan (3,147 m),
+#: the highest point of Vietnam and of Indochina.
+VIETNAM_BOX = (102.1, 8.4, 109.5, 23.4)
+VIETNAM_MAX_M = 3200.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,6 +223,136 @@ def _plausible(z: np.ndarray, where: str) -> None:
         )
 
 
+def _unit_is_feet(src: rasterio.io.DatasetReader) -> bool:
+    """Whether band 1's unit metadata says feet."""
+    units = src.units[0] if src.units else None
+    return bool(units) and str(units).strip().casefold() in _FEET_UNITS
+
+
+def check_dem(path: str | Path, area: gpd.GeoSeries, *, max_side: int = 1000) -> list[str]:
+    """Check that a DEM fits the dataset: heights, coverage of the area, nodata holes.
+
+    The DEM is read at a reduced resolution (at most ``max_side`` cells a side),
+    which is enough for these checks.  Rules (documented in
+    ``docs/troubleshooting.md``):
+
+    - heights outside -500..9000 m, or a median below -100 m, are an error
+      (undeclared nodata, decimetres, a wrong vertical offset);
+    - band unit metadata in feet: heights are converted (warning);
+    - a DEM inside Vietnam with heights above 3,200 m (Fansipan, the highest
+      point, is 3,147 m) is an error: it is almost surely in feet;
+    - a DEM that does not overlap the area is an error; one that covers only
+      part of it, or has nodata holes inside it, gives a warning.
+
+    Parameters
+    ----------
+    path
+        The GeoTIFF.
+    area
+        The communes (any CRS).
+    max_side
+        Largest number of cells read along each side.
+
+    Returns
+    -------
+    list of str
+        Warnings.
+
+    Raises
+    ------
+    DEMError
+        On an unreadable file, no CRS, implausible heights or no overlap.
+    """
+    import rasterio.features
+    import shapely
+
+    path = Path(path)
+    notes: list[str] = []
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise DEMError(
+                    "the DEM has no CRS (georeferencing); save it as a GeoTIFF with its CRS",
+                    path=path,
+                )
+            if src.count < 1:
+                raise DEMError("the DEM has no band", path=path)
+            step = max(1, math.ceil(max(src.width, src.height) / max_side))
+            shape = (max(1, src.height // step), max(1, src.width // step))
+            z = src.read(1, masked=True, out_shape=shape).astype(np.float32).filled(np.nan)
+            transform = src.transform @ Affine.scale(src.width / shape[1], src.height / shape[0])
+            crs = CRS.from_user_input(src.crs.to_wkt())
+            in_feet = _unit_is_feet(src)
+            bounds = src.bounds
+    except rasterio.errors.RasterioError as exc:
+        raise DEMError(f"cannot read the DEM as a GeoTIFF ({exc})", path=path) from None
+    if in_feet:
+        notes.append(f"{path}: heights are in feet (band unit metadata); converted to metres")
+        z = z * np.float32(FEET)
+    try:
+        _plausible(z, str(path))
+    except TerrainError as exc:
+        raise DEMError(str(exc).removeprefix(f"{path}: "), path=path) from None
+    finite = z[np.isfinite(z)]
+    median = float(np.median(finite))
+    if median < MIN_MEDIAN_M:
+        raise DEMError(
+            f"median height {median:.0f} m is far below sea level: the vertical "
+            "offset looks wrong (heights must be metres above sea level)",
+            path=path,
+        )
+    centre = rasterio.warp.transform(
+        crs.to_wkt(),
+        "EPSG:4326",
+        [(bounds.left + bounds.right) / 2],
+        [(bounds.bottom + bounds.top) / 2],
+    )
+    lon, lat = centre[0][0], centre[1][0]
+    box = VIETNAM_BOX
+    top = float(finite.max())
+    if box[0] <= lon <= box[2] and box[1] <= lat <= box[3] and top > VIETNAM_MAX_M:
+        raise DEMError(
+            f"heights up to {top:,.0f} m, higher than Fansipan (3,147 m), the "
+            f"highest point of Vietnam: the DEM looks like it is in feet (in metres that "
+            f"would be {top * FEET:,.0f} m); convert it to metres",
+            path=path,
+        )
+
+    region = shapely.union_all(list(area.to_crs(crs).geometry.make_valid()))
+    dem_box = shapely.box(bounds.left, bounds.bottom, bounds.right, bounds.top)
+    if region.is_empty or region.area <= 0:
+        return notes
+    inside = region.intersection(dem_box).area / region.area
+    if inside <= 0.0:
+        raise DEMError(
+            f"the DEM does not cover the communes at all (DEM bounds "
+            f"{bounds.left:.0f}, {bounds.bottom:.0f}, {bounds.right:.0f}, {bounds.top:.0f} in "
+            f"{crs.to_string()}); use a DEM of this district, plus 10 km around it",
+            path=path,
+        )
+    if inside < 0.999:
+        notes.append(
+            f"{path}: the DEM covers only {inside:.0%} of the communes' area; "
+            "terrain outside it is not modelled"
+        )
+    with warnings.catch_warnings():  # rasterio multiplies Affine objects with ``*``
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        mask = rasterio.features.geometry_mask(
+            [region], out_shape=z.shape, transform=transform, invert=True, all_touched=False
+        )
+    cells = int(mask.sum())
+    if cells:
+        holes = int((mask & ~np.isfinite(z)).sum())
+        if holes:
+            notes.append(
+                f"{path}: {holes / cells:.1%} of the communes' area is nodata (holes in "
+                "the DEM); coverage there is unknown; fill the holes (e.g. gdal_fillnodata)"
+            )
+    return notes
+
+
 def read_dem(path: str | Path) -> tuple[np.ndarray, Affine, CRS]:
     """Read band 1 of a DEM as float32 with nodata as NaN, without reprojecting.
 
@@ -232,8 +374,12 @@ def read_dem(path: str | Path) -> tuple[np.ndarray, Affine, CRS]:
             z = src.read(1, masked=True).astype(np.float32).filled(np.nan)
             transform = src.transform
             crs = CRS.from_user_input(src.crs.to_wkt())
-    except rasterio.errors.RasterioIOError as exc:
+            in_feet = _unit_is_feet(src)
+    except rasterio.errors.RasterioError as exc:
         raise TerrainError(f"{path}: cannot read the DEM ({exc})") from None
+    if in_feet:
+        logger.warning("%s: heights are in feet (band unit); converted to metres", path)
+        z = z * np.float32(FEET)
     if transform.b != 0.0 or transform.d != 0.0:
         raise TerrainError(f"{path}: rotated grids are not supported")
     _plausible(z, str(path))

@@ -15,7 +15,19 @@ __all__ = ["FALSE_WORDS", "TRUE_WORDS", "fold", "name_key", "nfc", "parse_bool"]
 
 _SPACES = re.compile(r"\s+")
 # Administrative prefixes that may or may not be typed before a name.
-_PREFIXES = ("to dan pho ", "thi tran ", "ban ", "thon ", "xa ", "tdp ", "tt ")
+_PREFIXES = (
+    "to dan pho ",
+    "thi tran ",
+    "khu pho ",
+    "ban ",
+    "thon ",
+    "xom ",
+    "xa ",
+    "tdp ",
+    "tt ",
+)
+# Punctuation typed between words ("Huổi-Só", "TDP. 3", "Bản: Só") counts as a space.
+_PUNCTUATION = re.compile(r"[-_.,:;/'\u2019\u2013\u2014()]+")
 
 TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1", "co", "x", "on"})
 FALSE_WORDS = frozenset({"no", "n", "false", "f", "0", "khong", "off"})
@@ -47,15 +59,16 @@ def fold(text: str) -> str:
 def name_key(text: str) -> str:
     """Return the key used to match place names across files.
 
-    The key is :func:`fold` of the name without a leading administrative word
-    ("Bản", "Thôn", "Tổ dân phố", "Xã", "Thị trấn").
+    The key is :func:`fold` of the name, with punctuation (hyphens, dots,
+    apostrophes...) read as spaces, without a leading administrative word
+    ("Bản", "Thôn", "Xóm", "Tổ dân phố", "Khu phố", "Xã", "Thị trấn", "TDP", "TT").
 
     Examples
     --------
     >>> name_key("Bản Huổi Só") == name_key("HUOI SO")
     True
     """
-    key = fold(text)
+    key = _SPACES.sub(" ", _PUNCTUATION.sub(" ", fold(text))).strip()
     for prefix in _PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
             return key[len(prefix) :]

@@ -39,7 +39,14 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from covgap.errors import DatasetError, ValueParseError
-from covgap.readers import parse_code, parse_number, read_table
+from covgap.readers import (
+    REQUIRED_BLANK,
+    decode_text,
+    parse_code,
+    parse_number,
+    read_bytes,
+    read_table,
+)
 from covgap.text import fold, nfc
 
 __all__ = [
@@ -153,7 +160,37 @@ def _radio_list(value: str, *, path: Path, row: int, column: str) -> list[str] |
     return sorted(set(parts), key=RADIOS.index)
 
 
-def _check_lonlat(lon: float, lat: float, *, path: Path, row: int) -> None:
+EXTENT_MARGIN_DEG = 0.5
+"""Towers up to this many degrees (about 55 km) outside the communes are plausible."""
+
+Extent = tuple[float, float, float, float]
+
+
+def _inside(lon: float, lat: float, extent: Extent) -> bool:
+    min_lon, min_lat, max_lon, max_lat = extent
+    m = EXTENT_MARGIN_DEG
+    return min_lon - m <= lon <= max_lon + m and min_lat - m <= lat <= max_lat + m
+
+
+def _check_lonlat(
+    lon: float, lat: float, *, path: Path, row: int, extent: Extent | None = None
+) -> bool:
+    """Check a tower position; return whether it lies near the dataset's extent.
+
+    Raises
+    ------
+    ValueParseError
+        If the position is not longitude/latitude, is (0, 0), or its lon and
+        lat look swapped (outside the extent, inside it once swapped).
+    """
+    swapped = (
+        f"lat and lon look swapped (lon {lon:g}, lat {lat:g}); swap the two columns"
+        " (lon is the east-west coordinate, about 102-110 in Vietnam)"
+    )
+    if extent is not None and not _inside(lon, lat, extent) and _inside(lat, lon, extent):
+        raise ValueParseError(swapped, path=path, row=row, column="lon")
+    if not -90.0 <= lat <= 90.0 and -90.0 <= lon <= 90.0:
+        raise ValueParseError(swapped, path=path, row=row, column="lat")
     if not -180.0 <= lon <= 180.0:
         raise ValueParseError(
             f"longitude must be between -180 and 180, got {lon:g}", path=path, row=row, column="lon"
@@ -164,19 +201,35 @@ def _check_lonlat(lon: float, lat: float, *, path: Path, row: int) -> None:
         )
     if lon == 0.0 and lat == 0.0:
         raise ValueParseError(
-            "position (0, 0) is a placeholder, not a tower", path=path, row=row, column="lon"
+            "position (0, 0) is a placeholder, not a tower; give its real lon/lat or "
+            "delete the row",
+            path=path,
+            row=row,
+            column="lon",
         )
+    return extent is None or _inside(lon, lat, extent)
+
+
+def _far_note(path: Path, rows: list[int], extent: Extent) -> str:
+    shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+    return (
+        f"{path}: {len(rows)} row(s) ({shown}) lie more than {EXTENT_MARGIN_DEG:g} degrees "
+        f"(about {EXTENT_MARGIN_DEG * 111:.0f} km) outside the communes "
+        f"(lon {extent[0]:.3f}..{extent[2]:.3f}, lat {extent[1]:.3f}..{extent[3]:.3f}); "
+        "kept, but check their coordinates"
+    )
 
 
 def _first_cell(path: Path) -> str:
     """Return the first cell of the first line (to detect header-less exports)."""
-    with path.open("rb") as handle:
-        head = handle.read(256)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text, _ = decode_text(read_bytes(path), path)
+    text = text.lstrip("\ufeff\r\n")[:256]
     return re.split(r"[,;\t\r\n]", text, maxsplit=1)[0].strip().strip('"')
 
 
-def read_cells(path: str | Path, *, notes: list[str] | None = None) -> pd.DataFrame:
+def read_cells(
+    path: str | Path, *, notes: list[str] | None = None, extent: Extent | None = None
+) -> pd.DataFrame:
     """Read ``towers/cells.csv`` in OpenCelliD's format.
 
     The file may have OpenCelliD's header row or none (the raw exports have
@@ -187,7 +240,11 @@ def read_cells(path: str | Path, *, notes: list[str] | None = None) -> pd.DataFr
     path
         The CSV file.
     notes
-        List receiving warnings (unknown networks, radios not modelled).
+        List receiving warnings (unknown networks, radios not modelled, cells
+        far from the communes).
+    extent
+        Longitude/latitude bounds of the communes, to detect swapped
+        coordinates and far-away cells.
 
     Returns
     -------
@@ -224,8 +281,11 @@ def read_cells(path: str | Path, *, notes: list[str] | None = None) -> pd.DataFr
         cells[name] = np.asarray(column(name, integer=True, minimum=0, blank=None), dtype="int64")
     cells["lon"] = np.asarray(column("lon", blank=None), dtype=float)
     cells["lat"] = np.asarray(column("lat", blank=None), dtype=float)
-    for r, lon, lat in zip(rows, cells["lon"], cells["lat"], strict=True):
-        _check_lonlat(lon, lat, path=path, row=r)
+    far = [
+        r
+        for r, lon, lat in zip(rows, cells["lon"], cells["lat"], strict=True)
+        if not _check_lonlat(lon, lat, path=path, row=r, extent=extent)
+    ]
     if "samples" in raw.columns:
         samples = column("samples", integer=True, minimum=0, blank=1.0)
         cells["samples"] = np.asarray(samples, dtype="int64")
@@ -243,6 +303,8 @@ def read_cells(path: str | Path, *, notes: list[str] | None = None) -> pd.DataFr
         if notes is not None:
             notes.append(message)
 
+    if far and extent is not None:
+        note(_far_note(path, far, extent))
     unknown = sorted(set(cells["operator"]) - set(OPERATORS.values()))
     for op in unknown:
         n = int((cells["operator"] == op).sum())
@@ -347,7 +409,9 @@ def _typed(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return sites
 
 
-def read_sites(path: str | Path, *, notes: list[str] | None = None) -> gpd.GeoDataFrame:
+def read_sites(
+    path: str | Path, *, notes: list[str] | None = None, extent: Extent | None = None
+) -> gpd.GeoDataFrame:
     """Read ``towers/sites.csv``.
 
     Parameters
@@ -359,6 +423,9 @@ def read_sites(path: str | Path, *, notes: list[str] | None = None) -> gpd.GeoDa
         ``power_source``.
     notes
         List receiving warnings.
+    extent
+        Longitude/latitude bounds of the communes, to detect swapped
+        coordinates and far-away sites.
 
     Returns
     -------
@@ -380,12 +447,13 @@ def read_sites(path: str | Path, *, notes: list[str] | None = None) -> gpd.GeoDa
         optional=("height_m", "radio", "power_source"),
     )
     records = []
+    far: list[int] = []
     first: dict[str, int] = {}
     for r in raw.index:
         row = int(r)
         site_id = parse_code(raw.at[r, "site_id"])
         if not site_id:
-            raise DatasetError("empty value", path=path, row=row, column="site_id")
+            raise DatasetError(REQUIRED_BLANK, path=path, row=row, column="site_id")
         if site_id in first:
             raise DatasetError(
                 f"duplicate site_id {site_id!r} (also in row {first[site_id]})",
@@ -396,10 +464,11 @@ def read_sites(path: str | Path, *, notes: list[str] | None = None) -> gpd.GeoDa
         first[site_id] = row
         operator = str(raw.at[r, "operator"]).strip()
         if not operator:
-            raise DatasetError("empty value", path=path, row=row, column="operator")
+            raise DatasetError(REQUIRED_BLANK, path=path, row=row, column="operator")
         lon = parse_number(raw.at[r, "lon"], path=path, row=row, column="lon", blank=None)
         lat = parse_number(raw.at[r, "lat"], path=path, row=row, column="lat", blank=None)
-        _check_lonlat(lon, lat, path=path, row=row)
+        if not _check_lonlat(lon, lat, path=path, row=row, extent=extent):
+            far.append(row)
         height = math.nan
         if "height_m" in raw.columns:
             height = parse_number(raw.at[r, "height_m"], path=path, row=row, column="height_m")
@@ -451,6 +520,11 @@ def read_sites(path: str | Path, *, notes: list[str] | None = None) -> gpd.GeoDa
         ],
     )
     geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"), crs=4326)
+    if far and extent is not None:
+        message = _far_note(path, far, extent)
+        log.log(logging.INFO if notes is not None else logging.WARNING, "%s", message)
+        if notes is not None:
+            notes.append(message)
     log.info("%s: %d sites", path, len(frame))
     return _typed(gpd.GeoDataFrame(frame, geometry=geometry, crs=4326))
 
@@ -504,6 +578,7 @@ def load_towers(
     *,
     distance_m: float = CLUSTER_DISTANCE_M,
     notes: list[str] | None = None,
+    extent: Extent | None = None,
 ) -> tuple[pd.DataFrame | None, gpd.GeoDataFrame]:
     """Load cells and/or sites and return ``(cells, sites)`` with sites in ``crs``.
 
@@ -517,8 +592,10 @@ def load_towers(
         Clustering and replacement distance in metres.
     notes
         List receiving warnings.
+    extent
+        Longitude/latitude bounds of the communes (swapped and far positions).
     """
-    cells = read_cells(cells_path, notes=notes) if cells_path is not None else None
+    cells = read_cells(cells_path, notes=notes, extent=extent) if cells_path is not None else None
     from_cells = (
         cells_to_sites(cells, crs, distance_m=distance_m)
         if cells is not None
@@ -537,7 +614,7 @@ def load_towers(
         )
     )
     if sites_path is not None:
-        from_file = read_sites(sites_path, notes=notes).to_crs(crs)
+        from_file = read_sites(sites_path, notes=notes, extent=extent).to_crs(crs)
         clash = set(from_file["site_id"]) & set(from_cells["site_id"])
         sites = merge_sites(from_cells, from_file, distance_m=distance_m)
         if clash & set(sites.loc[sites["source"] == "cells", "site_id"]):
