@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -91,6 +92,14 @@ def test_village_state() -> None:
     assert village_state("uncovered", "unknown") == "status_unknown"
 
 
+def _page_data(text: str) -> dict:
+    match = re.search(
+        r'<script type="application/json" id="covgap-data">(.*?)</script>', text, re.S
+    )
+    assert match is not None
+    return json.loads(match.group(1))
+
+
 def test_map_escapes_names_and_is_deterministic(
     tables: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame], tmp_path: Path
 ) -> None:
@@ -100,24 +109,28 @@ def test_map_escapes_names_and_is_deterministic(
     text = first.read_text(encoding="utf-8")
     assert first.read_bytes() == second.read_bytes()
     assert INJECTION not in text
-    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "<title>&lt;img src=x onerror=alert(1)&gt;</title>" in text
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in text  # in the page's JSON
+    names = [v["name"] for v in _page_data(text)["layers"][-1]["items"]]
+    assert names == ["Bản Huổi Só", INJECTION]  # the script shows it with textContent
     assert "Bản Huổi Só" in text
     assert "Có sóng, có điện" in text  # Vietnamese legend by default
 
 
 def test_map_in_english(tables: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
     villages, communes = tables
-    html = build_map(villages, communes, lang="en").get_root().render()
+    html = build_map(villages, communes, lang="en").render()
     assert "Covered, powered" in html and "Có sóng, có điện" not in html
+    assert '<html lang="en">' in html
 
 
 def test_map_template_injection_is_inert(
     tables: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
 ) -> None:
     villages, communes = tables
-    html = build_map(villages, communes, title="{{ 'pw' ~ 'ned' }}")
-    text = html.get_root().render()
-    assert "&#123;&#123; &#x27;pw&#x27; ~ &#x27;ned&#x27; &#125;&#125;" in text
+    text = build_map(villages, communes, title="{{ 'pw' ~ 'ned' }}").render()
+    assert "<title>&#123;&#123; &#x27;pw&#x27; ~ &#x27;ned&#x27; &#125;&#125;</title>" in text
+    assert _page_data(text)["title"] == "{{ 'pw' ~ 'ned' }}"
     assert "pwned" not in text
 
 
@@ -126,6 +139,7 @@ def test_braces_in_data_are_not_evaluated(
 ) -> None:
     villages, communes = tables
     villages = villages.assign(village_name=["{{ 'pw' ~ 'ned' }}", "{% if true %}X{% endif %}"])
-    text = build_map(villages, communes).get_root().render()
-    assert "&#123;&#123; &#x27;pw&#x27; ~ &#x27;ned&#x27; &#125;&#125;" in text
+    text = build_map(villages, communes).render()
+    names = [v["name"] for v in _page_data(text)["layers"][-1]["items"]]
+    assert names == ["{{ 'pw' ~ 'ned' }}", "{% if true %}X{% endif %}"]
     assert "pwned" not in text

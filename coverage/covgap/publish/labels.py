@@ -6,7 +6,7 @@ translation is one table to edit.
 
 from __future__ import annotations
 
-__all__ = ["LABELS", "LANGUAGES", "label"]
+__all__ = ["LABELS", "LANGUAGES", "label", "labels_for"]
 
 LANGUAGES = ("vi", "en")
 
@@ -54,7 +54,59 @@ LABELS: dict[str, dict[str, str]] = {
     "power_option": {"vi": "Nguồn điện", "en": "Power"},
     "backhaul_option": {"vi": "Truyền dẫn", "en": "Backhaul"},
     "planned_site": {"vi": "Trạm đề xuất phủ sóng", "en": "Covered by proposed site"},
+    "status_uncertain": {
+        "vi": "Trạng thái mô hình không chắc chắn (độ nhạy)",
+        "en": "Modelled status uncertain (sensitivity)",
+    },
     "legend": {"vi": "Chú giải", "en": "Legend"},
+    "commune_labels": {"vi": "Tên xã", "en": "Commune names"},
+    "population_gained": {"vi": "Số dân được phủ sóng", "en": "People gained"},
+    "power_cost": {"vi": "Chi phí cấp điện (VNĐ)", "en": "Power cost (VND)"},
+    "backhaul_cost": {"vi": "Chi phí truyền dẫn (VNĐ)", "en": "Backhaul cost (VND)"},
+    "cost_usd": {"vi": "Tổng chi phí (USD)", "en": "Total cost (USD)"},
+    "mast_height": {"vi": "Chiều cao cột (m)", "en": "Mast height (m)"},
+    "distance_to_grid": {"vi": "Khoảng cách tới lưới điện (m)", "en": "Distance to the grid (m)"},
+    "opt_grid": {"vi": "Điện lưới", "en": "Grid"},
+    "opt_solar": {"vi": "Điện mặt trời", "en": "Solar"},
+    "opt_microwave": {"vi": "Vi ba", "en": "Microwave"},
+    "opt_fibre": {"vi": "Cáp quang", "en": "Fibre"},
+    "opt_satellite": {"vi": "Vệ tinh", "en": "Satellite"},
+    "voltage": {"vi": "Điện áp (kV)", "en": "Voltage (kV)"},
+    "technology_note": {
+        "vi": "2G = GSM, 3G = UMTS, 4G = LTE, 5G = NR",
+        "en": "2G = GSM, 3G = UMTS, 4G = LTE, 5G = NR",
+    },
+    "size_note": {"vi": "Kích thước theo số hộ", "en": "Size by households"},
+    "households_n": {"vi": "{n} hộ", "en": "{n} households"},
+    "rank_note": {
+        "vi": "Số trên biểu tượng = thứ tự ưu tiên",
+        "en": "The number is the priority rank",
+    },
+    "after_note": {
+        "vi": "Trạm hiện có và trạm đề xuất cộng lại",
+        "en": "Existing and proposed sites together",
+    },
+    "basemap_osm": {"vi": "Bản đồ OpenStreetMap", "en": "OpenStreetMap"},
+    "basemap_topo": {"vi": "Bản đồ địa hình OpenTopoMap", "en": "OpenTopoMap (topographic)"},
+    "basemap_hillshade": {"vi": "Bóng địa hình (DEM)", "en": "Hillshade (DEM)"},
+    "basemap_none": {"vi": "Không có nền", "en": "No basemap"},
+    "hillshade_note": {
+        "vi": "Nền: bóng địa hình tính từ DEM (thấp: xanh, cao: nâu)",
+        "en": "Basemap: hillshade of the DEM (low: green, high: brown)",
+    },
+    "search_placeholder": {"vi": "Tìm thôn/bản…", "en": "Find a village…"},
+    "search_none": {"vi": "Không tìm thấy", "en": "No match"},
+    "measure": {"vi": "Đo khoảng cách", "en": "Measure a distance"},
+    "measure_hint": {
+        "vi": "Bấm lên bản đồ để thêm điểm; bấm lại nút để kết thúc",
+        "en": "Click the map to add points; click the button again to finish",
+    },
+    "measure_total": {"vi": "Tổng chiều dài", "en": "Total length"},
+    "fullscreen": {"vi": "Toàn màn hình", "en": "Full screen"},
+    "offline_note": {
+        "vi": "Bản đồ ngoại tuyến: không cần mạng",
+        "en": "Offline map: no network needed",
+    },
     "synthetic": {
         "vi": "DỮ LIỆU TỔNG HỢP (mô phỏng, không phải số liệu thật)",
         "en": "SYNTHETIC DATA (simulated, not real figures)",
@@ -71,3 +123,8 @@ def label(key: str, lang: str = "vi") -> str:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     return LABELS[key][lang]
+
+
+def labels_for(lang: str = "vi") -> dict[str, str]:
+    """Return every label in ``lang`` as one ``{key: text}`` table (for the map's script)."""
+    return {key: label(key, lang) for key in LABELS}

@@ -1,13 +1,18 @@
-"""Rasters for the web map: modelled signal as a coloured, semi-transparent image.
+"""Rasters for the web map: modelled signal and the hillshade basemap as PNG images.
 
 Leaflet draws image overlays in Web Mercator between two lon/lat corners, so
 rasters are first resampled to EPSG:3857 on a coarser grid (the map needs
-neither 30 m cells nor megabytes of PNG), then coloured by class.
+neither 30 m cells nor megabytes of PNG), then coloured by class (signal) or
+shaded from the DEM (hillshade), and finally encoded as PNG data URIs by a
+small deterministic encoder (same pixels, same bytes).
 """
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,7 +20,18 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.warp import Resampling, reproject, transform_bounds
 
-__all__ = ["SIGNAL_CLASSES", "MercatorImage", "colour_signal", "to_mercator"]
+__all__ = [
+    "SIGNAL_CLASSES",
+    "MercatorImage",
+    "RgbaImage",
+    "colour_signal",
+    "hillshade",
+    "hillshade_image",
+    "png_bytes",
+    "png_data_uri",
+    "shade_relief",
+    "to_mercator",
+]
 
 WEB_MERCATOR = CRS.from_epsg(3857)
 
@@ -43,6 +59,22 @@ class MercatorImage:
     """
 
     data: np.ndarray
+    bounds: list[list[float]]
+
+
+@dataclass(frozen=True)
+class RgbaImage:
+    """A coloured picture in Web Mercator, ready for a Leaflet image overlay.
+
+    Attributes
+    ----------
+    rgba
+        uint8 ``(rows, cols, 4)``.
+    bounds
+        ``[[south, west], [north, east]]`` in degrees.
+    """
+
+    rgba: np.ndarray
     bounds: list[list[float]]
 
 
@@ -106,3 +138,149 @@ def colour_signal(rsrp: np.ndarray) -> np.ndarray:
             rgba[mask] = colour
             assigned |= mask
     return rgba
+
+
+def hillshade(
+    elevation: np.ndarray,
+    cell_x: float,
+    cell_y: float,
+    *,
+    azimuth_deg: float = 315.0,
+    altitude_deg: float = 45.0,
+    z_factor: float = 1.0,
+) -> np.ndarray:
+    """Return the hillshade of a DEM (0 dark … 1 lit, NaN where the DEM is NaN).
+
+    Parameters
+    ----------
+    elevation
+        Heights in metres on a north-up grid in a projected CRS.
+    cell_x, cell_y
+        Cell size in metres (positive) along columns and rows.
+    azimuth_deg, altitude_deg
+        Direction (clockwise from north) and height above the horizon of the light.
+    z_factor
+        Vertical exaggeration.
+    """
+    z = np.asarray(elevation, dtype=np.float64) * z_factor
+    filled = np.where(np.isnan(z), np.nanmean(z) if np.isfinite(z).any() else 0.0, z)
+    padded = np.pad(filled, 1, mode="edge")
+    # Horn's method: 3 x 3 weighted gradients; rows grow southwards.
+    dzdx = (
+        (padded[:-2, 2:] + 2 * padded[1:-1, 2:] + padded[2:, 2:])
+        - (padded[:-2, :-2] + 2 * padded[1:-1, :-2] + padded[2:, :-2])
+    ) / (8.0 * cell_x)
+    dzdy = (
+        (padded[:-2, :-2] + 2 * padded[:-2, 1:-1] + padded[:-2, 2:])
+        - (padded[2:, :-2] + 2 * padded[2:, 1:-1] + padded[2:, 2:])
+    ) / (8.0 * cell_y)  # positive when the ground rises northwards
+    # Lambert shading: unit normal (-gx, -gy, 1) / |.| dotted with the light vector.
+    altitude, azimuth = math.radians(altitude_deg), math.radians(azimuth_deg)
+    towards_light = dzdx * math.sin(azimuth) + dzdy * math.cos(azimuth)
+    shade = (math.sin(altitude) - math.cos(altitude) * towards_light) / np.sqrt(
+        1.0 + dzdx**2 + dzdy**2
+    )
+    shade = np.clip(shade, 0.0, 1.0).astype(np.float32)
+    shade[np.isnan(z)] = np.nan
+    return shade
+
+
+#: Hypsometric tint of the hillshade basemap: (relative height 0…1, RGB).
+_TINT = np.array(
+    [
+        [0.00, 186, 214, 168],
+        [0.35, 226, 232, 180],
+        [0.70, 214, 190, 150],
+        [1.00, 245, 240, 235],
+    ]
+)
+
+
+def shade_relief(elevation: np.ndarray, shade: np.ndarray) -> np.ndarray:
+    """Colour a hillshade with a light height tint, as uint8 RGBA (transparent where NaN).
+
+    Parameters
+    ----------
+    elevation
+        Heights (metres) on the same grid as ``shade``.
+    shade
+        Output of :func:`hillshade` (0…1).
+    """
+    valid = np.isfinite(elevation) & np.isfinite(shade)
+    rgba = np.zeros((*elevation.shape, 4), dtype=np.uint8)
+    if not valid.any():
+        return rgba
+    low, high = np.nanpercentile(elevation[valid], [2.0, 98.0])
+    rel = np.clip((elevation - low) / max(high - low, 1.0), 0.0, 1.0)
+    light = 0.45 + 0.55 * np.nan_to_num(shade)
+    for band in range(3):
+        tint = np.interp(np.nan_to_num(rel), _TINT[:, 0], _TINT[:, band + 1])
+        rgba[..., band] = np.clip(np.rint(tint * light), 0, 255).astype(np.uint8)
+    rgba[..., 3] = np.where(valid, 255, 0).astype(np.uint8)
+    return rgba
+
+
+def hillshade_image(
+    elevation: np.ndarray,
+    transform: Affine,
+    crs: CRS,
+    *,
+    max_pixels: int = 1600,
+) -> RgbaImage:
+    """Return the tinted hillshade basemap (uint8 RGBA) with its Leaflet bounds.
+
+    The DEM is resampled to Web Mercator first (bilinear), on cells chosen so
+    that the image is at most ``max_pixels`` wide or high (at least 30 m), then
+    shaded there: the light falls the same way everywhere on the screen.
+
+    Parameters
+    ----------
+    elevation, transform, crs
+        The DEM on a north-up grid in a projected metric CRS.
+    max_pixels
+        Largest side of the image; bounds the size of the HTML file.
+    """
+    rows, cols = elevation.shape
+    centre = (transform.c + transform.a * cols / 2.0, transform.f + transform.e * rows / 2.0)
+    _, lat = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True).transform(*centre)
+    stretch = 1.0 / math.cos(math.radians(lat))  # Mercator metres per ground metre
+    extent = max(cols * abs(transform.a), rows * abs(transform.e)) * stretch
+    cell_m = max(30.0, abs(transform.a), extent / max_pixels)
+    merc = to_mercator(elevation, transform, crs, cell_m=cell_m, resampling=Resampling.bilinear)
+    # Mercator metres are stretched by 1/cos(lat): shade with true ground distances.
+    (south, _), (north, _) = merc.bounds
+    scale = math.cos(math.radians((south + north) / 2.0))
+    shade = hillshade(merc.data, cell_m * scale, cell_m * scale)
+    return RgbaImage(rgba=shade_relief(merc.data, shade), bounds=merc.bounds)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode a uint8 image as PNG: grey ``(rows, cols)``, RGB or RGBA ``(rows, cols, 3|4)``.
+
+    The encoding is deterministic: no timestamps or text chunks, filter 0,
+    zlib level 9.
+    """
+    data = np.ascontiguousarray(image, dtype=np.uint8)
+    if data.ndim == 2:
+        data = data[..., None]
+    height, width, bands = data.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[bands]
+    raw = np.zeros((height, 1 + width * bands), dtype=np.uint8)
+    raw[:, 1:] = data.reshape(height, width * bands)
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def png_data_uri(image: np.ndarray) -> str:
+    """Return ``image`` as a ``data:image/png;base64,…`` URI (see :func:`png_bytes`)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")

@@ -1,35 +1,59 @@
-"""The planners' Leaflet map (folium).
+"""The planners' Leaflet map: one self-contained HTML page per run.
 
-One HTML file per run: commune boundaries, villages coloured by their
-coverage x power status, existing towers by operator, the medium-voltage grid,
-a legend and popups.  Every text that comes from data is HTML-escaped before
-it reaches the page, and element ids are numbered in build order so that the
-same inputs give a byte-identical file.
+The page is built here, not by a template engine: Leaflet's JavaScript and CSS
+(from the ``xstatic-leaflet`` package) and covgap's own small script and
+stylesheet (:mod:`covgap.publish.assets`) are inlined, and every figure shown
+on the map travels as one JSON document in a ``<script
+type="application/json">`` block.  The script builds popups, tooltips, labels,
+legends and search results from that JSON with ``textContent``, never
+``innerHTML``, so a village named ``<img src=x onerror=alert(1)>`` is shown as
+text and runs nothing.  In the JSON, ``<``, ``>`` and ``&`` are written as
+JSON escapes, so no data can close the script block either.
+
+Online (default) the basemaps are OpenStreetMap and OpenTopoMap tiles, with
+the DEM hillshade as a third choice; ``offline=True`` leaves out every web
+address and uses the hillshade as the basemap, so the file makes no network
+request at all.  The same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import logging
-from collections.abc import Iterator
+import math
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
-from branca.element import Element
+import shapely
 from pyproj import CRS
 
+from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
 from covgap.publish.files import atomic_write_text
-from covgap.publish.labels import label
-from covgap.publish.overlay import SIGNAL_CLASSES, MercatorImage, colour_signal
+from covgap.publish.labels import LANGUAGES, label, labels_for
+from covgap.publish.overlay import (
+    SIGNAL_CLASSES,
+    MercatorImage,
+    RgbaImage,
+    colour_signal,
+    png_data_uri,
+)
+from covgap.text import fold
 
 __all__ = [
+    "BASEMAPS",
     "OPERATOR_COLOURS",
     "STATUS_COLOURS",
+    "WebMap",
     "build_map",
+    "json_for_script",
     "safe_text",
+    "technology",
     "village_state",
     "write_map",
 ]
@@ -52,6 +76,29 @@ OPERATOR_COLOURS: dict[str, str] = {
     "VinaPhone": "#0072B2",
     "MobiFone": "#CC79A7",
 }
+OTHER_OPERATOR_COLOUR = "#555555"
+PLAN_COLOUR = "#5A2D82"
+GRID_COLOUR = "#444444"
+
+#: Web tile basemaps of the online map: (label key, URL, attribution, max zoom).
+BASEMAPS: tuple[tuple[str, str, str, int], ...] = (
+    (
+        "basemap_osm",
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "&copy; <a href='https://www.openstreetmap.org/copyright'>OpenStreetMap</a>",
+        19,
+    ),
+    (
+        "basemap_topo",
+        "https://{s}.tile.opentopomap.org/{z}/{x}/{y}.png",
+        "&copy; <a href='https://www.openstreetmap.org/copyright'>OpenStreetMap</a>, SRTM"
+        " | &copy; <a href='https://opentopomap.org'>OpenTopoMap</a> (CC-BY-SA)",
+        17,
+    ),
+)
+
+_TECHNOLOGY = {"GSM": "2G", "UMTS": "3G", "CDMA": "3G", "LTE": "4G", "NR": "5G"}
+_DIGITS = 6  # decimal places of coordinates (about 0.1 m)
 
 
 def village_state(coverage_status: str, power_status: str) -> str:
@@ -63,90 +110,386 @@ def village_state(coverage_status: str, power_status: str) -> str:
     return f"{cov}_{pow_}"
 
 
-def _esc(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return "–"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return safe_text(str(value))
-
-
 def safe_text(text: str) -> str:
     """Escape ``text`` for HTML and neutralise template delimiters.
 
-    folium renders some element output through Jinja a second time, so a
-    brace in data (``{{ ... }}``) would be evaluated; braces become HTML
-    character references, which browsers show as braces.
+    Braces become HTML character references (browsers show them as braces),
+    so the text stays inert even if a template engine renders it again.
     """
     return html.escape(text, quote=True).replace("{", "&#123;").replace("}", "&#125;")
 
 
+def json_for_script(obj: Any) -> str:
+    """Serialise ``obj`` as JSON that is safe inside an HTML ``<script>`` block.
+
+    ``<``, ``>`` and ``&`` are written as JSON escapes, so no string can close
+    the block or open a comment; ``JSON.parse`` gives the original text back.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def technology(radio: Any) -> str:
+    """Return the generation label (``2G``…``5G``) of an OpenCelliD radio value.
+
+    Several radios (``"GSM;LTE"``) give ``"2G/4G"``; unknown values are kept.
+    """
+    if not isinstance(radio, str) or not radio.strip():
+        return ""
+    parts = [p for p in re.split(r"[;,/\s]+", radio.strip().upper()) if p]
+    names = dict.fromkeys(_TECHNOLOGY.get(p, p) for p in parts)
+    return "/".join(sorted(names))
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _number(value: Any, lang: str, digits: int = 0) -> str:
+    """Format a number with the language's separators (vi: 1.234,5; en: 1,234.5)."""
+    if _missing(value):
+        return "–"
+    text = f"{float(value):,.{digits}f}"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def _text(value: Any) -> str:
+    if _missing(value):
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _yes_no(value: Any, lang: str) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if _missing(value):
         return label("unknown", lang)
     return label("yes", lang) if bool(value) else label("no", lang)
 
 
-def _table(rows: list[tuple[str, str]]) -> str:
-    """Render (label, already-escaped value) pairs as a small HTML table."""
-    body = "".join(
-        f"<tr><th style='text-align:left;padding-right:6px'>{safe_text(k)}</th><td>{v}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table style='font-size:12px'>{body}</table>"
-
-
-def _walk(element: Element) -> Iterator[Element]:
-    yield element
-    for part in ("header", "html", "script"):  # Figure and Popup keep elements here
-        inner = getattr(element, part, None)
-        if isinstance(inner, Element):
-            yield from _walk(inner)
-    for child in element._children.values():
-        yield from _walk(child)
-
-
-def _number_ids(root: Element) -> None:
-    """Replace folium's random element ids by build-order numbers (stable output).
-
-    Templates refer to children both by ``get_name()`` and by the key they
-    were stored under, so the child maps are re-keyed as well.
-    """
-    elements = list(_walk(root))
-    old_names = {id(e): e.get_name() for e in elements}
-    for number, element in enumerate(elements):
-        element._id = f"{number:06d}"
-    for element in elements:
-        element._children = type(element._children)(
-            (child.get_name() if key == old_names.get(id(child)) else key, child)
-            for key, child in element._children.items()
-        )
-
-
-class _RawHtml(Element):
-    """HTML inserted verbatim into the page body (never rendered as a template)."""
-
-    def __init__(self, content: str) -> None:
-        super().__init__()
-        self._name = "RawHtml"
-        self.content = content
-
-    def render(self, **kwargs: Any) -> str:
-        return self.content
-
-
-def _legend_box(content: str) -> _RawHtml:
-    return _RawHtml(
-        "<div class='covgap-legend' style='position:fixed;bottom:24px;left:10px;z-index:9999;"
-        "background:white;padding:8px 10px;border:1px solid #888;border-radius:4px;"
-        "font:12px sans-serif;max-width:320px'>" + content + "</div>"
-    )
+def _option(value: Any, lang: str) -> str:
+    if _missing(value):
+        return "–"
+    key = f"opt_{value}"
+    try:
+        return label(key, lang)
+    except KeyError:
+        return str(value)
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     if gdf is None or len(gdf) == 0:
         return None
     return gdf.to_crs(WGS84) if CRS.from_user_input(gdf.crs) != WGS84 else gdf
+
+
+def _geometry(geom: Any) -> dict[str, Any] | None:
+    if geom is None or geom.is_empty:
+        return None
+    rounded = shapely.set_precision(geom, 10.0**-_DIGITS)
+    return json.loads(shapely.to_geojson(rounded))
+
+
+def _latlon(point: Any) -> list[float]:
+    return [round(float(point.y), _DIGITS), round(float(point.x), _DIGITS)]
+
+
+def _bounds(gdf: gpd.GeoDataFrame) -> list[list[float]]:
+    minx, miny, maxx, maxy = (float(v) for v in gdf.total_bounds)
+    return [
+        [round(miny, _DIGITS), round(minx, _DIGITS)],
+        [round(maxy, _DIGITS), round(maxx, _DIGITS)],
+    ]
+
+
+def _swatch(kind: str, colour: str, text: str, **extra: Any) -> dict[str, Any]:
+    """One legend entry: ``kind`` in fill, circle, triangle, line, dash, number, note."""
+    return {"kind": kind, "colour": colour, "text": text, **extra}
+
+
+def _village_radius(households: Any) -> float:
+    if _missing(households):
+        return 5.0
+    return round(min(16.0, max(4.0, 3.0 + 0.55 * math.sqrt(max(float(households), 0.0)))), 1)
+
+
+def _village_rows(row: pd.Series, state: str, lang: str) -> list[list[str]]:
+    rows = [
+        [label("code", lang), _text(row.get("village_code"))],
+        [label("commune", lang), _text(row.get("commune_name"))],
+        [label("households", lang), _number(row.get("households"), lang)],
+        [label("population", lang), _number(row.get("population"), lang)],
+        [label("grid_power", lang), _yes_no(row.get("grid_power"), lang)],
+        [label("mobile_signal", lang), _yes_no(row.get("mobile_signal"), lang)],
+    ]
+    status = row.get("modelled_status")
+    if isinstance(status, str):
+        text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
+        rsrp = row.get("best_rsrp_dbm")
+        if not _missing(rsrp):
+            text += f" ({float(rsrp):.0f} dBm)"
+        rows.append([label("modelled_status", lang), text])
+        share = row.get("share_covered")
+        if not _missing(share):
+            rows.append([label("share_covered", lang), f"{float(share):.0%}"])
+        rows.append([label("best_server", lang), _text(row.get("best_server"))])
+    if "planned_site" in row.index:
+        rows.append([label("planned_site", lang), _text(row.get("planned_site"))])
+    if "status_uncertain" in row.index and bool(row.get("status_uncertain")):
+        rows.append([label("status_uncertain", lang), label("yes", lang)])
+    rows.append([label("status", lang), label(state, lang)])
+    return rows
+
+
+def _villages_layer(villages: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    states = [
+        village_state(c, p)
+        for c, p in zip(villages["coverage_status"], villages["power_status"], strict=True)
+    ]
+    points = villages.geometry.representative_point()
+    items = []
+    for (_, row), point, state, geom in zip(
+        villages.iterrows(), points, states, villages.geometry, strict=True
+    ):
+        name = _text(row.get("village_name"))
+        items.append(
+            {
+                "code": _text(row.get("village_code")),
+                "name": name,
+                "key": fold(name),
+                "commune": _text(row.get("commune_name")),
+                "colour": STATUS_COLOURS[state],
+                "radius": _village_radius(row.get("households")),
+                "at": _latlon(point),
+                "shape": _geometry(geom),
+                "rows": _village_rows(row, state, lang),
+            }
+        )
+    present = [k for k in STATUS_COLOURS if k in set(states)] or list(STATUS_COLOURS)
+    legend = [_swatch("circle", STATUS_COLOURS[k], label(k, lang)) for k in present]
+    legend.append(_swatch("note", "", label("size_note", lang)))
+    legend.extend(
+        _swatch(
+            "size",
+            "#bbbbbb",
+            label("households_n", lang).format(n=_number(n, lang)),
+            radius=_village_radius(n),
+        )
+        for n in (25, 100, 400)
+    )
+    return {
+        "id": "villages",
+        "kind": "villages",
+        "name": label("villages", lang),
+        "show": True,
+        "items": items,
+        "legend": legend,
+    }
+
+
+def _communes_layer(communes: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    points = communes.geometry.representative_point()
+    items = [
+        {"name": _text(name), "at": _latlon(point), "shape": _geometry(geom)}
+        for name, point, geom in zip(
+            communes["commune_name"], points, communes.geometry, strict=True
+        )
+    ]
+    return {
+        "id": "communes",
+        "kind": "communes",
+        "name": label("communes", lang),
+        "show": True,
+        "items": items,
+        "legend": [_swatch("line", "#333333", label("communes", lang))],
+    }
+
+
+def _grid_layer(grid: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    items = []
+    for _, row in grid.iterrows():
+        shape = _geometry(row.geometry)
+        if shape is None:
+            continue
+        kv = row.get("voltage_kv")
+        items.append(
+            {"shape": shape, "title": f"{_number(kv, lang)} kV" if not _missing(kv) else ""}
+        )
+    return {
+        "id": "grid",
+        "kind": "grid",
+        "name": label("grid", lang),
+        "show": True,
+        "colour": GRID_COLOUR,
+        "items": items,
+        "legend": [_swatch("dash", GRID_COLOUR, label("grid", lang))],
+    }
+
+
+def _towers_layer(sites: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    items = []
+    operators: dict[str, str] = {}
+    for _, site in sites.iterrows():
+        operator = _text(site.get("operator"))
+        colour = OPERATOR_COLOURS.get(operator, OTHER_OPERATOR_COLOUR)
+        operators[operator] = colour
+        tech = technology(site.get("radio"))
+        site_id = _text(site.get("site_id"))
+        items.append(
+            {
+                "at": _latlon(site.geometry),
+                "colour": colour,
+                "tech": tech,
+                "title": f"{site_id} · {operator}" + (f" · {tech}" if tech else ""),
+                "heading": site_id,
+                "rows": [
+                    [label("operator", lang), operator],
+                    [label("radio", lang), _text(site.get("radio"))],
+                    [label("cells", lang), _text(site.get("n_cells"))],
+                    [label("mast_height", lang), _number(site.get("height_m"), lang)],
+                ],
+            }
+        )
+    legend = [_swatch("triangle", c, op) for op, c in sorted(operators.items())]
+    legend.append(_swatch("note", "", label("technology_note", lang)))
+    return {
+        "id": "towers",
+        "kind": "towers",
+        "name": label("towers", lang),
+        "show": True,
+        "items": items,
+        "legend": legend,
+    }
+
+
+def _plan_layer(plan: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
+    items = []
+    for _, site in plan.sort_values("rank", kind="stable").iterrows():
+        rank = int(site["rank"])
+        names = site.get("village_names")
+        names_text = ", ".join(str(n) for n in names) if isinstance(names, (list, tuple)) else ""
+        rows = [
+            [label("rank", lang), str(rank)],
+            [label("commune", lang), _text(site.get("commune"))],
+            [label("villages_gained", lang), names_text or "–"],
+            [label("households_gained", lang), _number(site.get("households_gained"), lang)],
+        ]
+        optional = [
+            ("population_gained", "population_gained", _number),
+            ("power_option", "power", _option),
+            ("power_cost", "power_cost_vnd", _number),
+            ("backhaul_option", "backhaul", _option),
+            ("backhaul_cost", "backhaul_cost_vnd", _number),
+            ("cost_vnd", "cost_vnd", _number),
+            ("cost_usd", "cost_usd", _number),
+            ("mast_height", "height_m", _number),
+            ("distance_to_grid", "distance_to_grid_m", _number),
+        ]
+        for key, column, fmt in optional:
+            if column in site.index:
+                rows.append([label(key, lang), fmt(site.get(column), lang)])
+        site_id = _text(site.get("site_id"))
+        items.append(
+            {
+                "at": _latlon(site.geometry),
+                "rank": rank,
+                "title": f"#{rank} {site_id}",
+                "heading": f"#{rank} {site_id}",
+                "rows": rows,
+            }
+        )
+    return {
+        "id": "plan",
+        "kind": "plan",
+        "name": label("planned_sites", lang),
+        "show": True,
+        "colour": PLAN_COLOUR,
+        "items": items,
+        "legend": [_swatch("number", PLAN_COLOUR, label("rank_note", lang))],
+    }
+
+
+def _signal_legend(lang: str) -> list[dict[str, Any]]:
+    return [
+        _swatch("fill", f"rgba({r},{g},{b},{a / 255:.2f})", label(key, lang))
+        for _lower, (r, g, b, a), key in SIGNAL_CLASSES
+    ]
+
+
+def _image_layer(
+    layer_id: str, image: MercatorImage, lang: str, *, show: bool, note: str | None = None
+) -> dict[str, Any]:
+    legend = _signal_legend(lang)
+    if note:
+        legend.append(_swatch("note", "", note))
+    return {
+        "id": layer_id,
+        "kind": "image",
+        "name": label("signal_layer" if layer_id == "signal" else "after_layer", lang),
+        "show": show,
+        "image": png_data_uri(colour_signal(image.data)),
+        "bounds": image.bounds,
+        "legend": legend,
+    }
+
+
+@dataclass
+class WebMap:
+    """A built map: the page's data and how to render it.
+
+    Attributes
+    ----------
+    data
+        The JSON document the page's script draws (labels, layers, legends).
+    lang
+        ``"vi"`` or ``"en"``.
+    title
+        Page title.
+    offline
+        Whether the page was built to make no network request.
+    """
+
+    data: dict[str, Any]
+    lang: str = "vi"
+    title: str = ""
+    offline: bool = False
+    layer_ids: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        """Return the complete HTML page (Leaflet and covgap's script inlined)."""
+        title = safe_text(self.title or "covgap")
+        return (
+            "<!DOCTYPE html>\n"
+            f'<html lang="{self.lang}">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title}</title>\n"
+            f"<style>\n{leaflet_css()}\n</style>\n"
+            f"<style>\n{covgap_css()}\n</style>\n"
+            "</head>\n<body>\n"
+            '<div id="covgap-map" role="application"></div>\n'
+            '<script type="application/json" id="covgap-data">'
+            f"{json_for_script(self.data)}</script>\n"
+            f"<script>\n{leaflet_js()}\n</script>\n"
+            f"<script>\n{covgap_js()}\n</script>\n"
+            "</body>\n</html>\n"
+        )
+
+    def _repr_html_(self) -> str:
+        page = html.escape(self.render(), quote=True)
+        return f'<iframe srcdoc="{page}" style="width:100%;height:600px;border:0"></iframe>'
 
 
 def build_map(
@@ -162,7 +505,9 @@ def build_map(
     signal_image: MercatorImage | None = None,
     plan: gpd.GeoDataFrame | None = None,
     after_image: MercatorImage | None = None,
-) -> folium.Map:
+    hillshade: RgbaImage | None = None,
+    offline: bool = False,
+) -> WebMap:
     """Build the gap map.
 
     Parameters
@@ -171,15 +516,16 @@ def build_map(
         The village status table from :func:`covgap.gaps.find_gaps` (polygons
         with ``village_code``, ``village_name``, ``commune_name``,
         ``households``, ``population``, ``mobile_signal``, ``grid_power``,
-        ``coverage_status``, ``power_status``).
+        ``coverage_status``, ``power_status``; optionally ``modelled_status``,
+        ``share_covered``, ``best_rsrp_dbm``, ``best_server``, ``planned_site``).
     communes
         Commune polygons with ``commune_name``.
     sites
         Existing tower sites (``site_id``, ``operator``, ``radio``, ``n_cells``).
     grid
-        Medium-voltage lines.
+        Medium-voltage lines (optionally ``voltage_kv``).
     title
-        Shown in the legend box (escaped).
+        Page title and legend heading.
     synthetic
         Label the map as synthetic data.
     summary
@@ -190,254 +536,101 @@ def build_map(
         Modelled best-server RSRP in Web Mercator (see
         :func:`covgap.publish.overlay.to_mercator`), drawn semi-transparent.
     plan
-        Ranked proposed sites (``rank``, ``site_id``, ``villages_gained``,
-        ``village_names``, ``households_gained``, ``cost_vnd``, ``power``,
-        ``backhaul``), drawn as numbered markers.
+        Ranked proposed sites (``rank``, ``site_id``, ``village_names``,
+        ``households_gained``, ``cost_vnd``, ``power``, ``backhaul`` and the
+        other columns of :func:`covgap.siteplan.plan_sites`), drawn as
+        numbered markers.
     after_image
         Best-server RSRP with the planned sites added (hidden by default).
+    hillshade
+        The DEM's hillshade (:func:`covgap.publish.overlay.hillshade_image`):
+        the basemap offline, a basemap choice online.
+    offline
+        Leave out web tiles and every other web address: the page makes no
+        network request.
 
     Returns
     -------
-    folium.Map
+    WebMap
+        Render it with :meth:`WebMap.render` or write it with :func:`write_map`.
     """
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     villages_ll = _to_wgs84(villages)
     communes_ll = _to_wgs84(communes)
     if villages_ll is None or communes_ll is None:
         raise ValueError("the map needs at least one village and one commune")
-    minx, miny, maxx, maxy = communes_ll.total_bounds
-    fmap = folium.Map(
-        location=[(miny + maxy) / 2, (minx + maxx) / 2],
-        zoom_start=11,
-        tiles="OpenStreetMap",
-        control_scale=True,
-    )
-    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
 
+    layers: list[dict[str, Any]] = []
+    if hillshade is None and offline:
+        log.warning("offline map without a DEM: no basemap")
     if signal_image is not None:
-        folium.raster_layers.ImageOverlay(
-            image=colour_signal(signal_image.data),
-            bounds=signal_image.bounds,
-            mercator_project=False,
-            name=label("signal_layer", lang),
-            opacity=1.0,
-            interactive=False,
-            zindex=2,
-        ).add_to(fmap)
-
+        layers.append(_image_layer("signal", signal_image, lang, show=True))
     if after_image is not None:
-        folium.raster_layers.ImageOverlay(
-            image=colour_signal(after_image.data),
-            bounds=after_image.bounds,
-            mercator_project=False,
-            name=label("after_layer", lang),
-            opacity=1.0,
-            interactive=False,
-            zindex=3,
-            show=False,
-        ).add_to(fmap)
-
-    commune_layer = folium.FeatureGroup(name=label("communes", lang), show=True)
-    folium.GeoJson(
-        communes_ll[["commune_name", "geometry"]].assign(
-            commune_name=communes_ll["commune_name"].map(_esc)
-        ),
-        style_function=lambda _f: {"color": "#333333", "weight": 2, "fillOpacity": 0.0},
-        tooltip=folium.GeoJsonTooltip(fields=["commune_name"], labels=False),
-    ).add_to(commune_layer)
-    commune_layer.add_to(fmap)
-
-    if grid is not None and len(grid):
-        grid_layer = folium.FeatureGroup(name=label("grid", lang), show=True)
-        folium.GeoJson(
-            _to_wgs84(grid)[["geometry"]],
-            style_function=lambda _f: {"color": "#444444", "weight": 2, "dashArray": "6 4"},
-        ).add_to(grid_layer)
-        grid_layer.add_to(fmap)
-
-    village_layer = folium.FeatureGroup(name=label("villages", lang), show=True)
-    states = [
-        village_state(c, p)
-        for c, p in zip(villages_ll["coverage_status"], villages_ll["power_status"], strict=True)
-    ]
-    polys = villages_ll[["geometry"]].assign(
-        fill=[STATUS_COLOURS[s] for s in states],
-        name=villages_ll["village_name"].map(_esc),
-    )
-    folium.GeoJson(
-        polys,
-        style_function=lambda f: {
-            "color": "#666666",
-            "weight": 0.6,
-            "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.35,
-        },
-        tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
-    ).add_to(village_layer)
-    points = villages_ll.geometry.representative_point()
-    for (_, row), point, state in zip(villages_ll.iterrows(), points, states, strict=True):
-        rows = [
-            (label("village", lang), f"<b>{_esc(row.get('village_name'))}</b>"),
-            (label("code", lang), _esc(row.get("village_code"))),
-            (label("commune", lang), _esc(row.get("commune_name"))),
-            (label("households", lang), _esc(row.get("households"))),
-            (label("population", lang), _esc(row.get("population"))),
-            (label("mobile_signal", lang), _esc(_yes_no(row.get("mobile_signal"), lang))),
-            *_model_rows(row, lang),
-            *(
-                [(label("planned_site", lang), _esc(row.get("planned_site")))]
-                if isinstance(row.get("planned_site"), str)
-                else []
-            ),
-            (label("grid_power", lang), _esc(_yes_no(row.get("grid_power"), lang))),
-            (label("status", lang), _esc(label(state, lang))),
-        ]
-        folium.CircleMarker(
-            location=[point.y, point.x],
-            radius=6,
-            color="#222222",
-            weight=1,
-            fill=True,
-            fill_color=STATUS_COLOURS[state],
-            fill_opacity=0.95,
-            tooltip=_esc(row.get("village_name")),
-            popup=folium.Popup(_table(rows), max_width=320),
-        ).add_to(village_layer)
-    village_layer.add_to(fmap)
-
+        layers.append(
+            _image_layer("after", after_image, lang, show=False, note=label("after_note", lang))
+        )
+    layers.append(_communes_layer(communes_ll, lang))
+    grid_ll = _to_wgs84(grid)
+    if grid_ll is not None:
+        layers.append(_grid_layer(grid_ll, lang))
+    layers.append(_villages_layer(villages_ll, lang))
     sites_ll = _to_wgs84(sites)
     if sites_ll is not None:
-        tower_layer = folium.FeatureGroup(name=label("towers", lang), show=True)
-        for _, site in sites_ll.iterrows():
-            operator = str(site.get("operator", ""))
-            rows = [
-                (label("site", lang), f"<b>{_esc(site.get('site_id'))}</b>"),
-                (label("operator", lang), _esc(operator)),
-                (label("radio", lang), _esc(site.get("radio"))),
-                (label("cells", lang), _esc(site.get("n_cells"))),
-            ]
-            folium.RegularPolygonMarker(
-                location=[site.geometry.y, site.geometry.x],
-                number_of_sides=3,
-                radius=7,
-                rotation=30,
-                color="#000000",
-                weight=1,
-                fill=True,
-                fill_color=OPERATOR_COLOURS.get(operator, "#555555"),
-                fill_opacity=0.95,
-                tooltip=_esc(f"{site.get('site_id')} · {operator}"),
-                popup=folium.Popup(_table(rows), max_width=280),
-            ).add_to(tower_layer)
-        tower_layer.add_to(fmap)
-
-    if plan is not None and len(plan):
-        _plan_layer(plan, lang).add_to(fmap)
-
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    _number_ids(fmap.get_root())
-    fmap.get_root().html.add_child(
-        _legend_box(_legend_html(title, synthetic, summary, lang, signal_image is not None)),
-        name="legend",
-    )
-    return fmap
-
-
-def _plan_layer(plan: gpd.GeoDataFrame, lang: str) -> folium.FeatureGroup:
-    """Numbered markers of the ranked proposed sites."""
-    layer = folium.FeatureGroup(name=label("planned_sites", lang), show=True)
+        layers.append(_towers_layer(sites_ll, lang))
     plan_ll = _to_wgs84(plan)
-    for _, site in plan_ll.iterrows():
-        rank = int(site["rank"])
-        names = ", ".join(str(n) for n in site.get("village_names", []))
-        rows = [
-            (label("rank", lang), f"<b>{rank}</b>"),
-            (label("site", lang), _esc(site.get("site_id"))),
-            (label("villages_gained", lang), _esc(names or "–")),
-            (label("households_gained", lang), _esc(site.get("households_gained"))),
-            (label("power_option", lang), _esc(site.get("power"))),
-            (label("backhaul_option", lang), _esc(site.get("backhaul"))),
-            (label("cost_vnd", lang), _esc(f"{float(site.get('cost_vnd', 0.0)):,.0f}")),
-        ]
-        icon = folium.DivIcon(
-            html=(
-                "<div style='background:#5A2D82;color:white;border:2px solid white;"
-                "border-radius:50%;width:22px;height:22px;line-height:22px;text-align:center;"
-                f"font:bold 12px sans-serif;box-shadow:0 0 3px #000'>{rank}</div>"
-            ),
-            icon_size=(22, 22),
-            icon_anchor=(11, 11),
+    if plan_ll is not None:
+        layers.append(_plan_layer(plan_ll, lang))
+
+    basemaps: list[dict[str, Any]] = []
+    if not offline:
+        basemaps.extend(
+            {"id": key, "name": label(key, lang), "url": url, "attribution": attr, "maxZoom": z}
+            for key, url, attr, z in BASEMAPS
         )
-        folium.Marker(
-            location=[site.geometry.y, site.geometry.x],
-            icon=icon,
-            tooltip=_esc(f"#{rank} {site.get('site_id')}"),
-            popup=folium.Popup(_table(rows), max_width=320),
-        ).add_to(layer)
-    return layer
-
-
-def _model_rows(row: pd.Series, lang: str) -> list[tuple[str, str]]:
-    """Popup rows of the terrain model, when the village table carries them."""
-    status = row.get("modelled_status")
-    if not isinstance(status, str):
-        return []
-    share = row.get("share_covered")
-    rsrp = row.get("best_rsrp_dbm")
-    text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
-    if isinstance(rsrp, float) and rsrp == rsrp:
-        text += f" ({rsrp:.0f} dBm)"
-    rows = [(label("modelled_status", lang), _esc(text))]
-    if isinstance(share, float) and share == share:
-        rows.append((label("share_covered", lang), _esc(f"{share:.0%}")))
-    rows.append((label("best_server", lang), _esc(row.get("best_server"))))
-    return rows
-
-
-def _legend_html(
-    title: str,
-    synthetic: bool,
-    summary: dict[str, Any] | None,
-    lang: str,
-    signal: bool = False,
-) -> str:
-    parts = []
-    if title:
-        parts.append(f"<div style='font-weight:bold;margin-bottom:4px'>{safe_text(title)}</div>")
-    if synthetic:
-        parts.append(
-            "<div style='color:#B00000;font-weight:bold;margin-bottom:4px'>"
-            f"{safe_text(label('synthetic', lang))}</div>"
+    if hillshade is not None:
+        basemaps.append(
+            {
+                "id": "basemap_hillshade",
+                "name": label("basemap_hillshade", lang),
+                "image": png_data_uri(hillshade.rgba),
+                "bounds": hillshade.bounds,
+                "note": label("hillshade_note", lang),
+            }
         )
+    if not basemaps:
+        basemaps.append({"id": "basemap_none", "name": label("basemap_none", lang)})
+
+    summary_text = ""
     if summary:
-        text = label("summary_line", lang).format(
+        summary_text = label("summary_line", lang).format(
             villages=int(summary.get("villages", 0)),
             uncovered=int(summary.get("uncovered", 0)),
             unpowered=int(summary.get("unelectrified", 0)),
         )
-        parts.append(f"<div style='margin-bottom:4px'>{safe_text(text)}</div>")
-    for key, colour in STATUS_COLOURS.items():
-        parts.append(
-            f"<div><span style='display:inline-block;width:12px;height:12px;"
-            f"background:{colour};border:1px solid #333;margin-right:6px'></span>"
-            f"{safe_text(label(key, lang))}</div>"
-        )
-    if signal:
-        parts.append(f"<div style='margin-top:4px'>{safe_text(label('signal_layer', lang))}</div>")
-        for _lower, (r, g, b, a), key in SIGNAL_CLASSES:
-            parts.append(
-                f"<div><span style='display:inline-block;width:12px;height:12px;"
-                f"background:rgba({r},{g},{b},{a / 255:.2f});margin-right:6px'></span>"
-                f"{safe_text(label(key, lang))}</div>"
-            )
-    for operator, colour in OPERATOR_COLOURS.items():
-        parts.append(
-            f"<div><span style='color:{colour};font-size:14px;margin-right:6px'>&#9650;</span>"
-            f"{safe_text(operator)}</div>"
-        )
-    return "".join(parts)
+    data = {
+        "lang": lang,
+        "title": title,
+        "synthetic": bool(synthetic),
+        "summary": summary_text,
+        "offline": bool(offline),
+        "bounds": _bounds(communes_ll),
+        "labels": labels_for(lang),
+        "basemaps": basemaps,
+        "layers": layers,
+    }
+    return WebMap(
+        data=data,
+        lang=lang,
+        title=title,
+        offline=offline,
+        layer_ids=[layer["id"] for layer in layers],
+    )
 
 
-def write_map(fmap: folium.Map, path: str | Path) -> Path:
-    """Render ``fmap`` to a standalone HTML file, atomically."""
-    text = fmap.get_root().render()
-    return atomic_write_text(path, text)
+def write_map(webmap: WebMap, path: str | Path) -> Path:
+    """Render ``webmap`` to a standalone HTML file, atomically."""
+    text = webmap.render()
+    target = atomic_write_text(path, text)
+    log.info("wrote the map %s (%.1f MB)", target, len(text.encode("utf-8")) / 1e6)
+    return target

@@ -1,0 +1,264 @@
+"""The map page without a browser: offline page, labels, JSON escaping, rasters."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from pyproj import CRS
+from shapely.geometry import LineString, Point, box
+
+from covgap.publish.assets import covgap_js, leaflet_css, leaflet_js
+from covgap.publish.labels import LABELS, LANGUAGES, label, labels_for
+from covgap.publish.overlay import (
+    MercatorImage,
+    RgbaImage,
+    hillshade,
+    hillshade_image,
+    png_bytes,
+)
+from covgap.publish.webmap import build_map, json_for_script, technology, write_map
+
+INJECTION = "<img src=x onerror=alert(1)>"
+X0, Y0 = 330_000.0, 2_427_000.0
+UTM = "EPSG:32648"
+
+
+def _data(text: str) -> dict:
+    pattern = r'<script type="application/json" id="covgap-data">(.*?)</script>'
+    match = re.search(pattern, text, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+@pytest.fixture
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    villages = gpd.GeoDataFrame(
+        {
+            "village_code": ["V1", "V2"],
+            "village_name": ["Bản Huổi Só", INJECTION],
+            "commune_code": ["C1", "C1"],
+            "commune_name": ["Xã Huổi Só", "Xã Huổi Só"],
+            "households": [40.0, 1234.0],
+            "population": [200.0, np.nan],
+            "mobile_signal": pd.array([True, False], dtype="boolean"),
+            "grid_power": pd.array([True, pd.NA], dtype="boolean"),
+            "coverage_status": ["covered", "uncovered"],
+            "power_status": ["powered", "unknown"],
+            "modelled_status": ["covered", "uncovered"],
+            "share_covered": [0.85, 0.0],
+            "best_rsrp_dbm": [-95.4, np.nan],
+            "best_server": ["VT-A", None],
+            "planned_site": [None, "#1 C-007"],
+        },
+        geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000), box(X0 + 1000, Y0, X0 + 2000, Y0 + 1000)],
+        crs=UTM,
+    )
+    communes = gpd.GeoDataFrame(
+        {"commune_code": ["C1"], "commune_name": ["Xã Huổi Só"]},
+        geometry=[box(X0, Y0, X0 + 2000, Y0 + 1000)],
+        crs=UTM,
+    )
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["VT-A"], "operator": ["Viettel"], "radio": ["GSM;LTE"], "n_cells": [3]},
+        geometry=[Point(X0 + 500, Y0 + 500)],
+        crs=UTM,
+    )
+    grid = gpd.GeoDataFrame(
+        {"voltage_kv": [35.0]}, geometry=[LineString([(X0, Y0), (X0 + 2000, Y0 + 900)])], crs=UTM
+    )
+    plan = gpd.GeoDataFrame(
+        {
+            "rank": [1],
+            "site_id": ["C-007"],
+            "commune": ["Xã Huổi Só"],
+            "villages_gained": [["V2"]],
+            "village_names": [[INJECTION]],
+            "households_gained": [1234],
+            "power": ["solar"],
+            "power_cost_vnd": [350_000_000.0],
+            "backhaul": ["microwave"],
+            "backhaul_cost_vnd": [120_000_000.0],
+            "cost_vnd": [1_970_000_000.0],
+        },
+        geometry=[Point(X0 + 1500, Y0 + 500)],
+        crs=UTM,
+    )
+    return {"villages": villages, "communes": communes, "sites": sites, "grid": grid, "plan": plan}
+
+
+def _image() -> MercatorImage:
+    data = np.array([[-85.0, -95.0], [-105.0, np.nan]], dtype=np.float32)
+    return MercatorImage(data=data, bounds=[[21.9, 103.3], [22.0, 103.4]])
+
+
+def _hillshade() -> RgbaImage:
+    rgba = np.full((2, 2, 4), 200, dtype=np.uint8)
+    return RgbaImage(rgba=rgba, bounds=[[21.9, 103.3], [22.0, 103.4]])
+
+
+def _build(layers: dict[str, gpd.GeoDataFrame], **kwargs: object) -> str:
+    return build_map(
+        layers["villages"],
+        layers["communes"],
+        layers["sites"],
+        layers["grid"],
+        plan=layers["plan"],
+        signal_image=_image(),
+        after_image=_image(),
+        hillshade=_hillshade(),
+        **kwargs,
+    ).render()
+
+
+def test_offline_page_names_no_web_address(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    text = _build(layers, offline=True)
+    data = _data(text)
+    assert data["offline"] is True
+    assert [b["id"] for b in data["basemaps"]] == ["basemap_hillshade"]
+    assert "tile.openstreetmap.org" not in text and "opentopomap.org" not in text
+    # nothing is loaded from elsewhere: no src/href attribute, no CSS url() but data URIs
+    assert re.findall(r"""<(?:script|link|img|iframe)[^>]*(?:src|href)=""", text) == []
+    assert re.findall(r"url\((?!data:|#default#VML)", text) == []
+    # the only web addresses left are an SVG namespace and Leaflet's own links/comments
+    addresses = set(re.findall(r"https?://[\w.-]+", text))
+    assert addresses <= {
+        "http://www.w3.org",
+        "https://leafletjs.com",
+        "https://bugzilla.mozilla.org",
+    }
+    assert "jquery" not in text.lower() and "bootstrap" not in text.lower()
+    assert leaflet_js()[:2000] in text  # Leaflet inlined from xstatic-leaflet
+
+
+def test_online_page_has_tiles_and_hillshade(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    data = _data(_build(layers))
+    assert [b["id"] for b in data["basemaps"]] == [
+        "basemap_osm",
+        "basemap_topo",
+        "basemap_hillshade",
+    ]
+    assert data["basemaps"][0]["url"].startswith("https://tile.openstreetmap.org/")
+
+
+def test_layers_popups_and_legends(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    data = _data(_build(layers))
+    by_id = {layer["id"]: layer for layer in data["layers"]}
+    assert list(by_id) == ["signal", "after", "communes", "grid", "villages", "towers", "plan"]
+    assert by_id["after"]["show"] is False and by_id["signal"]["show"] is True
+    assert all(layer["legend"] for layer in data["layers"])  # a legend for every layer
+    v2 = dict(by_id["villages"]["items"][1]["rows"])
+    assert v2["Số hộ"] == "1.234"  # Vietnamese thousands separator
+    assert v2["Trạm đề xuất phủ sóng"] == "#1 C-007"
+    assert v2["Điện lưới quốc gia"] == "Chưa rõ"
+    assert v2["Dân số"] == "–"
+    v1 = dict(by_id["villages"]["items"][0]["rows"])
+    assert v1["Sóng di động (mô hình)"] == "Có sóng (-95 dBm)"
+    assert v1["Tỷ lệ hộ có sóng (mô hình)"] == "85%"
+    assert v1["Trạm phục vụ tốt nhất"] == "VT-A"
+    assert by_id["villages"]["items"][0]["key"] == "ban huoi so"  # folded for search
+    site = dict(by_id["plan"]["items"][0]["rows"])
+    assert site["Thôn/bản được phủ sóng"] == INJECTION
+    assert site["Nguồn điện"] == "Điện mặt trời" and site["Truyền dẫn"] == "Vi ba"
+    assert site["Tổng chi phí (VNĐ)"] == "1.970.000.000"
+    assert by_id["towers"]["items"][0]["tech"] == "2G/4G"
+    assert by_id["signal"]["image"].startswith("data:image/png;base64,")
+
+
+def test_english_labels_and_numbers(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    data = _data(_build(layers, lang="en"))
+    rows = dict(data["layers"][4]["items"][1]["rows"])
+    assert rows["Households"] == "1,234"
+    assert data["labels"]["search_placeholder"] == "Find a village…"
+    with pytest.raises(ValueError, match="unknown language"):
+        _build(layers, lang="fr")
+
+
+def test_page_is_deterministic(layers: dict[str, gpd.GeoDataFrame], tmp_path: Path) -> None:
+    a = write_map(build_map(layers["villages"], layers["communes"]), tmp_path / "a.html")
+    b = write_map(build_map(layers["villages"], layers["communes"]), tmp_path / "b.html")
+    assert a.read_bytes() == b.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html"]
+
+
+def test_json_for_script_cannot_close_the_block() -> None:
+    payload = {"name": "</script><script>alert(1)</script> & <!-- \u2028"}
+    text = json_for_script(payload)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == payload
+
+
+def test_every_label_is_translated_and_the_script_uses_known_labels() -> None:
+    for key, texts in LABELS.items():
+        assert set(texts) == set(LANGUAGES), key
+        assert all(t.strip() for t in texts.values()), key
+    used = set(re.findall(r"\bT\.(\w+)", covgap_js()))
+    assert used and used <= set(LABELS)
+    assert label("villages") == "Thôn, bản" and labels_for("en")["villages"] == "Villages"
+
+
+def test_script_never_puts_data_into_html() -> None:
+    js = re.sub(r"/\*.*?\*/", "", covgap_js(), flags=re.S)  # without comments
+    assert "innerHTML" not in js  # text goes in with textContent only
+    assert "insertAdjacentHTML" not in js and "document.write" not in js
+
+
+def test_leaflet_css_images_are_inlined() -> None:
+    css = leaflet_css()
+    assert "url(images/" not in css
+    assert "url(data:image/png;base64," in css
+
+
+def test_technology() -> None:
+    assert technology("GSM;LTE") == "2G/4G"
+    assert technology("UMTS") == "3G"
+    assert technology("") == "" and technology(None) == ""
+
+
+def test_png_bytes_round_trip() -> None:
+    rgba = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    data = png_bytes(rgba)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert (width, height, depth, colour) == (3, 2, 8, 6)
+    length = struct.unpack(">I", data[33:37])[0]
+    raw = zlib.decompress(data[41 : 41 + length])
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(2, 1 + 12)
+    assert (rows[:, 0] == 0).all()
+    assert (rows[:, 1:].reshape(2, 3, 4) == rgba).all()
+    assert png_bytes(rgba) == data
+
+
+def test_hillshade_lights_slopes_facing_the_sun() -> None:
+    cols = np.arange(20, dtype=float)
+    east_up = np.tile(cols * 30.0, (20, 1))  # rises eastwards 1:1 (45 degrees)
+    flat = np.zeros((20, 20))
+    from_west = hillshade(east_up, 30.0, 30.0, azimuth_deg=270.0, altitude_deg=45.0)
+    from_east = hillshade(east_up, 30.0, 30.0, azimuth_deg=90.0, altitude_deg=45.0)
+    assert np.allclose(hillshade(flat, 30.0, 30.0, altitude_deg=30.0), 0.5, atol=1e-6)
+    # the slope faces west: lit square-on by a sun in the west at 45 degrees ...
+    assert np.allclose(from_west[5:15, 5:15], 1.0, atol=1e-6)
+    # ... and in its own shadow when the sun is in the east
+    assert np.allclose(from_east[5:15, 5:15], 0.0, atol=1e-6)
+
+
+def test_hillshade_image_is_bounded_and_transparent_outside() -> None:
+    rows, cols = np.mgrid[0:300, 0:200]
+    dem = (800.0 + 2.0 * cols + np.sin(rows / 10.0) * 50).astype("float32")
+    dem[:10, :10] = np.nan
+    transform = Affine(30.0, 0.0, 326_400.0, 0.0, -30.0, 2_431_500.0)
+    picture = hillshade_image(dem, transform, CRS.from_epsg(32648), max_pixels=100)
+    assert picture.rgba.dtype == np.uint8 and picture.rgba.shape[2] == 4
+    assert 90 <= max(picture.rgba.shape[:2]) <= 110  # about max_pixels (grid convergence)
+    assert picture.rgba[0, 0, 3] == 0  # the nodata corner stays transparent
+    assert (picture.rgba[picture.rgba.shape[0] // 2, :, 3] == 255).any()
+    (south, west), (north, east) = picture.bounds
+    assert 21.8 < south < north < 22.1 and 103.2 < west < east < 103.5
