@@ -19,11 +19,19 @@ from covgap.gaps import Gaps, find_gaps
 from covgap.scenario import Scenario, default_scenario, load_scenario
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.figure import Figure
+
     from covgap.reception import SurveyComparison
+    from covgap.sensitivity import Sensitivity
     from covgap.signal import SignalResult
+    from covgap.siteplan import SitePlan
     from covgap.terrain import Terrain
 
-__all__ = ["Analysis", "analyse"]
+__all__ = ["SIGNAL_CHUNK_SITES", "Analysis", "analyse", "demo_dir"]
+
+#: Sites per call of the terrain kernel when a progress bar is drawn.
+SIGNAL_CHUNK_SITES = 4
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +101,79 @@ class Analysis:
 
         return analysis_html(self)
 
+    # -- notebook API: tables, map, plots, export --------------------------
+    @property
+    def villages(self) -> gpd.GeoDataFrame:
+        """Every village with its status (``gaps.villages``)."""
+        return self.gaps.villages
+
+    @property
+    def communes(self) -> gpd.GeoDataFrame:
+        """Commune polygons (``dataset.communes``)."""
+        return self.dataset.communes
+
+    @property
+    def sites(self) -> gpd.GeoDataFrame:
+        """Existing tower sites (``dataset.sites``)."""
+        return self.dataset.sites
+
+    def map(
+        self,
+        plan: SitePlan | None = None,
+        *,
+        lang: str = "vi",
+        sensitivity: Sensitivity | None = None,
+    ) -> Any:
+        """Build the interactive gap map (it shows itself inline in Jupyter).
+
+        Returns :func:`covgap.publish.webmap.build_map`'s map object.
+
+        Parameters
+        ----------
+        plan
+            A site plan to draw as numbered markers.
+        lang
+            ``"vi"`` or ``"en"``.
+        sensitivity
+            Adds ``status_uncertain`` to the village popups' data.
+        """
+        from covgap.publish.notebook import analysis_map
+
+        return analysis_map(self, plan, lang=lang, sensitivity=sensitivity)
+
+    def plot_status(self, **kwargs: Any) -> Figure:
+        """Chart the villages per commune by coverage x power status (matplotlib)."""
+        from covgap.publish.plots import status_chart
+
+        return status_chart(self, **kwargs)
+
+    def plot_map(
+        self, plan: SitePlan | None = None, sensitivity: Sensitivity | None = None, **kwargs: Any
+    ) -> Figure:
+        """Draw the static map for reports: communes, villages by status, towers, plan."""
+        from covgap.publish.plots import plan_map
+
+        return plan_map(self, plan, sensitivity=sensitivity, **kwargs)
+
+    def export(
+        self,
+        out_dir: str | Path,
+        plan: SitePlan | None = None,
+        *,
+        lang: str = "vi",
+        plots: bool = True,
+    ) -> list[Path]:
+        """Write what ``covgap run`` writes (lists, map, summary, plots) into ``out_dir``.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        from covgap.publish import publish_run
+
+        return list(publish_run(self, out_dir, lang=lang, plan=plan, plots=plots).files)
+
 
 def _scenario(value: Scenario | str | Path | None) -> Scenario:
     if value is None:
@@ -102,12 +183,81 @@ def _scenario(value: Scenario | str | Path | None) -> Scenario:
     return load_scenario(value)
 
 
+def demo_dir() -> Path:
+    """Return the synthetic Tủa Chùa demo dataset folder (generated on first use)."""
+    from covgap.cli import default_data_dir
+
+    return default_data_dir()
+
+
+class _DropCoverageWarnings(logging.Filter):
+    """Drop :func:`covgap.terrain.check_coverage` records (already logged once)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.funcName != "check_coverage"
+
+
+def _signal(terrain: Terrain, sites: Any, settings: Scenario, progress: bool) -> SignalResult:
+    """Best-server signal of ``sites``: one kernel call, or chunks with a progress bar.
+
+    Chunks are merged exactly as one call would give: the strongest signal,
+    ties to the lowest site index, unknown where no site has a signal and one
+    within range has nodata on its path.
+    """
+    import numpy as np
+
+    from covgap import progress as progress_mod
+    from covgap.signal import BEST_SITE_NONE, BEST_SITE_UNKNOWN, SignalResult, compute_signal
+
+    n = len(sites)
+    if not progress or n <= SIGNAL_CHUNK_SITES:
+        return compute_signal(terrain, sites, settings)
+    parts = progress_mod.chunks(n, SIGNAL_CHUNK_SITES)
+    quiet = _DropCoverageWarnings()
+    terrain_log = logging.getLogger("covgap.terrain")
+    terrain_log.addFilter(quiet)
+    rsrp = best = None
+    unknown = None
+    site_ids: list[str] = []
+    try:
+        with progress_mod.bar(total=n, desc="terrain model", unit="site", progress=True) as pbar:
+            for part in parts:
+                res = compute_signal(terrain, sites.iloc[part], settings)
+                offset = len(site_ids)
+                site_ids.extend(res.site_ids)
+                local = np.where(res.best_site >= 0, res.best_site + offset, res.best_site)
+                if rsrp is None:
+                    rsrp, best = res.rsrp.copy(), local
+                    unknown = res.best_site == BEST_SITE_UNKNOWN
+                else:
+                    stronger = np.nan_to_num(res.rsrp, nan=-np.inf) > np.nan_to_num(
+                        rsrp, nan=-np.inf
+                    )
+                    rsrp = np.where(stronger, res.rsrp, rsrp)
+                    best = np.where(stronger, local, best)
+                    unknown |= res.best_site == BEST_SITE_UNKNOWN
+                pbar.update(part.stop - part.start)
+    finally:
+        terrain_log.removeFilter(quiet)
+    assert rsrp is not None and best is not None and unknown is not None
+    nothing = np.isnan(rsrp)
+    best = np.where(nothing, np.where(unknown, BEST_SITE_UNKNOWN, BEST_SITE_NONE), best)
+    return SignalResult(
+        rsrp=rsrp.astype(np.float32),
+        best_site=best.astype(np.int32),
+        site_ids=site_ids,
+        transform=terrain.transform,
+        crs=terrain.crs,
+    )
+
+
 def analyse(
     data: Dataset | str | Path,
     *,
     scenario: Scenario | str | Path | None = None,
     crs: str | None = None,
     model: bool = True,
+    progress: bool | None = None,
 ) -> Analysis:
     """Analyse a dataset: gaps from the survey, coverage from the terrain model.
 
@@ -121,6 +271,9 @@ def analyse(
         Metric analysis CRS when loading from a folder (default: UTM zone).
     model
         Run the terrain coverage model (needs a DEM and at least one site).
+    progress
+        Show a progress bar over the terrain model's sites; ``None`` follows
+        :func:`covgap.progress.enable` (off by default).
 
     Returns
     -------
@@ -138,22 +291,23 @@ def analyse(
         analysis.warnings.append("no tower sites: coverage was not modelled")
         return analysis
 
+    from covgap.progress import resolve
     from covgap.reception import compare_with_survey, village_reception
-    from covgap.signal import compute_signal
     from covgap.terrain import check_coverage, load_terrain
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
     sites = dataset.sites
+    show = resolve(progress) and len(sites) > SIGNAL_CHUNK_SITES
     analysis.warnings.extend(
         check_coverage(
             terrain,
             list(zip(sites["site_id"], sites.geometry.x, sites.geometry.y, strict=True)),
             settings.radius_m,
-            log=False,  # compute_signal logs them
+            log=show,  # else compute_signal logs them; chunked, _signal silences them
         )
     )
     log.info("modelling coverage of %d sites over a %s DEM", len(sites), terrain.shape)
-    signal = compute_signal(terrain, sites, settings)
+    signal = _signal(terrain, sites, settings, show)
     reception = village_reception(
         dataset.settlements,
         dataset.villages,

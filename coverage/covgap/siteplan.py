@@ -34,17 +34,33 @@ import pandas as pd
 from covgap.errors import CoverageError, ProblemInputError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import scipy.sparse
+    from matplotlib.figure import Figure
+
     from covgap.analysis import Analysis
     from covgap.candidates import CandidateSettings
     from covgap.costs import CostSettings
     from covgap.plan import CoverageProblem, PlanResult
+    from covgap.sensitivity import Sensitivity
     from covgap.signal import SignalResult
 
-__all__ = ["METHODS", "SitePlan", "plan_sites"]
+__all__ = [
+    "COVERAGE_CHUNK",
+    "METHODS",
+    "SitePlan",
+    "coverage_curve",
+    "plan_sites",
+    "villages_gained",
+]
 
 log = logging.getLogger(__name__)
 
 METHODS = ("greedy", "exact")
+
+#: Candidates per call of the link kernel when a progress bar is drawn.
+COVERAGE_CHUNK = 100
 
 
 @dataclass
@@ -93,6 +109,8 @@ class SitePlan:
     budget_vnd: float | None = None
     signal_after: SignalResult | None = None
     notes: list[str] = field(default_factory=list)
+    analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    _curve: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> list[dict[str, Any]]:
         """Return the ``plan`` list of ``summary.json``."""
@@ -120,6 +138,54 @@ class SitePlan:
         from covgap.publish.notebook import plan_html
 
         return plan_html(self)
+
+    # -- notebook API: curve, plots, export -------------------------------
+    def curve(self, k_max: int | None = None, *, exact: bool = True) -> pd.DataFrame:
+        """Tabulate households covered against the number of sites (:func:`coverage_curve`).
+
+        The default curve (``k_max=None``, ``exact=True``) is computed once and kept.
+        """
+        if k_max is None and exact:
+            if self._curve is None:
+                self._curve = coverage_curve(self)
+            return self._curve
+        return coverage_curve(self, k_max, exact=exact)
+
+    def plot_curve(self, **kwargs: Any) -> Figure:
+        """Plot households covered against number of sites, exact optimum marked."""
+        from covgap.publish.plots import coverage_curve_chart
+
+        return coverage_curve_chart(self, **kwargs)
+
+    def plot_cost(self, **kwargs: Any) -> Figure:
+        """Plot cost against households covered, greedy and exact plans for each k."""
+        from covgap.publish.plots import cost_chart
+
+        return cost_chart(self, **kwargs)
+
+    def plot_map(self, sensitivity: Sensitivity | None = None, **kwargs: Any) -> Figure:
+        """Draw the static map of the plan for reports (needs the plan's analysis)."""
+        from covgap.publish.plots import plan_map
+
+        if self.analysis is None:
+            raise CoverageError("this plan carries no analysis to draw the map from")
+        return plan_map(self.analysis, self, sensitivity=sensitivity, **kwargs)
+
+    def export(self, out_dir: str | Path, *, name: str = "priorities") -> list[Path]:
+        """Write the priority lists (XLSX, CSV, GeoJSON, GeoPackage, KML) into ``out_dir``."""
+        from covgap.publish.exports import write_priorities
+
+        uncovered = None
+        scenario = None
+        if self.analysis is not None:
+            from covgap.publish.report import _uncovered_sheet, _village_table
+
+            uncovered = _uncovered_sheet(_village_table(self.analysis), self)
+            scenario = self.analysis.scenario
+        rows = self.assumptions(scenario) if scenario is not None else self.costs.assumptions()
+        return write_priorities(
+            out_dir, self.plan, uncovered, self.electrification, rows, name=name
+        )
 
     def assumptions(self, scenario: Any) -> list[dict[str, Any]]:
         """Every number behind the plan: costs, radio scenario and plan settings.
@@ -361,6 +427,117 @@ def _ranked_table(
     return plan, covered
 
 
+def villages_gained(plan: SitePlan, selected: Any) -> list[str]:
+    """Return the uncovered villages that a set of candidates brings into coverage.
+
+    Parameters
+    ----------
+    plan
+        Supplies the demand points, coverage matrix and the village rule
+        (``covered_share`` of the plan's analysis, default 0.5).
+    selected
+        Candidate positions (columns of ``plan.problem.coverage``).
+    """
+    coverage = plan.problem.coverage.tocsc()
+    covered = np.zeros(coverage.shape[0], dtype=bool)
+    for j in np.asarray(selected, dtype=np.int64):
+        covered[coverage.indices[coverage.indptr[j] : coverage.indptr[j + 1]]] = True
+    cut = plan.analysis.scenario.covered_share if plan.analysis is not None else 0.5
+    share, _ = _village_shares(plan.demand, covered)
+    return sorted(str(c) for c, v in share.items() if v >= cut)
+
+
+def coverage_curve(
+    plan: SitePlan,
+    k_max: int | None = None,
+    *,
+    exact: bool = True,
+    time_limit: float = 20.0,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Tabulate households covered and cost for each number of sites, greedy and exact.
+
+    Greedy picks are nested, so one greedy run up to ``k_max`` gives its
+    whole curve; the exact optimum is solved for each ``k`` separately
+    (HiGHS, warm-started, usually well under a second each on a district).
+
+    Parameters
+    ----------
+    plan
+        A site plan (its coverage problem is reused).
+    k_max
+        Largest number of sites (default: the plan's ``k``, else its number
+        of sites, at least 1).
+    exact
+        Also solve the exact optimum for each ``k``.
+    time_limit
+        Seconds allowed to each exact solve.
+    progress
+        Progress bar over ``k``; ``None`` follows :mod:`covgap.progress`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``k`` from 1: ``k``, ``greedy_households``,
+        ``greedy_cost_vnd``, and with ``exact``: ``exact_households``,
+        ``exact_cost_vnd``, ``exact_status``.
+    """
+    from covgap.plan import ExactCoverage, GreedyCoverage
+    from covgap.progress import bar
+
+    if k_max is None:
+        k_max = plan.k if plan.k is not None else len(plan.plan)
+    k_max = max(int(k_max), 1)
+    greedy = GreedyCoverage(plan.problem, k=k_max).solve()
+    costs = plan.problem.costs[greedy.selected] if len(greedy.selected) else np.zeros(0)
+    rows = []
+    for k in range(1, k_max + 1):
+        n = min(k, len(greedy.selected))
+        rows.append(
+            {
+                "k": k,
+                "greedy_households": float(greedy.cumulative[n - 1]) if n else 0.0,
+                "greedy_cost_vnd": float(costs[:n].sum()),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if exact:
+        households, cost, status = [], [], []
+        for k in bar(range(1, k_max + 1), desc="exact optimum per k", unit="k", progress=progress):
+            res = ExactCoverage(plan.problem, k=k, time_limit=time_limit).solve()
+            households.append(res.objective)
+            cost.append(res.cost)
+            status.append(res.status)
+        table["exact_households"] = households
+        table["exact_cost_vnd"] = cost
+        table["exact_status"] = pd.Series(status, dtype="str")
+    return table
+
+
+def _coverage_in_chunks(
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    progress: bool,
+) -> scipy.sparse.csc_matrix:
+    """Compute the candidates' coverage matrix, in chunks of candidates under a progress bar."""
+    import scipy.sparse
+
+    from covgap.links import coverage_matrix
+    from covgap.progress import bar, chunks
+
+    scenario = analysis.scenario
+    if not progress or len(candidates) <= COVERAGE_CHUNK:
+        return coverage_matrix(analysis.terrain, candidates, demand, scenario)[0]
+    parts = []
+    with bar(total=len(candidates), desc="candidate coverage", unit="site", progress=True) as pbar:
+        for part in chunks(len(candidates), COVERAGE_CHUNK):
+            matrix, _ = coverage_matrix(analysis.terrain, candidates.iloc[part], demand, scenario)
+            parts.append(matrix)
+            pbar.update(part.stop - part.start)
+    return scipy.sparse.hstack(parts, format="csc")
+
+
 def plan_sites(
     analysis: Analysis,
     *,
@@ -371,6 +548,7 @@ def plan_sites(
     candidate_settings: CandidateSettings | None = None,
     time_limit: float = 60.0,
     signal_after: bool = True,
+    progress: bool | None = None,
 ) -> SitePlan:
     """Rank new tower sites that bring the uncovered villages' households into coverage.
 
@@ -393,6 +571,9 @@ def plan_sites(
         Seconds allowed to the exact solver.
     signal_after
         Also compute the planned sites' best-server raster (for the map).
+    progress
+        Show progress bars (stages, candidates' coverage); ``None`` follows
+        :func:`covgap.progress.enable` (off by default).
 
     Returns
     -------
@@ -408,8 +589,8 @@ def plan_sites(
     from covgap.candidates import dataset_candidates
     from covgap.costs import default_cost_settings, power_cost
     from covgap.electrification import electrification_priorities
-    from covgap.links import coverage_matrix
     from covgap.plan import CoverageProblem, ExactCoverage, GreedyCoverage
+    from covgap.progress import bar, resolve
 
     if method not in METHODS:
         raise ProblemInputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
@@ -419,6 +600,8 @@ def plan_sites(
         raise CoverageError("site planning needs the terrain model (a DEM and existing sites)")
     costs = costs if costs is not None else default_cost_settings()
     ds, gaps, scenario = analysis.dataset, analysis.gaps, analysis.scenario
+    show = resolve(progress)
+    stages = bar(total=5, desc="site plan", unit="stage", progress=show)
 
     uncovered = set(gaps.uncovered)
     demand = ds.settlements[ds.settlements["village_code"].isin(uncovered)].copy()
@@ -430,12 +613,16 @@ def plan_sites(
     )  # fmt: skip
     candidates = candidates.reset_index(drop=True)
     log.info("%d candidates for %d demand points", len(candidates), len(demand))
+    stages.update(1)
+    stages.set_postfix_str("costs")
     table = _candidate_costs(analysis, candidates, costs)
     candidates = pd.concat([candidates, table.reset_index(drop=True)], axis=1)
     candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=ds.crs)
 
+    stages.update(1)
+    stages.set_postfix_str("coverage")
     if len(demand) and len(candidates):
-        coverage, _rsrp = coverage_matrix(analysis.terrain, candidates, demand, scenario)
+        coverage = _coverage_in_chunks(analysis, candidates, demand, show)
     else:
         import scipy.sparse
 
@@ -451,6 +638,8 @@ def plan_sites(
         candidate_ids=candidates["candidate_id"].astype(str).tolist(),
         demand_ids=demand["village_code"].astype(str).tolist(),
     )
+    stages.update(1)
+    stages.set_postfix_str("optimisation")
     greedy = GreedyCoverage(problem, k=k, budget=budget_vnd, swaps=True).solve()
     if method == "exact":
         result = ExactCoverage(problem, k=k, budget=budget_vnd, time_limit=time_limit).solve()
@@ -481,12 +670,16 @@ def plan_sites(
         communes_gdf=ds.communes,
     )
 
+    stages.update(1)
+    stages.set_postfix_str("signal of the plan")
     after = None
     if signal_after and len(plan):
         from covgap.signal import compute_signal
 
         planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
         after = compute_signal(analysis.terrain, planned, scenario)
+    stages.update(1)
+    stages.close()
     return SitePlan(
         plan=plan,
         candidates=candidates,
@@ -500,4 +693,5 @@ def plan_sites(
         k=k,
         budget_vnd=budget_vnd,
         signal_after=after,
+        analysis=analysis,
     )

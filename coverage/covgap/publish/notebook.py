@@ -8,9 +8,16 @@ from covgap.publish.webmap import safe_text
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.sensitivity import Sensitivity
     from covgap.siteplan import SitePlan
 
-__all__ = ["analysis_html", "key_value_table", "plan_html"]
+__all__ = [
+    "analysis_html",
+    "analysis_map",
+    "key_value_table",
+    "plan_html",
+    "sensitivity_html",
+]
 
 
 def key_value_table(title: str, rows: list[tuple[str, Any]]) -> str:
@@ -59,3 +66,81 @@ def plan_html(plan: SitePlan) -> str:
         ["rank", "site_id", "commune", "households_gained", "power", "backhaul", "cost_vnd"]
     ]
     return head + table.to_html(index=False, escape=True, float_format=lambda v: f"{v:,.0f}")
+
+
+def sensitivity_html(sensitivity: Sensitivity) -> str:
+    """Key figures of a sensitivity study and the villages whose status flips."""
+    table = sensitivity.villages
+    flips = table[table["status_uncertain"]]
+    head = key_value_table(
+        "covgap sensitivity of the modelled status",
+        [
+            ("scenario", sensitivity.scenario.name),
+            ("variants", len(sensitivity.variants)),
+            ("villages", len(table)),
+            ("uncertain (status flips)", len(flips)),
+        ],
+    )
+    variants = sensitivity.variants[["variant", "parameter", "value", "changed"]]
+    shown = flips[["village_code", "village_name", "base_status", "flips"]].assign(
+        flips=flips["flips"].map(", ".join)
+    )
+    return (
+        head + variants.to_html(index=False, escape=True) + shown.to_html(index=False, escape=True)
+    )
+
+
+def analysis_map(
+    analysis: Analysis,
+    plan: SitePlan | None = None,
+    *,
+    lang: str = "vi",
+    sensitivity: Sensitivity | None = None,
+) -> Any:
+    """Build the run's Leaflet map for a notebook (it displays itself inline).
+
+    The map is :func:`covgap.publish.webmap.build_map`'s, built from the same
+    inputs as the run's map file; its ``_repr_html_`` shows it in Jupyter.
+
+    Parameters
+    ----------
+    analysis
+        The analysis to draw.
+    plan
+        A site plan: numbered markers and the signal after the plan.
+    lang
+        ``"vi"`` or ``"en"``.
+    sensitivity
+        Adds the ``status_uncertain`` column to the village table given to the map.
+    """
+    import numpy as np
+
+    from covgap.publish.overlay import to_mercator
+    from covgap.publish.report import _village_table
+    from covgap.publish.webmap import build_map
+
+    table = _village_table(analysis)
+    if sensitivity is not None:
+        table = sensitivity.mark(table)
+    summary = analysis.summary()
+    image = after_image = None
+    if analysis.signal is not None:
+        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
+    if plan is not None and plan.signal_after is not None:
+        after = plan.signal_after
+        rsrp = after.rsrp if analysis.signal is None else np.fmax(analysis.signal.rsrp, after.rsrp)
+        after_image = to_mercator(rsrp, after.transform, after.crs)
+    ds = analysis.dataset
+    return build_map(
+        table,
+        ds.communes,
+        ds.sites,
+        ds.grid,
+        title=ds.title,
+        synthetic=ds.synthetic,
+        summary=summary,
+        lang=lang,
+        signal_image=image,
+        plan=plan.plan if plan is not None else None,
+        after_image=after_image,
+    )
