@@ -88,7 +88,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
     dataset = analysis.dataset
     plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
-    outputs = publish_run(analysis, args.out, lang=args.lang, plan=plan)
+    stability = None
+    if analysis.terrain is not None and not args.no_sensitivity:
+        from covgap.sensitivity import sensitivity
+
+        stability = sensitivity(analysis)
+    outputs = publish_run(
+        analysis,
+        args.out,
+        lang=args.lang,
+        plan=plan,
+        offline=args.offline,
+        sensitivity=stability,
+    )
     s = outputs.summary
     label = " (SYNTHETIC)" if dataset.synthetic else ""
     _out(args, f"dataset: {dataset.name}{label}")
@@ -106,6 +118,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     if plan is not None:
         _print_plan(args, plan)
+    if stability is not None:
+        uncertain = s.get("uncertain_villages", [])
+        _out(args, f"villages whose modelled status is uncertain (sensitivity): {len(uncertain)}")
     if s["unmatched_rows"]:
         _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
     for path in outputs.files:
@@ -188,9 +203,23 @@ def _cmd_sites(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _non_negative(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _plan_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sites", type=int, help="number of new sites (default 10)")
-    parser.add_argument("--budget", type=float, help="budget in VND (e.g. 3e10)")
+    parser.add_argument("--sites", type=_non_negative(int), help="number of new sites (default 10)")
+    parser.add_argument("--budget", type=_non_negative(float), help="budget in VND (e.g. 3e10)")
     parser.add_argument(
         "--method",
         choices=["exact", "greedy"],
@@ -278,6 +307,25 @@ def _slug(text: str) -> str:
     return "".join(ch.lower() if ch.isalnum() else "_" for ch in text).strip("_") or "group"
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from covgap.compare import compare_scenarios, format_table, write_comparison
+
+    data = Path(args.data) if args.data else default_data_dir()
+    table = compare_scenarios(
+        data,
+        args.scenarios,
+        k=args.sites,
+        budget_vnd=args.budget,
+        method=args.method,
+        time_limit=args.time_limit,
+        crs=args.crs,
+    )
+    _out(args, format_table(table))
+    path = write_comparison(table, Path(args.out) / "comparison.csv")
+    _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from covgap.demo import generate_demo
 
@@ -310,6 +358,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-model", action="store_true", help="skip the terrain coverage model (survey only)"
     )
     run.add_argument("--no-plan", action="store_true", help="skip the site plan")
+    run.add_argument(
+        "--no-sensitivity",
+        action="store_true",
+        help="skip the sensitivity of modelled statuses (threshold, k, heights)",
+    )
+    run.add_argument(
+        "--offline",
+        action="store_true",
+        help="self-contained map that makes no network request (hillshade basemap, no web tiles)",
+    )
     _plan_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -325,6 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
     validate.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     validate.set_defaults(func=_cmd_validate)
+
+    cmp = sub.add_parser("compare", help="run scenarios side by side and tabulate them")
+    cmp.add_argument("scenarios", nargs="+", help="scenario TOML files (see scenarios/)")
+    cmp.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    cmp.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    cmp.add_argument("--out", default="maps", help="folder for comparison.csv (default: maps/)")
+    _plan_options(cmp)
+    cmp.set_defaults(func=_cmd_compare)
 
     view = sub.add_parser("viewshed", help="line-of-sight rasters of observers over a DEM")
     view.add_argument("dem", help="GeoTIFF DEM in a projected CRS (metres)")
@@ -364,7 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.verbosity = -1 if args.quiet else args.verbose
-    with _logging_to_stderr(args.verbosity):
+    from covgap import progress
+
+    with _logging_to_stderr(args.verbosity), progress.enabled(args.verbosity >= 0):
         try:
             return int(args.func(args))
         except CoverageError as exc:

@@ -13,11 +13,12 @@ import pandas as pd
 
 from covgap.publish.exports import write_priorities
 from covgap.publish.files import write_csv, write_geojson, write_json
-from covgap.publish.overlay import to_mercator
+from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
 from covgap.publish.webmap import build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.sensitivity import Sensitivity
     from covgap.siteplan import SitePlan
 
 __all__ = ["VILLAGE_COLUMNS", "RunOutputs", "publish_run"]
@@ -81,12 +82,27 @@ def _uncovered_sheet(table: gpd.GeoDataFrame, plan: SitePlan | None) -> pd.DataF
     return rows.reset_index(drop=True)
 
 
+def _hillshade(analysis: Analysis) -> RgbaImage | None:
+    """Return the DEM's hillshade for the map's basemap (``None`` without a DEM)."""
+    terrain = analysis.terrain
+    if terrain is None and analysis.dataset.dem_path is not None:
+        from covgap.terrain import load_terrain
+
+        terrain = load_terrain(analysis.dataset.dem_path, crs=analysis.dataset.crs)
+    if terrain is None:
+        return None
+    return hillshade_image(terrain.elevation, terrain.transform, terrain.crs)
+
+
 def publish_run(
     analysis: Analysis,
     out_dir: str | Path,
     *,
     lang: str = "vi",
     plan: SitePlan | None = None,
+    offline: bool = False,
+    sensitivity: Sensitivity | None = None,
+    plots: bool = True,
 ) -> RunOutputs:
     """Write the run's outputs into ``out_dir``.
 
@@ -108,12 +124,26 @@ def publish_run(
         A site plan (:func:`covgap.siteplan.plan_sites`): adds the priority
         lists (``priorities.xlsx``, ``.csv``, ``.geojson``, ``.gpkg``,
         ``.kml``), the ``plan`` key of the summary and the plan on the map.
+    offline
+        Write a map that makes no network request: Leaflet inlined, the DEM's
+        hillshade as the basemap instead of web tiles.
+    sensitivity
+        Village status stability (:func:`covgap.sensitivity.sensitivity`):
+        adds ``status_uncertain`` to the village lists and the map, the
+        ``uncertain_villages`` summary key and ``sensitivity.csv``.
+    plots
+        Also write the PNG charts (:func:`covgap.publish.plots.write_plots`).
     """
     dataset, gaps = analysis.dataset, analysis.gaps
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = analysis.summary()
     table = _village_table(analysis)
+    if sensitivity is not None:
+        table = sensitivity.mark(table)
+        summary["uncertain_villages"] = sorted(
+            table.loc[table["status_uncertain"], "village_code"].astype(str)
+        )
     if plan is not None:
         summary["plan"] = plan.summary()
         summary["plan_overview"] = plan.overview()
@@ -166,8 +196,16 @@ def publish_run(
         signal_image=image,
         plan=plan.plan if plan is not None else None,
         after_image=after_image,
+        hillshade=_hillshade(analysis),
+        offline=offline,
     )
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
+    if sensitivity is not None:
+        files.append(sensitivity.export(out))
+    if plots:
+        from covgap.publish.plots import write_plots
+
+        files.extend(write_plots(analysis, plan, out, sensitivity=sensitivity, lang=lang))
     files.append(write_json(out / "summary.json", summary))
     log.info("wrote %d files to %s", len(files), out)
     return RunOutputs(out_dir=out, summary=summary, files=files)
