@@ -160,6 +160,17 @@ def load_matrix(path: Path, k: int | None) -> Instance:
     return Instance(f"real:{path.name}", "real", cov, weights, k or kk, already, costs)
 
 
+def demo_instance(k: int) -> Instance:
+    """The embedded demo's real terrain coverage matrix (settlements x candidate sites)."""
+    from covgap.analysis import analyse, demo_dir
+    from covgap.siteplan import plan_sites
+
+    analysis = analyse(demo_dir())
+    problem = plan_sites(analysis, k=k, method="greedy", signal_after=False).problem
+    cov = sp.csc_array(problem.coverage, dtype=bool)
+    return Instance("real: demo terrain", "real", cov, problem.weights, k, None, problem.costs)
+
+
 # -- methods ------------------------------------------------------------------------------
 
 
@@ -272,6 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matrix", type=Path, help="real coverage matrix (.npz from save_matrix)")
     ap.add_argument("--k", type=int, help="sites for --matrix (default: the file's k, else 10)")
+    ap.add_argument(
+        "--demo",
+        action="store_true",
+        help="add the embedded demo's terrain coverage matrix (k = --k, default 4)",
+    )
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--time-limit", type=float, default=TIME_LIMIT)
     ap.add_argument("--quick", action="store_true", help="district scale only")
@@ -300,8 +316,10 @@ def main(argv: list[str] | None = None) -> int:
             instances.append((load_matrix(args.matrix, args.k), True))
         else:
             print(f"--matrix {args.matrix}: file absent, real-matrix instance skipped")
-    else:
-        print("no --matrix given: the real terrain-matrix instance is skipped")
+    elif not args.demo:
+        print("no --matrix or --demo given: the real terrain-matrix instance is skipped")
+    if args.demo:
+        instances.append((demo_instance(args.k or 4), True))
 
     t_all = time.perf_counter()
     results = [(inst, bench(inst, args.time_limit, spo)) for inst, spo in instances]

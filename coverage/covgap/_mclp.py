@@ -380,7 +380,8 @@ def local_search(
     tol = tolerance(w)
     budget_tol = 0.0 if budget is None else 1e-12 * max(1.0, budget)
     cf = sp.csc_array(c, dtype=np.float64)
-    rf = sp.csr_array(cf)
+    cft = sp.csr_array(cf.T)  # candidates x demand: one sparse mat-vec per evaluation
+    crit_w = np.zeros(c.shape[0])
     sel = list(selected)
     insel = np.zeros(n, dtype=bool)
     insel[sel] = True
@@ -391,7 +392,7 @@ def local_search(
     moves = 0
     by_ratio = budget is not None
     while moves < max_moves:
-        base = cf.T @ (w * (cnt == 0))
+        base = cft @ (w * (cnt == 0))
         if k is None or len(sel) < k:
             ok = ~insel & (base > tol)
             if budget is not None:
@@ -419,7 +420,10 @@ def local_search(
             loss = float(w[crit].sum())
             delta = base - loss
             if crit.size:
-                delta = delta + rf[crit].T @ w[crit]
+                # Weight of the demand only s covers, as each candidate would regain it.
+                crit_w[crit] = w[crit]
+                delta = delta + cft @ crit_w
+                crit_w[crit] = 0.0
             ok = ~insel
             if budget is not None:
                 ok &= costs <= budget - spent + float(costs[s]) + budget_tol
