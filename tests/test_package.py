@@ -92,3 +92,38 @@ def test_namespace_shadow_is_blocked() -> None:
 @pytest.mark.parametrize("name", ["covgap.errors", "covgap.text", "covgap.cli"])
 def test_modules_import(name: str) -> None:
     __import__(name)
+
+
+def test_public_api_is_lazy_and_callable() -> None:
+    code = (
+        "import sys, covgap\n"
+        "assert 'numba' not in sys.modules, 'import covgap must not load numba'\n"
+        "assert callable(covgap.viewshed) and callable(covgap.analyse)\n"
+        "assert callable(covgap.plan_sites) and callable(covgap.load_dataset)\n"
+        "print('ok')\n"
+    )
+    result = _run_from_repo_root(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_covgap_viewshed_on_flat_dem(tmp_path: Path) -> None:
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    import covgap
+
+    dem = tmp_path / "flat.tif"
+    with rasterio.open(
+        dem, "w", driver="GTiff", width=50, height=40, count=1, dtype="float32",
+        crs="EPSG:32648", transform=Affine(30.0, 0.0, 300_000.0, 0.0, -30.0, 2_400_000.0),
+    ) as dst:  # fmt: skip
+        dst.write(np.full((40, 50), 500.0, dtype="float32"), 1)
+    vis = covgap.viewshed(dem, [(300_750.0, 2_399_400.0)], 300.0, 30.0, 1.5, 0.75)
+    assert vis.shape == (1, 40, 50) and vis.dtype == bool
+    # Flat ground: everything within 300 m is visible, nothing beyond.
+    rows, cols = np.mgrid[0:40, 0:50]
+    dist = np.hypot((cols + 0.5) * 30 - 750, (rows + 0.5) * 30 - 600)
+    assert vis[0][dist <= 270].all()
+    assert not vis[0][dist > 330].any()

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from covgap.errors import CRSError
 from covgap.terrain import Terrain
-from covgap.viewshed import (
+from covgap.visibility import (
     NOT_VISIBLE,
     UNKNOWN,
     VISIBLE,

@@ -1,8 +1,16 @@
 """covgap: mobile-coverage gap analysis for rural, mountainous districts.
 
 Join village boundaries, grid-electricity status and cell-tower locations over
-real terrain; find the uncovered and unpowered villages; publish maps and
-priority lists.
+real terrain; find the uncovered and unpowered villages; model what existing
+towers reach; rank candidate tower sites; publish maps and priority lists.
+
+The public functions are importable from here; they load their modules (and
+numba's compiled kernels) on first use, so ``import covgap`` stays light:
+
+>>> import covgap
+>>> analysis = covgap.analyse("data")  # doctest: +SKIP
+>>> plan = covgap.plan_sites(analysis, k=10)  # doctest: +SKIP
+>>> visible = covgap.viewshed("dem.tif", [(330_000, 2_427_000)], 15_000)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -11,10 +19,43 @@ from covgap._guard import shield_coverage_name
 
 shield_coverage_name()  # must run before anything imports numba
 
+import importlib  # noqa: E402
 import logging  # noqa: E402
+from typing import Any  # noqa: E402
 
 __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = ["__version__"]
+#: Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "analyse": "covgap.analysis",
+    "Analysis": "covgap.analysis",
+    "load_dataset": "covgap.dataset",
+    "Dataset": "covgap.dataset",
+    "find_gaps": "covgap.gaps",
+    "load_scenario": "covgap.scenario",
+    "Scenario": "covgap.scenario",
+    "load_terrain": "covgap.terrain",
+    "viewshed": "covgap.visibility",
+    "compute_signal": "covgap.signal",
+    "plan_sites": "covgap.siteplan",
+    "SitePlan": "covgap.siteplan",
+    "compare_scenarios": "covgap.compare",
+    "generate_demo": "covgap.demo",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'covgap' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -255,7 +255,7 @@ def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
 
 
 def _cmd_viewshed(args: argparse.Namespace) -> int:
-    from covgap.viewshed import write_viewshed_tiffs
+    from covgap.visibility import write_viewshed_tiffs
 
     points, names = read_observers(Path(args.observers))
     files = write_viewshed_tiffs(

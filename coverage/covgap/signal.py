@@ -24,7 +24,7 @@ angle rather than of largest ``nu``. They coincide behind dominant ridges
 two-ridge profiles); over a smooth bulge (flat earth at 10-20 km) the raster
 edge is the last ground point before the receiver and the loss is up to
 2.5 dB lower than Deygout's. Earth curvature and refraction use ``cc = 1/k`` as in
-:mod:`covgap.viewshed`.
+:mod:`covgap.visibility`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from pyproj import CRS
 from covgap import _raycast
 from covgap.scenario import Scenario, site_parameters
 from covgap.terrain import Terrain, check_coverage
-from covgap.viewshed import write_raster_atomic
+from covgap.visibility import write_raster_atomic
 
 __all__ = [
     "BEST_SITE_NONE",
