@@ -128,6 +128,9 @@ def test_offline_map_loads_without_errors_or_requests(offline: Page) -> None:
     assert offline.errors == []
     assert offline.requests == []
     assert offline.count(".covgap-village") == 6
+    # everything is drawn on the Leaflet map that folium's page created
+    assert offline.page.evaluate("covgapMap.map === window.map_covgap")
+    assert offline.count(".folium-map.leaflet-container") == 1
     assert offline.count(".covgap-rank") >= 1  # the ranked proposed sites
     assert offline.count(".covgap-tower") >= 1
     natural = offline.page.evaluate(

@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -187,6 +188,37 @@ def test_page_is_deterministic(layers: dict[str, gpd.GeoDataFrame], tmp_path: Pa
     b = write_map(build_map(layers["villages"], layers["communes"]), tmp_path / "b.html")
     assert a.read_bytes() == b.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html"]
+
+
+def test_folium_renders_the_page_and_links_nothing(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    webmap = build_map(layers["villages"], layers["communes"], lang="en")
+    assert isinstance(webmap.map, folium.Map)
+    assert webmap.map.default_js == [] and webmap.map.default_css == []
+    text = webmap.render()
+    assert text == webmap.render()  # rendering again gives the same bytes
+    # folium's Leaflet map is created first; covgap's script draws on it by name
+    assert _data(text)["map"] == webmap.map.get_name() == "map_covgap"
+    assert text.index('var map_covgap = L.map(\n                "map_covgap"') < text.index(
+        covgap_js()[:200]
+    )
+    assert '<div class="folium-map" id="map_covgap" ></div>' in text
+    # the online page links nothing either: no CDN, jQuery, Bootstrap or icon fonts
+    for word in ("cdn.jsdelivr", "cdnjs", "jquery", "bootstrap", "awesome", "fontawesome"):
+        assert word not in text.lower(), word
+    assert re.findall(r"""<(?:script|link)[^>]*(?:src|href)=""", text) == []
+    assert (
+        '<html lang="en">' in text and text.count("<script>") == 3
+    )  # Leaflet, folium switches, the map
+
+
+def test_data_never_becomes_template_source(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    villages = layers["villages"].assign(
+        village_name=["{{ 7 * 191 }}", "{% for x in range(3) %}loop{% endfor %}"]
+    )
+    text = build_map(villages, layers["communes"], title="{{ 6 * 7 }}").render()
+    names = [v["name"] for v in _data(text)["layers"][-1]["items"]]
+    assert names == ["{{ 7 * 191 }}", "{% for x in range(3) %}loop{% endfor %}"]
+    assert "1337" not in text and "looploop" not in text and ">42<" not in text
 
 
 def test_json_for_script_cannot_close_the_block() -> None:

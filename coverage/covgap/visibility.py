@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numba
 import numpy as np
-import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.io import MemoryFile
 
 from covgap import _raycast
 from covgap.crs import is_metric
 from covgap.errors import CRSError
+from covgap.publish.files import atomic_write_bytes
 from covgap.terrain import Terrain, check_coverage, read_dem
 
 __all__ = [
@@ -206,35 +205,25 @@ def write_raster_atomic(
 
     The bytes depend only on the inputs (no timestamps), so reruns are identical.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tif", dir=path.parent)
-    os.close(fd)
-    try:
-        profile = {
-            "driver": "GTiff",
-            "height": data.shape[0],
-            "width": data.shape[1],
-            "count": 1,
-            "dtype": data.dtype.name,
-            "crs": crs.to_wkt(),
-            "transform": transform,
-            "nodata": nodata,
-            "compress": "deflate",
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-        }
-        if data.shape[0] < 256 or data.shape[1] < 256:
-            profile.update(tiled=False, blockxsize=None, blockysize=None)
-            profile = {k: v for k, v in profile.items() if v is not None}
-        with rasterio.open(tmp, "w", **profile) as dst:
+    profile = {
+        "driver": "GTiff",
+        "height": data.shape[0],
+        "width": data.shape[1],
+        "count": 1,
+        "dtype": data.dtype.name,
+        "crs": crs.to_wkt(),
+        "transform": transform,
+        "nodata": nodata,
+        "compress": "deflate",
+        "predictor": 3 if data.dtype.kind == "f" else 2,
+    }
+    if data.shape[0] >= 256 and data.shape[1] >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dst:
             dst.write(data, 1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        content = memory.read()
+    path = atomic_write_bytes(path, content)
     return path
 
 

@@ -19,6 +19,8 @@ import rasterio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from covgap.publish.files import atomic_write_bytes
+
 __all__ = [
     "atomic_write",
     "csv_bytes",
@@ -32,16 +34,7 @@ _DECIMALS = 6
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def _ring(coords: np.ndarray) -> list[list[float]]:

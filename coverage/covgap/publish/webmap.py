@@ -1,11 +1,15 @@
 """The planners' Leaflet map: one self-contained HTML page per run.
 
-The page is built here, not by a template engine: Leaflet's JavaScript and CSS
-(from the ``xstatic-leaflet`` package) and covgap's own small script and
-stylesheet (:mod:`covgap.publish.assets`) are inlined, and every figure shown
-on the map travels as one JSON document in a ``<script
-type="application/json">`` block.  The script builds popups, tooltips, labels,
-legends and search results from that JSON with ``textContent``, never
+folium renders the page: a :class:`PageMap` (a :class:`folium.Map` without
+tiles and without folium's CDN links) creates the HTML figure and the Leaflet
+map object, ``map_covgap``.  Everything else is added to folium's figure as
+:class:`RawHtml` elements, which branca inserts as they are and never compiles
+as Jinja templates: Leaflet's JavaScript and CSS (from the ``xstatic-leaflet``
+package, inlined in both modes), covgap's own small script and stylesheet
+(:mod:`covgap.publish.assets`), and every figure shown on the map as one JSON
+document in a ``<script type="application/json">`` block.  covgap's script
+adds the basemaps, layers, popups, tooltips, legends and search to folium's
+map and builds all of them from that JSON with ``textContent``, never
 ``innerHTML``, so a village named ``<img src=x onerror=alert(1)>`` is shown as
 text and runs nothing.  In the JSON, ``<``, ``>`` and ``&`` are written as
 JSON escapes, so no data can close the script block either.
@@ -13,7 +17,8 @@ JSON escapes, so no data can close the script block either.
 Online (default) the basemaps are OpenStreetMap and OpenTopoMap tiles, with
 the DEM hillshade as a third choice; ``offline=True`` leaves out every web
 address and uses the hillshade as the basemap, so the file makes no network
-request at all.  The same inputs give the same bytes.
+request at all.  branca's random element ids are replaced by fixed ones, so
+the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -23,14 +28,18 @@ import json
 import logging
 import math
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Element, Figure
+from jinja2 import Template
 from pyproj import CRS
 
 from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
@@ -47,8 +56,12 @@ from covgap.text import fold
 
 __all__ = [
     "BASEMAPS",
+    "MAP_ID",
     "OPERATOR_COLOURS",
     "STATUS_COLOURS",
+    "MapScript",
+    "PageMap",
+    "RawHtml",
     "WebMap",
     "build_map",
     "json_for_script",
@@ -446,9 +459,158 @@ def _image_layer(
     }
 
 
+class RawHtml(Element):
+    """A branca element that renders its text exactly as given.
+
+    branca's :class:`~branca.element.MacroElement` turns each macro's output
+    into a new Jinja template, and :class:`~branca.element.Element` compiles
+    the string it is given as one; this element does neither, so no text it
+    carries (the page's data above all) is ever read as template source.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "RawHtml"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text unchanged."""
+        return self.text
+
+
+class MapScript(Element):
+    """Script that drives a folium map, placed after the map's own script.
+
+    As a child of the map it is rendered after the map has added its
+    ``L.map(...)`` call to the figure, so its text runs once the map exists.
+    The text is added as a :class:`RawHtml`, never as a template.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._name = "MapScript"
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:
+        """Add the script to the figure's script block, after the map's."""
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("a MapScript must be inside a folium figure")
+        figure.script.add_child(RawHtml(self.text), name=self.get_name())
+        return ""
+
+
+class PageMap(folium.Map):
+    """folium's map without CDN resources: Leaflet is inlined instead.
+
+    folium's default page links Leaflet, jQuery, Bootstrap and the
+    awesome-markers icons from CDNs.  The covgap page uses only Leaflet, and
+    inlines its JavaScript and CSS from ``xstatic-leaflet``, so this map links
+    nothing and the page works without a network.
+    """
+
+    default_js: ClassVar[list[tuple[str, str]]] = []
+    default_css: ClassVar[list[tuple[str, str]]] = []
+
+
+#: The page skeleton (branca's Figure template plus the language and a
+#: charset).  Only covgap-controlled values reach it: the language code and
+#: the already escaped title.
+PAGE_TEMPLATE = Template(
+    "<!DOCTYPE html>\n"
+    '<html lang="{{ this.lang }}">\n'
+    "<head>\n"
+    '<meta charset="utf-8">\n'
+    "<title>{{ this.title }}</title>\n"
+    "{{ this.header.render(**kwargs) }}\n"
+    "</head>\n"
+    "<body>\n"
+    "{{ this.html.render(**kwargs) }}\n"
+    "<script>\n"
+    "{{ this.script.render(**kwargs) }}\n"
+    "</script>\n"
+    "</body>\n"
+    "</html>\n"
+)
+
+#: The id of the folium map: its JavaScript variable is ``map_covgap``.
+MAP_ID = "covgap"
+
+
+def _number_elements(root: Element) -> None:
+    """Replace branca's random element ids by fixed ones, in build order.
+
+    The map gets :data:`MAP_ID`, every other element a running number.
+    Children keyed by their old name are re-keyed by the new one, in order.
+    """
+    counter = 0
+
+    def visit(element: Element) -> None:
+        nonlocal counter
+        if isinstance(element, folium.Map):
+            element._id = MAP_ID
+        else:
+            counter += 1
+            element._id = f"{counter:03d}"
+        if isinstance(element, Figure):
+            for part in (element.header, element.html, element.script):
+                visit(part)
+        by_name = [
+            (name, child, name == child.get_name()) for name, child in element._children.items()
+        ]
+        for _name, child, _keyed in by_name:
+            visit(child)
+        element._children = OrderedDict(
+            (child.get_name() if keyed else name, child) for name, child, keyed in by_name
+        )
+
+    visit(root)
+
+
+def _page(data: dict[str, Any], lang: str, title: str) -> PageMap:
+    """Build the folium map and its figure: the page that draws ``data``.
+
+    folium creates the figure and the Leaflet map (no tiles); the data, as
+    one escaped JSON block, Leaflet's and covgap's CSS and JavaScript are
+    :class:`RawHtml` elements; ``covgap-map.js`` adds the basemaps, layers,
+    legends and tools to the folium map, whose JavaScript name is
+    ``data["map"]``.
+    """
+    (south, west), (north, east) = data["bounds"]
+    fmap = PageMap(
+        location=[round((south + north) / 2, _DIGITS), round((west + east) / 2, _DIGITS)],
+        zoom_start=10,
+        tiles=None,
+        zoom_control=True,
+        prefer_canvas=False,
+    )
+    figure = fmap.get_root()
+    if not isinstance(figure, Figure):  # pragma: no cover - folium always makes one
+        raise TypeError("folium did not create a figure")
+    figure._template = PAGE_TEMPLATE
+    figure.lang = lang
+    figure.title = safe_text(title or "covgap")
+    figure.header._children.pop("meta_http", None)  # the page's charset replaces it
+    _number_elements(figure)  # the map's JavaScript name is fixed before the data
+    page_data = {**data, "map": fmap.get_name()}
+    figure.header.add_child(RawHtml(f"<style>\n{leaflet_css()}\n</style>"), name="leaflet_css")
+    figure.header.add_child(RawHtml(f"<style>\n{covgap_css()}\n</style>"), name="covgap_css")
+    figure.header.add_child(RawHtml(f"<script>\n{leaflet_js()}\n</script>"), name="leaflet_js")
+    figure.html.add_child(
+        RawHtml(
+            '<script type="application/json" id="covgap-data">'
+            f"{json_for_script(page_data)}</script>"
+        ),
+        name="covgap_data",
+    )
+    fmap.add_child(MapScript(covgap_js()), name="covgap_js")
+    _number_elements(figure)
+    return fmap
+
+
 @dataclass
 class WebMap:
-    """A built map: the page's data and how to render it.
+    """A built map: the folium map that renders the page, and its data.
 
     Attributes
     ----------
@@ -460,6 +622,10 @@ class WebMap:
         Page title.
     offline
         Whether the page was built to make no network request.
+    layer_ids
+        The overlays, in drawing order.
+    map
+        The :class:`folium.Map` (a :class:`PageMap`) whose figure is the page.
     """
 
     data: dict[str, Any]
@@ -467,25 +633,16 @@ class WebMap:
     title: str = ""
     offline: bool = False
     layer_ids: list[str] = field(default_factory=list)
+    map: folium.Map | None = None
+
+    def __post_init__(self) -> None:
+        if self.map is None:
+            self.map = _page(self.data, self.lang, self.title)
 
     def render(self) -> str:
-        """Return the complete HTML page (Leaflet and covgap's script inlined)."""
-        title = safe_text(self.title or "covgap")
-        return (
-            "<!DOCTYPE html>\n"
-            f'<html lang="{self.lang}">\n<head>\n<meta charset="utf-8">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n"
-            f"<style>\n{leaflet_css()}\n</style>\n"
-            f"<style>\n{covgap_css()}\n</style>\n"
-            "</head>\n<body>\n"
-            '<div id="covgap-map" role="application"></div>\n'
-            '<script type="application/json" id="covgap-data">'
-            f"{json_for_script(self.data)}</script>\n"
-            f"<script>\n{leaflet_js()}\n</script>\n"
-            f"<script>\n{covgap_js()}\n</script>\n"
-            "</body>\n</html>\n"
-        )
+        """Return the complete HTML page, rendered by folium's figure."""
+        assert self.map is not None
+        return self.map.get_root().render()
 
     def _repr_html_(self) -> str:
         page = html.escape(self.render(), quote=True)

@@ -1,5 +1,6 @@
-/* covgap map: draws the layers, legends, search, measuring tool and fullscreen
- * button from the JSON in #covgap-data.  Every text from data reaches the page
+/* covgap map: draws the basemaps, layers, legends, search, measuring tool and
+ * fullscreen button from the JSON in #covgap-data onto the Leaflet map that
+ * folium created (its JavaScript name is D.map).  Every text from data reaches the page
  * through textContent (never innerHTML), so names cannot inject markup.
  * No network access: everything the page needs is inlined. */
 (function () {
@@ -41,7 +42,8 @@
     return el("span", null, text);
   }
 
-  var map = L.map("covgap-map", { zoomControl: true, preferCanvas: false });
+  var map = window[D.map]; /* the folium map: L.map(...) in the script before this one */
+  if (!(map instanceof L.Map)) throw new Error("covgap: no Leaflet map named " + D.map);
   map.attributionControl.setPrefix("Leaflet");
   map.fitBounds(D.bounds);
   map.createPane("covgap-basemap").style.zIndex = 150;
