@@ -182,21 +182,14 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> None:
 def _cmd_sites(args: argparse.Namespace) -> int:
     from covgap.analysis import analyse
     from covgap.errors import DatasetError
-    from covgap.publish.exports import write_priorities
-    from covgap.publish.report import _uncovered_sheet, _village_table
+    from covgap.publish.report import write_plan_lists
 
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs)
     if analysis.terrain is None:
         raise DatasetError("site planning needs a DEM and existing sites", path=data)
     plan = _plan(args, analysis)
-    files = write_priorities(
-        args.out,
-        plan.plan,
-        _uncovered_sheet(_village_table(analysis), plan),
-        plan.electrification,
-        plan.assumptions(analysis.scenario),
-    )
+    files = write_plan_lists(analysis, plan, args.out)
     _print_plan(args, plan)
     for path in files:
         _out(args, f"wrote {path}")

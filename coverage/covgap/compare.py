@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,8 @@ from typing import Any
 import pandas as pd
 
 from covgap.errors import ConfigError, ProblemInputError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 from covgap.scenario import Scenario, load_scenario
+from covgap.settings import read_toml
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -147,13 +141,7 @@ def read_scenario_file(
     from covgap.siteplan import METHODS
 
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: scenario file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, what="scenario file")
     table = data.pop("plan", None)
     if table is None:
         scenario = load_scenario(path)

@@ -22,12 +22,10 @@ value of the yearly costs over ``evaluation_years`` at ``discount_rate``
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.resources
 import logging
 import math
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,11 +38,7 @@ import pandas as pd
 from pyproj import CRS
 
 from covgap.errors import ConfigError, CRSError, DatasetError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from covgap.settings import check_keys, check_number, read_toml
 
 __all__ = [
     "BACKHAUL_OPTIONS",
@@ -291,12 +285,7 @@ _VALUE_FIELDS: tuple[str, ...] = tuple(
 
 
 def _check_keys(mapping: Mapping[str, Any], source: str, *, allow_sources: bool = False) -> None:
-    allowed = list(_VALUE_FIELDS) + (["sources"] if allow_sources else [])
-    for key in mapping:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+    check_keys(mapping, [*_VALUE_FIELDS, *(["sources"] if allow_sources else [])], source)
 
 
 def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -310,16 +299,7 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
                 )
             out[key] = value.strip()
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        number = float(value)
-        low, high, low_in, high_in = _RANGES[key]
-        too_low = number < low or (number == low and not low_in)
-        too_high = number > high or (number == high and not high_in)
-        if math.isnan(number) or too_low or too_high:
-            lo = "[" if low_in else "("
-            hi = "]" if high_in else ")"
-            raise ConfigError(f"{where}: {number:g} is outside {lo}{low:g}, {high:g}{hi}")
+        number = check_number(value, _RANGES[key], where)
         if key in _INTEGERS:
             if not number.is_integer():
                 raise ConfigError(f"{where}: expected a whole number, got {value!r}")
@@ -330,13 +310,7 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: cost file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return read_toml(path, what="cost file")
 
 
 def _from_mapping(data: Mapping[str, Any], base: CostSettings | None, source: str) -> CostSettings:

@@ -17,11 +17,9 @@ A scenario file is a flat TOML table using the field names of
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.resources
 import logging
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +29,7 @@ import numpy as np
 
 from covgap import pathloss
 from covgap.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from covgap.settings import check_keys, check_number, read_toml
 
 __all__ = [
     "DIFFRACTIONS",
@@ -219,11 +213,7 @@ _FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fie
 
 
 def _check_keys(mapping: Mapping[str, Any], source: str) -> None:
-    for key in mapping:
-        if key not in _FIELDS:
-            close = difflib.get_close_matches(str(key), list(_FIELDS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+    check_keys(mapping, _FIELDS, source)
 
 
 def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -233,17 +223,7 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         where = f"{source}: key {key!r}"
         field_type = _FIELDS[key].type
         if field_type in (float, "float"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{where}: expected a number, got {value!r}")
-            number = float(value)
-            low, high, low_in, high_in = _RANGES[key]
-            too_low = number < low or (number == low and not low_in)
-            too_high = number > high or (number == high and not high_in)
-            if math.isnan(number) or too_low or too_high:
-                lo = "[" if low_in else "("
-                hi = "]" if high_in else ")"
-                raise ConfigError(f"{where}: {number:g} is outside {lo}{low:g}, {high:g}{hi}")
-            out[key] = number
+            out[key] = check_number(value, _RANGES[key], where)
         else:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -290,13 +270,7 @@ def load_scenario(path: str | Path) -> Scenario:
         or out of range (the message names the file and the key).
     """
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: scenario file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, what="scenario file")
     _check_keys(data, str(path))
     data.setdefault("name", path.stem)
     values = {f: getattr(Scenario, f) for f in _FIELDS}

@@ -173,19 +173,14 @@ class SitePlan:
 
     def export(self, out_dir: str | Path, *, name: str = "priorities") -> list[Path]:
         """Write the priority lists (XLSX, CSV, GeoJSON, GeoPackage, KML) into ``out_dir``."""
+        if self.analysis is not None:
+            from covgap.publish.report import write_plan_lists
+
+            return write_plan_lists(self.analysis, self, out_dir, name=name)
         from covgap.publish.exports import write_priorities
 
-        uncovered = None
-        scenario = None
-        if self.analysis is not None:
-            from covgap.publish.report import _uncovered_sheet, _village_table
-
-            uncovered = _uncovered_sheet(_village_table(self.analysis), self)
-            scenario = self.analysis.scenario
-        rows = self.assumptions(scenario) if scenario is not None else self.costs.assumptions()
-        return write_priorities(
-            out_dir, self.plan, uncovered, self.electrification, rows, name=name
-        )
+        rows = self.costs.assumptions()
+        return write_priorities(out_dir, self.plan, None, self.electrification, rows, name=name)
 
     def assumptions(self, scenario: Any) -> list[dict[str, Any]]:
         """Every number behind the plan: costs, radio scenario and plan settings.

@@ -113,34 +113,7 @@ def analysis_map(
     sensitivity
         Adds the ``status_uncertain`` column to the village table given to the map.
     """
-    import numpy as np
+    from covgap.publish.report import run_map, run_table
 
-    from covgap.publish.overlay import to_mercator
-    from covgap.publish.report import _village_table
-    from covgap.publish.webmap import build_map
-
-    table = _village_table(analysis)
-    if sensitivity is not None:
-        table = sensitivity.mark(table)
-    summary = analysis.summary()
-    image = after_image = None
-    if analysis.signal is not None:
-        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
-    if plan is not None and plan.signal_after is not None:
-        after = plan.signal_after
-        rsrp = after.rsrp if analysis.signal is None else np.fmax(analysis.signal.rsrp, after.rsrp)
-        after_image = to_mercator(rsrp, after.transform, after.crs)
-    ds = analysis.dataset
-    return build_map(
-        table,
-        ds.communes,
-        ds.sites,
-        ds.grid,
-        title=ds.title,
-        synthetic=ds.synthetic,
-        summary=summary,
-        lang=lang,
-        signal_image=image,
-        plan=plan.plan if plan is not None else None,
-        after_image=after_image,
-    )
+    table = run_table(analysis, plan, sensitivity)
+    return run_map(analysis, table, analysis.summary(), plan=plan, lang=lang)

@@ -14,14 +14,21 @@ import pandas as pd
 from covgap.publish.exports import write_priorities
 from covgap.publish.files import write_csv, write_geojson, write_json
 from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
-from covgap.publish.webmap import build_map, write_map
+from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
     from covgap.sensitivity import Sensitivity
     from covgap.siteplan import SitePlan
 
-__all__ = ["VILLAGE_COLUMNS", "RunOutputs", "publish_run"]
+__all__ = [
+    "VILLAGE_COLUMNS",
+    "RunOutputs",
+    "publish_run",
+    "run_map",
+    "run_table",
+    "write_plan_lists",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +75,67 @@ def _village_table(analysis: Analysis) -> gpd.GeoDataFrame:
 
 
 def _uncovered_sheet(table: gpd.GeoDataFrame, plan: SitePlan | None) -> pd.DataFrame:
-    """Uncovered villages, with which planned site (rank) would cover each."""
-    rows = table[table["coverage_status"] == "uncovered"].copy()
+    """Uncovered villages, with the planned site (rank) that would cover each.
+
+    ``table`` is the run's village table (:func:`run_table` with the plan).
+    """
+    rows = table[table["coverage_status"] == "uncovered"]
     columns = [c for c in VILLAGE_COLUMNS if c in rows.columns]
     rows = pd.DataFrame(rows[columns])
     if plan is not None:
-        by_rank: dict[str, str] = {}
-        for rec in plan.plan.itertuples():
-            for code in rec.villages_gained:
-                by_rank[code] = f"#{rec.rank} {rec.site_id}"
-        rows["planned_site"] = rows["village_code"].map(by_rank)
         rows["status_after_plan"] = rows["village_code"].map(plan.villages_after)
     return rows.reset_index(drop=True)
+
+
+def write_plan_lists(
+    analysis: Analysis,
+    plan: SitePlan,
+    out_dir: str | Path,
+    *,
+    table: gpd.GeoDataFrame | None = None,
+    name: str = "priorities",
+) -> list[Path]:
+    """Write the priority lists of a plan (XLSX, CSV, GeoJSON, GeoPackage, KML).
+
+    Parameters
+    ----------
+    analysis, plan
+        The analysis and its site plan.
+    out_dir
+        Output folder.
+    table
+        The run's village table, if already built (:func:`run_table`).
+    name
+        Base name of the files.
+    """
+    if table is None:
+        table = run_table(analysis, plan)
+    return write_priorities(
+        out_dir,
+        plan.plan,
+        _uncovered_sheet(table, plan),
+        plan.electrification,
+        plan.assumptions(analysis.scenario),
+        name=name,
+    )
+
+
+def run_table(
+    analysis: Analysis,
+    plan: SitePlan | None = None,
+    sensitivity: Sensitivity | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the village table of a run: statuses, model figures, planned site, uncertainty."""
+    table = _village_table(analysis)
+    if sensitivity is not None:
+        table = sensitivity.mark(table)
+    if plan is not None:
+        planned: dict[str, str] = {}
+        for rec in plan.plan.itertuples():
+            for code in rec.villages_gained:
+                planned[code] = f"#{rec.rank} {rec.site_id}"
+        table["planned_site"] = table["village_code"].map(planned)
+    return table
 
 
 def _hillshade(analysis: Analysis) -> RgbaImage | None:
@@ -92,6 +148,41 @@ def _hillshade(analysis: Analysis) -> RgbaImage | None:
     if terrain is None:
         return None
     return hillshade_image(terrain.elevation, terrain.transform, terrain.crs)
+
+
+def run_map(
+    analysis: Analysis,
+    table: gpd.GeoDataFrame,
+    summary: dict[str, Any],
+    *,
+    plan: SitePlan | None = None,
+    lang: str = "vi",
+    offline: bool = False,
+) -> WebMap:
+    """Build the run's map from its village table (see :func:`run_table`)."""
+    dataset = analysis.dataset
+    image = after_image = None
+    if analysis.signal is not None:
+        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
+    if plan is not None and plan.signal_after is not None:
+        after = plan.signal_after
+        rsrp = after.rsrp if analysis.signal is None else np.fmax(analysis.signal.rsrp, after.rsrp)
+        after_image = to_mercator(rsrp, after.transform, after.crs)
+    return build_map(
+        table,
+        dataset.communes,
+        dataset.sites,
+        dataset.grid,
+        title=dataset.title,
+        synthetic=dataset.synthetic,
+        summary=summary,
+        lang=lang,
+        signal_image=image,
+        plan=plan.plan if plan is not None else None,
+        after_image=after_image,
+        hillshade=_hillshade(analysis),
+        offline=offline,
+    )
 
 
 def publish_run(
@@ -138,20 +229,14 @@ def publish_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = analysis.summary()
-    table = _village_table(analysis)
+    table = run_table(analysis, plan, sensitivity)
     if sensitivity is not None:
-        table = sensitivity.mark(table)
         summary["uncertain_villages"] = sorted(
             table.loc[table["status_uncertain"], "village_code"].astype(str)
         )
     if plan is not None:
         summary["plan"] = plan.summary()
         summary["plan_overview"] = plan.overview()
-        planned: dict[str, str] = {}
-        for rec in plan.plan.itertuples():
-            for code in rec.villages_gained:
-                planned[code] = f"#{rec.rank} {rec.site_id}"
-        table["planned_site"] = table["village_code"].map(planned)
     columns = [c for c in VILLAGE_COLUMNS if c in table.columns]
     files = [
         write_csv(out / "villages.csv", table, columns),
@@ -164,41 +249,9 @@ def publish_run(
     }
     for name, codes in lists.items():
         files.append(write_csv(out / name, table[table["village_code"].isin(codes)], columns))
-    image = after_image = None
-    if analysis.signal is not None:
-        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
     if plan is not None:
-        files.extend(
-            write_priorities(
-                out,
-                plan.plan,
-                _uncovered_sheet(table, plan),
-                plan.electrification,
-                plan.assumptions(analysis.scenario),
-            )
-        )
-        if plan.signal_after is not None:
-            after = plan.signal_after
-            if analysis.signal is not None:
-                after_rsrp = np.fmax(analysis.signal.rsrp, after.rsrp)
-            else:
-                after_rsrp = after.rsrp
-            after_image = to_mercator(after_rsrp, after.transform, after.crs)
-    fmap = build_map(
-        table,
-        dataset.communes,
-        dataset.sites,
-        dataset.grid,
-        title=dataset.title,
-        synthetic=dataset.synthetic,
-        summary=summary,
-        lang=lang,
-        signal_image=image,
-        plan=plan.plan if plan is not None else None,
-        after_image=after_image,
-        hillshade=_hillshade(analysis),
-        offline=offline,
-    )
+        files.extend(write_plan_lists(analysis, plan, out, table=table))
+    fmap = run_map(analysis, table, summary, plan=plan, lang=lang, offline=offline)
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
     if sensitivity is not None:
         files.append(sensitivity.export(out))
