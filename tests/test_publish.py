@@ -143,3 +143,29 @@ def test_braces_in_data_are_not_evaluated(
     names = [v["name"] for v in _page_data(text)["layers"][-1]["items"]]
     assert names == ["{{ 'pw' ~ 'ned' }}", "{% if true %}X{% endif %}"]
     assert "pwned" not in text
+
+
+def test_staged_outputs_replace_only_at_the_end(tmp_path: Path) -> None:
+    from covgap.publish.files import MANIFEST, staged_outputs
+
+    out = tmp_path / "out"
+    with staged_outputs(out) as stage:
+        atomic_write_text(stage / "a.csv", "old a")
+        atomic_write_text(stage / "b.csv", "old b")
+    (out / "notes.txt").write_text("the user's own file", encoding="utf-8")
+
+    # A run that fails half-way leaves the previous results as they were.
+    with pytest.raises(RuntimeError), staged_outputs(out) as stage:
+        atomic_write_text(stage / "a.csv", "new a")
+        raise RuntimeError("interrupted")
+    assert (out / "a.csv").read_text(encoding="utf-8") == "old a"
+    assert not [p for p in out.iterdir() if p.name.startswith(".covgap-staging")]
+
+    # A run that succeeds replaces its files, drops the previous run's extra
+    # outputs and leaves other files alone.
+    with staged_outputs(out) as stage:
+        atomic_write_text(stage / "a.csv", "new a")
+    assert (out / "a.csv").read_text(encoding="utf-8") == "new a"
+    assert not (out / "b.csv").exists()
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "the user's own file"
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "a.csv", "notes.txt"]

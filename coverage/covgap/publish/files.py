@@ -9,13 +9,15 @@ give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "csv_text",
     "geojson_text",
     "json_text",
+    "staged_outputs",
     "write_csv",
     "write_geojson",
     "write_json",
@@ -75,6 +78,50 @@ def atomic_write_text(path: str | Path, text: str, *, bom: bool = False) -> Path
     if bom:
         data = b"\xef\xbb\xbf" + data
     return atomic_write_bytes(path, data)
+
+
+MANIFEST = ".covgap-outputs.json"
+"""File in an output folder listing what the last run wrote there."""
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
+    """Write a run's outputs into a staging folder; move them into place only at the end.
+
+    Inside the ``with`` block every output goes to a hidden staging folder in
+    ``out_dir``.  If the block fails, the staging folder is removed and
+    ``out_dir`` keeps the previous run's results untouched.  If it succeeds,
+    each file is renamed into ``out_dir`` (atomic renames within one folder,
+    done only once everything is written), files that the previous run wrote
+    but this one did not are removed (the folder's manifest lists them), and
+    other files in ``out_dir`` are never touched.
+
+    Yields
+    ------
+    Path
+        The staging folder to write into.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".covgap-staging-", dir=out))
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir() if p.is_file())
+        manifest = out / MANIFEST
+        previous: list[str] = []
+        if manifest.is_file():
+            try:
+                previous = list(json.loads(manifest.read_text(encoding="utf-8")).get("files", []))
+            except (ValueError, AttributeError):
+                previous = []
+        for name in names:
+            os.replace(stage / name, out / name)
+        for name in previous:
+            if name not in names and "/" not in name and name != MANIFEST:
+                (out / name).unlink(missing_ok=True)
+        atomic_write_text(manifest, json.dumps({"files": names}, indent=1) + "\n")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from covgap.publish.exports import write_priorities
-from covgap.publish.files import write_csv, write_geojson, write_json
+from covgap.publish.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
 from covgap.publish.webmap import WebMap, build_map, write_map
 
@@ -225,9 +225,29 @@ def publish_run(
     plots
         Also write the PNG charts (:func:`covgap.publish.plots.write_plots`).
     """
-    dataset, gaps = analysis.dataset, analysis.gaps
+    with staged_outputs(out_dir) as stage:
+        summary, written = _write_all(
+            analysis, stage, lang=lang, plan=plan, offline=offline,
+            sensitivity=sensitivity, plots=plots,
+        )  # fmt: skip
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    files = [out / p.name for p in written]
+    log.info("wrote %d files to %s", len(files), out)
+    return RunOutputs(out_dir=out, summary=summary, files=files)
+
+
+def _write_all(
+    analysis: Analysis,
+    out: Path,
+    *,
+    lang: str,
+    plan: SitePlan | None,
+    offline: bool,
+    sensitivity: Sensitivity | None,
+    plots: bool,
+) -> tuple[dict[str, Any], list[Path]]:
+    """Write every output of a run into ``out`` (a staging folder)."""
+    dataset, gaps = analysis.dataset, analysis.gaps
     summary = analysis.summary()
     table = run_table(analysis, plan, sensitivity)
     if sensitivity is not None:
@@ -260,5 +280,4 @@ def publish_run(
 
         files.extend(write_plots(analysis, plan, out, sensitivity=sensitivity, lang=lang))
     files.append(write_json(out / "summary.json", summary))
-    log.info("wrote %d files to %s", len(files), out)
-    return RunOutputs(out_dir=out, summary=summary, files=files)
+    return summary, files
