@@ -50,6 +50,9 @@ H_TGT = 1.5
 CC = 0.75
 X0, Y0 = 500_000.0, 2_450_000.0
 D_EARTH = 12_740_000.0
+#: CPU seconds / wall seconds of every batch call: the cores the batch really got
+#: (other jobs on a shared machine can leave it one core however many threads run)
+CORES_USED: list[float] = []
 
 
 def synthetic_dem(seed: int = 7) -> np.ndarray:
@@ -283,9 +286,12 @@ def time_ours(
             one(int(r0), int(c0))
         one_t.append((time.perf_counter() - t) / len(obs))
         numba.set_num_threads(threads)
+        c = time.process_time()
         t = time.perf_counter()
         _raycast.viewshed_windows(zp, zpt, obs, heights, H_TGT, RADIUS, CELL, CELL, CC, 1, wins)
-        batch_t.append((time.perf_counter() - t) / len(obs))
+        wall = time.perf_counter() - t
+        batch_t.append(wall / len(obs))
+        CORES_USED.append((time.process_time() - c) / wall)
         t = time.perf_counter()
         states = _raycast.viewshed_many(zp, zpt, obs, heights, H_TGT, RADIUS, CELL, CELL, CC, 1)
         full_t.append((time.perf_counter() - t) / len(obs))
@@ -337,9 +343,12 @@ def time_signal(
             one(int(r0), int(c0))
         one_t.append((time.perf_counter() - t) / len(obs))
         numba.set_num_threads(threads)
+        c = time.process_time()
         t = time.perf_counter()
         batch()
-        batch_t.append((time.perf_counter() - t) / len(obs))
+        wall = time.perf_counter() - t
+        batch_t.append(wall / len(obs))
+        CORES_USED.append((time.process_time() - c) / wall)
     return one_t, batch_t
 
 
@@ -436,6 +445,16 @@ def main() -> int:
     )
     if gdal is not None:
         print(f"spread GDAL {min(gdal['runs_s']) * 1e3:.2f}..{max(gdal['runs_s']) * 1e3:.2f}")
+    cores = float(np.median(CORES_USED))
+    print(
+        f"cores the batch calls got (process CPU time / wall time): median {cores:.2f}, "
+        f"range {min(CORES_USED):.2f}..{max(CORES_USED):.2f} of {threads} threads"
+    )
+    if cores < 0.9 * threads:
+        print(
+            f"WARNING: the batch got {cores:.2f} of {threads} cores (other jobs hold the CPUs); "
+            "its times measure the machine's load, not the kernel's scaling"
+        )
     print(
         f"(batch: covgap on {threads} threads into reused per-site windows; full-grid API: "
         "viewshed_many allocating (n, rows, cols) per call. GDAL's viewshed is "

@@ -43,7 +43,11 @@ largest elevation angle (the principal knife edge), the previous one
 (transmitter-side edge) and the edge of the largest angle seen from the
 principal edge (receiver-side edge): Deygout with up to three edges in O(1)
 per cell, following :func:`covgap.pathloss.deygout_loss_db` (side edges only
-when the principal edge blocks the sight line, ``nu > 0``).
+when the principal edge blocks the sight line, ``nu > 0``). Its per-cell
+distance and median loss come from a float32 table built once per site and
+shared by the octants; on columns without nodata the cells are done in three
+passes (gather of the nearest ray's state, a contiguous branch-free pass with
+the square roots and divisions, which LLVM vectorises, then the J look-ups).
 
 Heights follow GDAL's convention: observer and target heights are above the
 ground elevation at their cell centre; the curvature correction lowers a point
@@ -663,6 +667,21 @@ def signal_one(
     # and q's slope from p
     st = np.empty((kk_max + 1, 8), np.float64)
     col = np.empty(n_max + 2, np.float64)
+    sc_nu = np.empty(n_max + 2, np.float64)  # per-cell scratch of one column
+    sc_nuq = np.empty(n_max + 2, np.float64)
+    sc_jt = np.empty(n_max + 2, np.float64)
+    g_pi = np.empty(n_max + 2, np.float64)
+    g_ph = np.empty(n_max + 2, np.float64)
+    g_qi = np.empty(n_max + 2, np.float64)
+    g_qh = np.empty(n_max + 2, np.float64)
+    # distance and median loss of cell (i, j), shared by the octants of a family
+    # (0-3: major step dx, 4-7: major step dy; one table when dx == dy), float32
+    # like the output; filled when a family's first octant needs it
+    n_tab = int(radius_m / min(dx, dy)) + 1
+    n_fam = 1 if dx == dy else 2
+    dist = np.empty((n_fam, n_tab + 1, n_tab + 1), np.float32)
+    med = np.empty((n_fam, n_tab + 1, n_tab + 1), np.float32)
+    filled = np.zeros(n_fam, np.int64)  # columns filled so far, per family
     for octant in range(8):
         zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = (
             _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy)
@@ -673,6 +692,19 @@ def signal_one(
             continue
         a2 = step_maj * step_maj
         b2 = step_min * step_min
+        fam = 0 if n_fam == 1 or octant < 4 else 1
+        for i in range(filled[fam] + 1, n + 1):
+            rem = r2 - i * i * a2
+            if rem < 0.0:
+                break
+            j_top = min(i, int(math.sqrt(rem) / step_min))
+            for j in range(j_top + 1):
+                d = math.sqrt(i * i * a2 + (j * j) * b2)
+                x = d * inv_loss_step
+                qi = min(int(x), n_loss)
+                dist[fam, i, j] = d
+                med[fam, i, j] = loss_table[qi] + (x - qi) * (loss_table[qi + 1] - loss_table[qi])
+            filled[fam] = i
         r_ray = radius_m + 3.0 * step_min + step_maj
         r_ray2 = r_ray * r_ray
         kk = kk_min
@@ -724,6 +756,54 @@ def signal_one(
             u_step = kk * inv_i
             tgt = receiver_height * inv_i
             check_unk = any_unk or nan_col
+            drow = dist[fam, i]
+            mrow = med[fam, i]
+            if not check_unk and diffraction != 0:
+                # common case, in two passes so that the first (square roots and
+                # divisions, no branches, no table look-ups) can be vectorised:
+                # (a) per cell, nu of the principal edge and of the receiver-side
+                # edge, -1 where they do not apply (J(-1) = 0), and the
+                # transmitter-side edge's J where it applies; (b) the look-ups
+                side_on = diffraction == 2
+                for j in range(j_end + 1):  # gather the state of each cell's nearest ray
+                    u = j * u_step
+                    k0 = int(u)
+                    k = k0 + (1 if u - k0 >= 0.5 else 0)
+                    g_pi[j] = st[k, _P_I]
+                    g_ph[j] = st[k, _P_H]
+                    g_qi[j] = st[k, _Q_I]
+                    g_qh[j] = st[k, _Q_H]
+                    sc_jt[j] = st[k, _J_T]
+                for j in range(j_end + 1):  # contiguous, branch-free: vectorised
+                    t = col[j] + tgt
+                    d = np.float64(drow[j])
+                    p_i = g_pi[j]
+                    p_h = g_ph[j]
+                    q_i = g_qi[j]
+                    q_h = g_qh[j]
+                    x2 = fi - p_i
+                    # principal edge (see below and pathloss.deygout_loss_db)
+                    g = max(p_i * x2 * d, 1e-300)
+                    nu = (p_h - t * p_i) * fi * sqrt_lam2 / math.sqrt(g)
+                    edge = p_i > 0.0
+                    nu = nu if edge else -1.0
+                    # receiver-side edge (as in _side_edges)
+                    a = q_i - p_i
+                    num = (q_h - p_h) * x2 - (t * fi - p_h) * a
+                    nu_q = num * sqrt_lam2 * math.sqrt(fi / max(d * x2 * a * (fi - q_i), 1e-300))
+                    blocks = side_on & edge & (nu > 0.0)
+                    nu_q = nu_q if (blocks & (p_i < q_i) & (q_i < fi)) else -1.0
+                    sc_nu[j] = nu
+                    sc_nuq[j] = nu_q
+                    sc_jt[j] = sc_jt[j] if blocks else 0.0
+                for j in range(j_end + 1):
+                    diff = (
+                        _j_lookup(sc_nu[j], j_table, x_top, j_direct_from)
+                        + _j_lookup(sc_nuq[j], j_table, x_top, j_direct_from)
+                        + sc_jt[j]
+                    )
+                    of[ocol + j * os_min] = eirp_dbm - np.float64(mrow[j]) - diff
+                j_end = -1  # done: the general loop below runs no cell
             for j in range(j_end + 1):
                 t = col[j] + tgt  # receiver tangent; its height is t * i
                 u = j * u_step
@@ -732,10 +812,8 @@ def signal_one(
                 value = np.nan
                 if not (check_unk and (t != t or (unk[k0] | (unk[k0 + 1] & (w > 0.0))) != 0)):
                     k = k0 + 1 if w >= 0.5 else k0
-                    d = math.sqrt(dd + (j * j) * b2)
-                    x = d * inv_loss_step
-                    qi = min(int(x), n_loss)
-                    median = loss_table[qi] + (x - qi) * (loss_table[qi + 1] - loss_table[qi])
+                    d = np.float64(drow[j])
+                    median = np.float64(mrow[j])
                     diff = 0.0
                     if diffraction != 0:
                         # principal edge, as in pathloss.deygout_loss_db: J(nu) when
@@ -776,7 +854,10 @@ def signal_one(
                 f = int(pos)
                 a = col[f]
                 fr = pos - f
-                t = a + fr * (col[f + 1] - a) if fr > 0.0 else a
+                if nan_col:  # an exact hit must not read its (maybe nodata) neighbour
+                    t = a + fr * (col[f + 1] - a) if fr > 0.0 else a
+                else:
+                    t = a + fr * (col[f + 1] - a)
                 y = t * fi
                 if t > st[k, _HZ]:  # a new principal edge; the old one is the tx-side edge
                     o_i = st[k, _P_I]
@@ -794,7 +875,7 @@ def signal_one(
                     st[k, _P_H] = y
                     st[k, _Q_I] = fi
                     st[k, _Q_H] = _NEG
-                elif t != t:
+                elif nan_col and t != t:
                     unk[k] = 1
                     any_unk = True
                 else:  # receiver-side edge: largest slope seen from p (branch-free)
