@@ -45,15 +45,24 @@ def test_chunks_cover_the_range_once() -> None:
 
 
 def test_chunked_terrain_model_equals_one_call(dataset_dir: Path) -> None:
-    # 5 sites > SIGNAL_CHUNK_SITES (4): the progress path runs the kernel in two chunks.
-    one = analyse(dataset_dir, progress=False)
-    chunked = analyse(dataset_dir, progress=True)
-    assert len(one.dataset.sites) > 4
-    np.testing.assert_array_equal(one.signal.rsrp, chunked.signal.rsrp)
-    np.testing.assert_array_equal(one.signal.best_site, chunked.signal.best_site)
-    assert one.signal.site_ids == chunked.signal.site_ids
-    assert one.reception.equals(chunked.reception)
-    assert one.warnings == chunked.warnings
+    from covgap.signal import compute_signal
+
+    base = analyse(dataset_dir, progress=False)
+    shown = analyse(dataset_dir, progress=True)
+    assert len(base.dataset.sites) > 4
+    np.testing.assert_array_equal(base.signal.rsrp, shown.signal.rsrp)
+    assert base.reception.equals(shown.reception)
+    assert base.warnings == shown.warnings
+    # Sites one at a time, merged into the running best server, equal all at once.
+    done: list[int] = []
+    one_by_one = compute_signal(
+        base.terrain, base.dataset.sites, base.scenario, chunk_sites=1, on_progress=done.append
+    )
+    at_once = compute_signal(base.terrain, base.dataset.sites, base.scenario, chunk_sites=99)
+    assert done == [1] * len(base.dataset.sites)
+    np.testing.assert_array_equal(one_by_one.rsrp, at_once.rsrp)
+    np.testing.assert_array_equal(one_by_one.best_site, at_once.best_site)
+    assert one_by_one.site_ids == at_once.site_ids
 
 
 def test_chunked_candidate_coverage_equals_one_call(

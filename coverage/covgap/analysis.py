@@ -28,10 +28,7 @@ if TYPE_CHECKING:
     from covgap.siteplan import SitePlan
     from covgap.terrain import Terrain
 
-__all__ = ["SIGNAL_CHUNK_SITES", "Analysis", "analyse", "demo_dir"]
-
-#: Sites per call of the terrain kernel when a progress bar is drawn.
-SIGNAL_CHUNK_SITES = 4
+__all__ = ["Analysis", "analyse", "demo_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -190,65 +187,17 @@ def demo_dir() -> Path:
     return default_data_dir()
 
 
-class _DropCoverageWarnings(logging.Filter):
-    """Drop :func:`covgap.terrain.check_coverage` records (already logged once)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.funcName != "check_coverage"
-
-
 def _signal(terrain: Terrain, sites: Any, settings: Scenario, progress: bool) -> SignalResult:
-    """Best-server signal of ``sites``: one kernel call, or chunks with a progress bar.
-
-    Chunks are merged exactly as one call would give: the strongest signal,
-    ties to the lowest site index, unknown where no site has a signal and one
-    within range has nodata on its path.
-    """
-    import numpy as np
-
+    """Best-server signal of ``sites``, with a progress bar over the sites if asked."""
     from covgap import progress as progress_mod
-    from covgap.signal import BEST_SITE_NONE, BEST_SITE_UNKNOWN, SignalResult, compute_signal
+    from covgap.signal import compute_signal
 
-    n = len(sites)
-    if not progress or n <= SIGNAL_CHUNK_SITES:
+    if not progress:
         return compute_signal(terrain, sites, settings)
-    parts = progress_mod.chunks(n, SIGNAL_CHUNK_SITES)
-    quiet = _DropCoverageWarnings()
-    terrain_log = logging.getLogger("covgap.terrain")
-    terrain_log.addFilter(quiet)
-    rsrp = best = None
-    unknown = None
-    site_ids: list[str] = []
-    try:
-        with progress_mod.bar(total=n, desc="terrain model", unit="site", progress=True) as pbar:
-            for part in parts:
-                res = compute_signal(terrain, sites.iloc[part], settings)
-                offset = len(site_ids)
-                site_ids.extend(res.site_ids)
-                local = np.where(res.best_site >= 0, res.best_site + offset, res.best_site)
-                if rsrp is None:
-                    rsrp, best = res.rsrp.copy(), local
-                    unknown = res.best_site == BEST_SITE_UNKNOWN
-                else:
-                    stronger = np.nan_to_num(res.rsrp, nan=-np.inf) > np.nan_to_num(
-                        rsrp, nan=-np.inf
-                    )
-                    rsrp = np.where(stronger, res.rsrp, rsrp)
-                    best = np.where(stronger, local, best)
-                    unknown |= res.best_site == BEST_SITE_UNKNOWN
-                pbar.update(part.stop - part.start)
-    finally:
-        terrain_log.removeFilter(quiet)
-    assert rsrp is not None and best is not None and unknown is not None
-    nothing = np.isnan(rsrp)
-    best = np.where(nothing, np.where(unknown, BEST_SITE_UNKNOWN, BEST_SITE_NONE), best)
-    return SignalResult(
-        rsrp=rsrp.astype(np.float32),
-        best_site=best.astype(np.int32),
-        site_ids=site_ids,
-        transform=terrain.transform,
-        crs=terrain.crs,
-    )
+    with progress_mod.bar(
+        total=len(sites), desc="terrain model", unit="site", progress=True
+    ) as pbar:
+        return compute_signal(terrain, sites, settings, on_progress=pbar.update)
 
 
 def analyse(
@@ -297,17 +246,16 @@ def analyse(
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
     sites = dataset.sites
-    show = resolve(progress) and len(sites) > SIGNAL_CHUNK_SITES
     analysis.warnings.extend(
         check_coverage(
             terrain,
             list(zip(sites["site_id"], sites.geometry.x, sites.geometry.y, strict=True)),
             settings.radius_m,
-            log=show,  # else compute_signal logs them; chunked, _signal silences them
+            log=False,  # compute_signal logs them
         )
     )
     log.info("modelling coverage of %d sites over a %s DEM", len(sites), terrain.shape)
-    signal = _signal(terrain, sites, settings, show)
+    signal = _signal(terrain, sites, settings, resolve(progress))
     reception = village_reception(
         dataset.settlements,
         dataset.villages,

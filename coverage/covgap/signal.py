@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,9 @@ logger = logging.getLogger(__name__)
 BEST_SITE_NONE = -1
 #: ``best_site`` of a cell whose signal is unknown (nodata terrain on every path).
 BEST_SITE_UNKNOWN = -2
+
+#: Sites computed per kernel call by :func:`compute_signal` (bounds memory).
+CHUNK_SITES = 4
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
@@ -243,8 +246,14 @@ def compute_signal(
     *,
     group_by: str | None = None,
     keep_per_site: bool = False,
+    chunk_sites: int = CHUNK_SITES,
+    on_progress: Callable[[int], None] | None = None,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
+
+    Sites are computed ``chunk_sites`` at a time and merged into the running
+    best server, so memory stays at a few rasters whatever the number of
+    sites (unless ``keep_per_site``).
 
     Parameters
     ----------
@@ -262,11 +271,16 @@ def compute_signal(
         ``"radio"``) for one result per value (sorted keys).
     keep_per_site
         Keep the ``(n_sites, rows, cols)`` stack in the result(s).
+    chunk_sites
+        Sites computed per kernel call.
+    on_progress
+        Called with the number of sites just finished (for a progress bar).
 
     Returns
     -------
     SignalResult or dict of str to SignalResult
-        ``best_site`` indexes the result's own ``site_ids``.
+        ``best_site`` indexes the result's own ``site_ids``; ties go to the
+        lowest index.
     """
     table = _site_table(sites, terrain, scenario)
     site_ids = [str(s) for s in table["site_id"]]
@@ -276,27 +290,41 @@ def compute_signal(
         scenario.radius_m,
     )
     xy = np.column_stack([table["x"], table["y"]])
-    stack = site_signal(terrain, xy, table["height_m"], table["eirp_dbm"], scenario)
-    unknown_any = _unknown_cells(terrain, xy, scenario.radius_m, stack)
-
-    def result(mask: np.ndarray) -> SignalResult:
-        idx = np.flatnonzero(mask)
-        sub = stack[idx]
-        rsrp, best = best_server(sub)
-        best = np.where(np.isnan(rsrp) & unknown_any[idx].any(axis=0), BEST_SITE_UNKNOWN, best)
-        return SignalResult(
+    if group_by is None:
+        groups = {"": np.arange(len(site_ids))}
+    else:
+        values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
+        groups = {key: np.flatnonzero(values == key) for key in sorted(set(values.tolist()))}
+    results = {}
+    for key, idx in groups.items():
+        rsrp = np.full(terrain.shape, np.nan, np.float32)
+        best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
+        unknown = np.zeros(terrain.shape, bool)
+        kept = []
+        for start in range(0, len(idx), max(1, chunk_sites)):
+            part = idx[start : start + max(1, chunk_sites)]
+            stack = site_signal(
+                terrain, xy[part], table["height_m"][part], table["eirp_dbm"][part], scenario
+            )
+            unknown |= _unknown_cells(terrain, xy[part], scenario.radius_m, stack).any(axis=0)
+            part_rsrp, part_best = best_server(stack)
+            stronger = np.nan_to_num(part_rsrp, nan=-np.inf) > np.nan_to_num(rsrp, nan=-np.inf)
+            rsrp = np.where(stronger, part_rsrp, rsrp)
+            best = np.where(stronger, part_best + start, best)
+            if keep_per_site:
+                kept.append(stack)
+            if on_progress is not None:
+                on_progress(len(part))
+        best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
+        results[key] = SignalResult(
             rsrp=rsrp,
-            best_site=best.astype(np.int32),
+            best_site=best,
             site_ids=[site_ids[i] for i in idx],
             transform=terrain.transform,
             crs=terrain.crs,
-            per_site=sub if keep_per_site else None,
+            per_site=np.concatenate(kept) if keep_per_site and kept else None,
         )
-
-    if group_by is None:
-        return result(np.ones(len(site_ids), bool))
-    values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
-    return {key: result(values == key) for key in sorted(set(values.tolist()))}
+    return results[""] if group_by is None else results
 
 
 def _unknown_cells(
