@@ -115,6 +115,25 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "{villages} thôn/bản · {uncovered} không có sóng · {unpowered} không có điện lưới",
         "en": "{villages} villages · {uncovered} without signal · {unpowered} without grid power",
     },
+    # -- charts (covgap.publish.plots) --
+    "plot_sites": {"vi": "Số trạm mới", "en": "New sites"},
+    "plot_households": {"vi": "Số hộ được phủ sóng", "en": "Households covered"},
+    "plot_cost": {"vi": "Chi phí (tỷ đồng)", "en": "Cost (bn VND)"},
+    "plot_greedy": {"vi": "Tham lam (greedy)", "en": "Greedy"},
+    "plot_exact": {"vi": "Tối ưu chính xác", "en": "Exact optimum"},
+    "plot_chosen": {"vi": "Phương án đã chọn", "en": "Chosen plan"},
+    "plot_demand": {"vi": "Tổng số hộ chưa có sóng", "en": "Households in uncovered villages"},
+    "plot_curve_title": {
+        "vi": "Số hộ được phủ sóng theo số trạm mới",
+        "en": "Households covered against new sites",
+    },
+    "plot_cost_title": {"vi": "Chi phí và số hộ được phủ sóng", "en": "Cost against coverage"},
+    "plot_status_title": {"vi": "Tình trạng thôn, bản theo xã", "en": "Village status by commune"},
+    "plot_n_villages": {"vi": "Số thôn, bản", "en": "Villages"},
+    "plot_map_title": {"vi": "Phương án trạm mới", "en": "Proposed tower sites"},
+    "plot_planned": {"vi": "Trạm đề xuất (thứ hạng)", "en": "Proposed site (rank)"},
+    "plot_uncertain": {"vi": "Tình trạng không chắc chắn", "en": "Status uncertain"},
+    "plot_synthetic": {"vi": "DỮ LIỆU TỔNG HỢP", "en": "SYNTHETIC DATA"},
 }
 
 

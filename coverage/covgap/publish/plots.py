@@ -67,30 +67,10 @@ _STATES = (
     "uncovered_unpowered",
     "status_unknown",
 )
-_TEXT: dict[str, dict[str, str]] = {
-    "sites": {"vi": "Số trạm mới", "en": "New sites"},
-    "households": {"vi": "Số hộ được phủ sóng", "en": "Households covered"},
-    "cost": {"vi": "Chi phí (tỷ đồng)", "en": "Cost (bn VND)"},
-    "greedy": {"vi": "Tham lam (greedy)", "en": "Greedy"},
-    "exact": {"vi": "Tối ưu chính xác", "en": "Exact optimum"},
-    "chosen": {"vi": "Phương án đã chọn", "en": "Chosen plan"},
-    "demand": {"vi": "Tổng số hộ chưa có sóng", "en": "Households in uncovered villages"},
-    "curve_title": {
-        "vi": "Số hộ được phủ sóng theo số trạm mới",
-        "en": "Households covered against new sites",
-    },
-    "cost_title": {"vi": "Chi phí và số hộ được phủ sóng", "en": "Cost against coverage"},
-    "status_title": {"vi": "Tình trạng thôn, bản theo xã", "en": "Village status by commune"},
-    "n_villages": {"vi": "Số thôn, bản", "en": "Villages"},
-    "map_title": {"vi": "Phương án trạm mới", "en": "Proposed tower sites"},
-    "planned": {"vi": "Trạm đề xuất (thứ hạng)", "en": "Proposed site (rank)"},
-    "uncertain": {"vi": "Tình trạng không chắc chắn", "en": "Status uncertain"},
-    "synthetic": {"vi": "DỮ LIỆU TỔNG HỢP", "en": "SYNTHETIC DATA"},
-}
 
 
 def _t(key: str, lang: str) -> str:
-    return _TEXT[key].get(lang, _TEXT[key]["en"])
+    return label(f"plot_{key}", lang)
 
 
 def _new_figure(width: float, height: float, ax: Axes | None) -> tuple[Figure, Axes]:
