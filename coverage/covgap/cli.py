@@ -101,6 +101,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         offline=args.offline,
         sensitivity=stability,
     )
+    if args.screenshot:
+        from covgap.publish.screenshot import save
+
+        html = Path(args.out) / f"{dataset.name}.html"
+        outputs.files.append(save(html, html.with_suffix(".png")))
     s = outputs.summary
     label = " (SYNTHETIC)" if dataset.synthetic else ""
     _out(args, f"dataset: {dataset.name}{label}")
@@ -351,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-model", action="store_true", help="skip the terrain coverage model (survey only)"
     )
     run.add_argument("--no-plan", action="store_true", help="skip the site plan")
+    run.add_argument(
+        "--screenshot",
+        action="store_true",
+        help="also save <dataset>.png of the map (needs Chromium and Playwright)",
+    )
     run.add_argument(
         "--no-sensitivity",
         action="store_true",

@@ -26,6 +26,7 @@ __all__ = [
     "EncodingError",
     "GeometryError",
     "MissingColumnError",
+    "MissingDependencyError",
     "ProblemInputError",
     "SolverError",
     "TerrainError",
@@ -120,6 +121,10 @@ class ConfigError(CoverageError, ValueError):
 
 class ProblemInputError(CoverageError, ValueError):
     """An optimisation problem is malformed (shapes, negative weights or costs...)."""
+
+
+class MissingDependencyError(CoverageError, ImportError):
+    """An optional package or program is needed and not installed (the message says how)."""
 
 
 class SolverError(CoverageError, RuntimeError):

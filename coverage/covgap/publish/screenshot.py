@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from covgap.errors import MissingDependencyError
 from covgap.publish.files import atomic_write_bytes
 
 __all__ = ["CHROMIUM_ARGS", "chromium_path", "save"]
@@ -118,11 +119,17 @@ def save(
     if browser is not None:
         data = shoot(browser)
     else:
-        from playwright.sync_api import sync_playwright
-
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            raise MissingDependencyError(
+                "screenshots need Playwright: pip install 'covgap[browser]'"
+            ) from None
         executable = chromium_path()
         if executable is None:
-            raise FileNotFoundError("no Chromium found (apt-get install chromium)")
+            raise MissingDependencyError(
+                "screenshots need Chromium: apt-get install chromium (Debian/Ubuntu)"
+            )
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
             try:
