@@ -16,7 +16,7 @@ import pandas as pd
 
 from covgap.dataset import Dataset, load_dataset
 from covgap.gaps import Gaps, find_gaps
-from covgap.scenario import Scenario, default_scenario, load_scenario
+from covgap.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -172,14 +172,6 @@ class Analysis:
         return list(publish_run(self, out_dir, lang=lang, plan=plan, plots=plots).files)
 
 
-def _scenario(value: Scenario | str | Path | None) -> Scenario:
-    if value is None:
-        return default_scenario()
-    if isinstance(value, Scenario):
-        return value
-    return load_scenario(value)
-
-
 def demo_dir() -> Path:
     """Return the synthetic Tủa Chùa demo dataset folder (generated on first use)."""
     from covgap.cli import default_data_dir
@@ -229,7 +221,7 @@ def analyse(
     Analysis
     """
     dataset = data if isinstance(data, Dataset) else load_dataset(data, crs=crs)
-    settings = _scenario(scenario)
+    settings = as_scenario(scenario)
     analysis = Analysis(dataset=dataset, scenario=settings, gaps=find_gaps(dataset))
     if not model:
         return analysis

@@ -25,7 +25,6 @@ __all__ = ["default_data_dir", "main"]
 log = logging.getLogger("covgap.cli")
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
 EXIT_INPUT = 2
 
 
@@ -272,9 +271,9 @@ def _cmd_viewshed(args: argparse.Namespace) -> int:
 
 
 def _cmd_signal(args: argparse.Namespace) -> int:
-    from covgap.analysis import _scenario
     from covgap.dataset import load_dataset
     from covgap.errors import DatasetError
+    from covgap.scenario import as_scenario
     from covgap.signal import compute_signal, write_signal_tiff
     from covgap.terrain import load_terrain
 
@@ -284,7 +283,7 @@ def _cmd_signal(args: argparse.Namespace) -> int:
         raise DatasetError("no DEM: terrain/dem.tif is needed to model the signal", path=data)
     if len(dataset.sites) == 0:
         raise DatasetError("no tower sites to model", path=data)
-    scenario = _scenario(args.scenario)
+    scenario = as_scenario(args.scenario)
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
     out = Path(args.out)
     if args.by is None:

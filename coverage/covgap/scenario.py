@@ -37,6 +37,7 @@ __all__ = [
     "MODELS",
     "TECHNOLOGIES",
     "Scenario",
+    "as_scenario",
     "default_scenario",
     "load_scenario",
     "site_parameters",
@@ -279,6 +280,15 @@ def load_scenario(path: str | Path) -> Scenario:
     for message in scenario.validity_warnings():
         logger.warning("%s: %s", path, message)
     return scenario
+
+
+def as_scenario(value: Scenario | str | Path | None) -> Scenario:
+    """Return ``value`` as a scenario: itself, loaded from a TOML path, or the default for None."""
+    if value is None:
+        return default_scenario()
+    if isinstance(value, Scenario):
+        return value
+    return load_scenario(value)
 
 
 def default_scenario() -> Scenario:
