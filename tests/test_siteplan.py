@@ -90,3 +90,30 @@ def test_sites_command(dataset_dir: Path, tmp_path: Path, capsys: pytest.Capture
     printed = capsys.readouterr().out
     assert "plan (greedy" in printed and "#1" in printed
     assert (out / "priorities.kml").is_file()
+
+
+def test_plan_for_one_operator(analysis) -> None:
+    operators = sorted(set(analysis.dataset.sites["operator"]))
+    assert len(operators) > 1
+    name = operators[0]
+    plan = plan_sites(analysis, k=2, operator=name, signal_after=False)
+    assert plan.operator == name and plan.overview()["operator"] == name
+    # Demand: villages this operator's own sites leave uncovered, which include
+    # every village no operator covers.
+    mine = analysis.dataset.sites[analysis.dataset.sites["operator"] == name]
+    from covgap.siteplan import _uncovered_by
+
+    assert set(plan.villages_after) == _uncovered_by(analysis, mine)
+    assert {r["key"]: r["value"] for r in plan.assumptions(analysis.scenario)}[
+        "plan.operator"
+    ] == name
+    with pytest.raises(ProblemInputError, match="unknown operator"):
+        plan_sites(analysis, k=2, operator="Nobody")
+
+
+def test_sites_command_for_one_operator(dataset_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    args = ["-q", "sites", "--data", str(dataset_dir), "--out", str(out), "--sites", "1"]
+    assert main([*args, "--operator", "Viettel", "--method", "greedy"]) == 0
+    assert (out / "priorities.xlsx").is_file()
+    assert main([*args, "--operator", "Nobody"]) == 2

@@ -161,6 +161,7 @@ def _plan(args: argparse.Namespace, analysis: Any) -> Any:
         method=args.method,
         costs=load_cost_settings(args.costs) if args.costs else None,
         time_limit=args.time_limit,
+        operator=getattr(args, "operator", None),
     )
 
 
@@ -214,7 +215,7 @@ def _non_negative(kind: type) -> Any:
     return parse
 
 
-def _plan_options(parser: argparse.ArgumentParser) -> None:
+def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> None:
     parser.add_argument("--sites", type=_non_negative(int), help="number of new sites (default 10)")
     parser.add_argument("--budget", type=_non_negative(float), help="budget in VND (e.g. 3e10)")
     parser.add_argument(
@@ -224,6 +225,11 @@ def _plan_options(parser: argparse.ArgumentParser) -> None:
         help="exact (HiGHS, never worse than greedy) or greedy with swaps",
     )
     parser.add_argument("--costs", help="cost settings TOML (default: the packaged costs.toml)")
+    if operator:
+        parser.add_argument(
+            "--operator",
+            help="plan for one operator's network (e.g. Viettel): villages its sites do not cover",
+        )
     parser.add_argument(
         "--time-limit", type=float, default=60.0, help="seconds for the exact solver"
     )
@@ -391,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
     cmp.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     cmp.add_argument("--out", default="maps", help="folder for comparison.csv (default: maps/)")
-    _plan_options(cmp)
+    _plan_options(cmp, operator=False)
     cmp.set_defaults(func=_cmd_compare)
 
     view = sub.add_parser("viewshed", help="line-of-sight rasters of observers over a DEM")

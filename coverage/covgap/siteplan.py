@@ -94,6 +94,8 @@ class SitePlan:
         The cost settings used.
     signal_after
         Best-server signal of the planned sites alone, when computed.
+    operator
+        The operator planned for, or ``None`` (any signal counts).
     """
 
     plan: gpd.GeoDataFrame
@@ -110,6 +112,7 @@ class SitePlan:
     signal_after: SignalResult | None = None
     notes: list[str] = field(default_factory=list)
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
+    operator: str | None = None
     _curve: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> list[dict[str, Any]]:
@@ -214,6 +217,7 @@ class SitePlan:
             )
         plan_rows = [
             ("plan.method", self.result.method, "-"),
+            ("plan.operator", self.operator or "any", "-"),
             ("plan.status", self.result.status, "-"),
             ("plan.sites_k", self.k if self.k is not None else "", "sites"),
             ("plan.budget_vnd", self.budget_vnd if self.budget_vnd is not None else "", "VND"),
@@ -242,6 +246,7 @@ class SitePlan:
         gained = sorted(c for c, s in self.villages_after.items() if s == "covered")
         return {
             "method": self.result.method,
+            "operator": self.operator,
             "status": self.result.status,
             "gap": None if not np.isfinite(self.result.gap) else float(self.result.gap),
             "sites": len(self.plan),
@@ -267,12 +272,11 @@ def _distance_to_nearest(points: gpd.GeoSeries, targets: gpd.GeoSeries) -> np.nd
 
 
 def _backhaul_distance(
-    analysis: Analysis, candidates: gpd.GeoDataFrame, max_km: float
+    analysis: Analysis, candidates: gpd.GeoDataFrame, max_km: float, sites: gpd.GeoDataFrame
 ) -> np.ndarray:
     """Distance to the nearest existing site in line of sight (NaN if none in range)."""
     from covgap.links import line_of_sight
 
-    sites = analysis.dataset.sites
     if len(sites) == 0:
         return np.full(len(candidates), np.nan)
     scenario = analysis.scenario
@@ -297,8 +301,40 @@ def _backhaul_distance(
     return np.where(np.isfinite(best), best, np.nan)
 
 
+def _operator_sites(sites: gpd.GeoDataFrame, operator: str) -> gpd.GeoDataFrame:
+    known = sorted(set(sites["operator"].astype(str)))
+    if operator not in known:
+        raise ProblemInputError(
+            f"unknown operator {operator!r}; the dataset's sites belong to {', '.join(known)}"
+        )
+    return sites[sites["operator"] == operator]
+
+
+def _uncovered_by(analysis: Analysis, sites: gpd.GeoDataFrame) -> set[str]:
+    """Villages that ``sites`` alone leave uncovered, by the terrain model."""
+    from covgap.reception import village_reception
+    from covgap.signal import compute_signal
+
+    ds = analysis.dataset
+    signal = compute_signal(analysis.terrain, sites, analysis.scenario)
+    reception = village_reception(
+        ds.settlements,
+        ds.villages,
+        signal.rsrp,
+        signal.best_site,
+        signal.site_ids,
+        signal.transform,
+        signal.crs,
+        analysis.scenario,
+    )
+    return set(reception.loc[reception["modelled_status"] == "uncovered", "village_code"])
+
+
 def _candidate_costs(
-    analysis: Analysis, candidates: gpd.GeoDataFrame, costs: CostSettings
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    costs: CostSettings,
+    sites: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
     from covgap.costs import distance_to_lines, site_cost
 
@@ -307,8 +343,8 @@ def _candidate_costs(
         to_grid = distance_to_lines(candidates, ds.grid)
     else:
         to_grid = np.full(len(candidates), np.nan)
-    to_visible = _backhaul_distance(analysis, candidates, costs.microwave_max_km)
-    to_fibre = _distance_to_nearest(candidates.geometry, ds.sites.geometry)
+    to_visible = _backhaul_distance(analysis, candidates, costs.microwave_max_km, sites)
+    to_fibre = _distance_to_nearest(candidates.geometry, sites.geometry)
     table = site_cost(to_grid, to_visible, to_fibre, costs, index=candidates.index)
     table["distance_to_grid_m"] = to_grid
     table["distance_to_visible_tower_m"] = to_visible
@@ -544,6 +580,7 @@ def plan_sites(
     time_limit: float = 60.0,
     signal_after: bool = True,
     progress: bool | None = None,
+    operator: str | None = None,
 ) -> SitePlan:
     """Rank new tower sites that bring the uncovered villages' households into coverage.
 
@@ -569,6 +606,12 @@ def plan_sites(
     progress
         Show progress bars (stages, candidates' coverage); ``None`` follows
         :func:`covgap.progress.enable` (off by default).
+    operator
+        Plan for one operator's network (e.g. ``"Viettel"``): the demand is the
+        villages that operator's existing sites do not cover (terrain model),
+        backhaul is to that operator's sites, and user candidates reserved for
+        another operator are left out.  ``None``: plan for the villages the
+        survey (or the model) reports without any signal.
 
     Returns
     -------
@@ -598,7 +641,12 @@ def plan_sites(
     show = resolve(progress)
     stages = bar(total=5, desc="site plan", unit="stage", progress=show)
 
-    uncovered = set(gaps.uncovered)
+    sites = ds.sites
+    if operator is None:
+        uncovered = set(gaps.uncovered)
+    else:
+        sites = _operator_sites(ds.sites, operator)
+        uncovered = _uncovered_by(analysis, sites)
     demand = ds.settlements[ds.settlements["village_code"].isin(uncovered)].copy()
     demand = demand.sort_values(["village_code"], kind="stable").reset_index(drop=True)
     demand["population"] = _settlement_population(demand, gaps.villages)
@@ -606,11 +654,14 @@ def plan_sites(
         ds, analysis.terrain, village_codes=sorted(uncovered), settings=candidate_settings,
         scenario=scenario,
     )  # fmt: skip
+    if operator is not None and "operator" in candidates:
+        reserved = candidates["operator"].notna() & (candidates["operator"] != operator)
+        candidates = candidates[~reserved]
     candidates = candidates.reset_index(drop=True)
     log.info("%d candidates for %d demand points", len(candidates), len(demand))
     stages.update(1)
     stages.set_postfix_str("costs")
-    table = _candidate_costs(analysis, candidates, costs)
+    table = _candidate_costs(analysis, candidates, costs, sites)
     candidates = pd.concat([candidates, table.reset_index(drop=True)], axis=1)
     candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=ds.crs)
 
@@ -689,4 +740,5 @@ def plan_sites(
         budget_vnd=budget_vnd,
         signal_after=after,
         analysis=analysis,
+        operator=operator,
     )
