@@ -251,13 +251,3 @@ def test_demo_map_is_small_fast_and_offline(
     png = save(demo, demo.with_suffix(".png"), browser=browser)
     assert png.name == "tua_chua_demo.png"
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
-
-
-def test_run_screenshot_writes_the_map_picture(tmp_path: Path) -> None:
-    data = _dataset(tmp_path / "data")
-    out = tmp_path / "out"
-    argv = ["-q", "run", "--data", str(data), "--out", str(out), "--offline", "--screenshot"]
-    assert main([*argv, "--no-sensitivity"]) == 0
-    png = out / "test_dataset.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 10_000  # a drawn map, not an empty page
