@@ -160,3 +160,29 @@ def test_signal_command_per_operator(dataset_dir: Path, tmp_path: Path) -> None:
         rsrp = src.read(1)
         assert src.dtypes[0] == "float32"
         assert (rsrp[rsrp == rsrp] < 0).all()  # dBm
+
+
+def test_installed_copy_generates_the_demo_once_into_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import covgap.demo
+    from covgap.cli import default_data_dir
+
+    calls: list[Path] = []
+
+    def fake_generate(out: Path) -> Path:
+        calls.append(out)
+        out.mkdir(parents=True)
+        (out / "dataset.toml").write_text('name = "demo"\n', encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(covgap.demo, "generate_demo", fake_generate)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    no_checkout = tmp_path / "site-packages" / "data"
+    first = default_data_dir(no_checkout)
+    second = default_data_dir(no_checkout)
+    assert first == second == calls[0]
+    assert first.parent == tmp_path / "cache" / "covgap"
+    assert len(calls) == 1  # generated once, then reused
+    # A source checkout's committed data wins.
+    assert default_data_dir() == Path(__file__).resolve().parents[1] / "data"

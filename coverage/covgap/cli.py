@@ -28,14 +28,20 @@ EXIT_OK = 0
 EXIT_INPUT = 2
 
 
-def default_data_dir() -> Path:
+def default_data_dir(checkout: Path | None = None) -> Path:
     """Return the embedded demo dataset folder.
 
     In a source checkout this is the committed ``data/`` folder beside
     ``coverage/``.  In an installed copy without it, the demo is generated
     (deterministically) into the user's cache folder on first use.
+
+    Parameters
+    ----------
+    checkout
+        The folder to look in first (default: the source checkout's ``data/``).
     """
-    checkout = Path(__file__).resolve().parents[2] / "data"
+    if checkout is None:
+        checkout = Path(__file__).resolve().parents[2] / "data"
     if (checkout / "dataset.toml").is_file():
         return checkout
     import os
