@@ -326,6 +326,40 @@ def _corrected_profile(elevations_m: np.ndarray, distances_m: np.ndarray, cc: fl
     return out
 
 
+_EDGE_FOUND, _EDGE_SHORT, _EDGE_UNKNOWN = 0, 1, 2
+
+
+@njit(cache=True)
+def _main_edge(
+    distances_m: np.ndarray,
+    elevations_m: np.ndarray,
+    tx_height_m: float,
+    rx_height_m: float,
+    wavelength_m: float,
+    curvature_coef: float,
+) -> tuple[int, np.ndarray, float, float, float, int]:
+    """Find the profile's most obstructing point (shared by the diffraction functions).
+
+    Returns ``(status, z, h_tx, h_rx, nu, i)``: ``status`` is
+    :data:`_EDGE_FOUND`, :data:`_EDGE_SHORT` (fewer than three points: no
+    loss) or :data:`_EDGE_UNKNOWN` (nodata on the profile: loss NaN); ``z``
+    is the curvature-corrected profile, ``h_tx``/``h_rx`` the antenna
+    heights above sea, ``nu``/``i`` the main edge's parameter and index.
+    """
+    n = elevations_m.shape[0]
+    empty = np.empty(0)
+    if n < 3:
+        return _EDGE_SHORT, empty, 0.0, 0.0, -math.inf, -1
+    for i in range(n):
+        if math.isnan(elevations_m[i]):
+            return _EDGE_UNKNOWN, empty, 0.0, 0.0, -math.inf, -1
+    z = _corrected_profile(elevations_m, distances_m, curvature_coef)
+    h_tx = z[0] + tx_height_m
+    h_rx = z[n - 1] + rx_height_m
+    nu, i_main = _max_nu(distances_m, z, 0, n - 1, h_tx, h_rx, wavelength_m)
+    return _EDGE_FOUND, z, h_tx, h_rx, nu, i_main
+
+
 @njit(cache=True)
 def dominant_edge_loss_db(
     distances_m: np.ndarray,
@@ -339,16 +373,11 @@ def dominant_edge_loss_db(
 
     Parameters are those of :func:`deygout_loss_db`.
     """
-    n = elevations_m.shape[0]
-    if n < 3:
-        return 0.0
-    for i in range(n):
-        if math.isnan(elevations_m[i]):
-            return math.nan
-    z = _corrected_profile(elevations_m, distances_m, curvature_coef)
-    h_tx = z[0] + tx_height_m
-    h_rx = z[n - 1] + rx_height_m
-    nu, _ = _max_nu(distances_m, z, 0, n - 1, h_tx, h_rx, wavelength_m)
+    status, _z, _h_tx, _h_rx, nu, _i = _main_edge(
+        distances_m, elevations_m, tx_height_m, rx_height_m, wavelength_m, curvature_coef
+    )
+    if status != _EDGE_FOUND:
+        return math.nan if status == _EDGE_UNKNOWN else 0.0
     if nu == -math.inf:
         return 0.0
     return knife_edge_loss_db(nu)
@@ -408,16 +437,12 @@ def deygout_loss_db(
         Loss, dB (0 when the first Fresnel zone is clear enough, NaN if any
         elevation is unknown).
     """
-    n = elevations_m.shape[0]
-    if n < 3:
-        return 0.0
-    for i in range(n):
-        if math.isnan(elevations_m[i]):
-            return math.nan
-    z = _corrected_profile(elevations_m, distances_m, curvature_coef)
-    h_tx = z[0] + tx_height_m
-    h_rx = z[n - 1] + rx_height_m
-    nu_main, i_main = _max_nu(distances_m, z, 0, n - 1, h_tx, h_rx, wavelength_m)
+    status, z, h_tx, h_rx, nu_main, i_main = _main_edge(
+        distances_m, elevations_m, tx_height_m, rx_height_m, wavelength_m, curvature_coef
+    )
+    if status != _EDGE_FOUND:
+        return math.nan if status == _EDGE_UNKNOWN else 0.0
+    n = z.shape[0]
     if i_main < 0 or nu_main <= KNIFE_EDGE_NU_MIN:
         return 0.0
     loss = knife_edge_loss_db(nu_main)
