@@ -244,20 +244,29 @@ def reproject_features(features: list[dict[str, Any]], crs: str) -> list[dict[st
     return out
 
 
-def write_dem(path: Path) -> None:
-    """Write a 200 x 200 DEM, 30 m cells, EPSG:32648, a gentle slope from 800 to about 1,000 m."""
+def write_float_dem(
+    path: Path, z: Any, transform: Any, crs: str = "EPSG:32648", nodata: float | None = None
+) -> Path:
+    """Write ``z`` as a one-band float32 GeoTIFF DEM and return its path."""
     import rasterio
-    from affine import Affine
 
-    x0, y1 = 326_400.0, 2_431_500.0
-    rows, cols = np.mgrid[0:200, 0:200]
-    height = (800.0 + 0.5 * cols + 0.5 * rows).astype("float32")
+    z = np.asarray(z, np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
-        path, "w", driver="GTiff", width=200, height=200, count=1, dtype="float32",
-        crs="EPSG:32648", transform=Affine(30.0, 0.0, x0, 0.0, -30.0, y1), nodata=-9999.0,
+        path, "w", driver="GTiff", height=z.shape[0], width=z.shape[1], count=1,
+        dtype="float32", crs=crs, transform=transform, nodata=nodata,
     ) as dst:  # fmt: skip
-        dst.write(height, 1)
+        dst.write(z, 1)
+    return path
+
+
+def write_dem(path: Path) -> None:
+    """Write a 200 x 200 DEM, 30 m cells, EPSG:32648, a gentle slope from 800 to about 1,000 m."""
+    from affine import Affine
+
+    rows, cols = np.mgrid[0:200, 0:200]
+    transform = Affine(30.0, 0.0, 326_400.0, 0.0, -30.0, 2_431_500.0)
+    write_float_dem(path, 800.0 + 0.5 * cols + 0.5 * rows, transform, nodata=-9999.0)
 
 
 def write_dataset(root: Path, **overrides: Any) -> Path:

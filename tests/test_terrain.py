@@ -6,6 +6,7 @@ import rasterio
 from affine import Affine
 from pyproj import CRS
 
+from conftest import write_float_dem
 from covgap.errors import CRSError, TerrainError
 from covgap.terrain import Terrain, check_coverage, load_terrain
 
@@ -13,22 +14,7 @@ X0, Y0 = 500_000.0, 2_400_000.0
 
 
 def write_dem(path, z, crs="EPSG:32648", transform=None, nodata=None):
-    z = np.asarray(z, np.float32)
-    transform = transform or Affine(30.0, 0.0, X0, 0.0, -30.0, Y0)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=z.shape[0],
-        width=z.shape[1],
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-    ) as dst:
-        dst.write(z, 1)
-    return path
+    return write_float_dem(path, z, transform or Affine(30.0, 0.0, X0, 0.0, -30.0, Y0), crs, nodata)
 
 
 def test_metric_dem_is_read_as_is_with_nodata_as_nan(tmp_path):

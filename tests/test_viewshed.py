@@ -7,6 +7,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import write_float_dem
 from covgap.errors import CRSError
 from covgap.terrain import Terrain
 from covgap.visibility import (
@@ -151,22 +152,7 @@ def test_single_thread_gives_the_same_result():
 
 
 def write_dem(path, z, crs=UTM48, transform=None, nodata=None):
-    z = np.asarray(z, np.float32)
-    transform = transform or from_origin(X0, Y0, 10.0, 10.0)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=z.shape[0],
-        width=z.shape[1],
-        count=1,
-        dtype="float32",
-        crs=crs,
-        transform=transform,
-        nodata=nodata,
-    ) as dst:
-        dst.write(z, 1)
-    return path
+    return write_float_dem(path, z, transform or from_origin(X0, Y0, 10.0, 10.0), crs, nodata)
 
 
 def test_public_viewshed_is_boolean_and_aligned(tmp_path):
