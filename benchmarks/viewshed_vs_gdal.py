@@ -313,7 +313,7 @@ def time_signal(
     n_loss = int(RADIUS) + 2
     table = _raycast.median_loss_table(n_loss, 1.0, 900.0, H_OBS, H_TGT, 0, 0)
     tables = np.repeat(table[None], len(obs), axis=0)
-    j_table = _raycast.knife_edge_table(int((60.0 + 0.78) / 0.005) + 1)
+    j_table = _raycast.knife_edge_table()
     lam = 299_792_458.0 / 900e6
     hr, hc = _raycast.window_half(RADIUS, CELL, CELL, N, N)
     win = np.full((2 * hr + 1, 2 * hc + 1), np.nan, np.float32)

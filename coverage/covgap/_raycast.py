@@ -47,7 +47,13 @@ when the principal edge blocks the sight line, ``nu > 0``). Its per-cell
 distance and median loss come from a float32 table built once per site and
 shared by the octants; on columns without nodata the cells are done in three
 passes (gather of the nearest ray's state, a contiguous branch-free pass with
-the square roots and divisions, which LLVM vectorises, then the J look-ups).
+the square roots and divisions, in float32 once the cancelling differences are
+taken in float64, which LLVM vectorises, then the J look-ups). The ray state
+is kept as one array per field, so that the ray step's edge tracking is a
+contiguous branch-free pass too (vectorised); the few rays that find a new
+principal edge are listed and done afterwards. LLVM cannot vectorise a loop that
+reads an array at computed positions (``col[f]``) and writes another: numba
+cannot tell it the arrays do not overlap, so such reads get a pass of their own.
 
 Heights follow GDAL's convention: observer and target heights are above the
 ground elevation at their cell centre; the curvature correction lowers a point
@@ -97,8 +103,14 @@ UNKNOWN = np.uint8(255)
 TWICE_EARTH_RADIUS_M = 12_740_000.0
 
 _NEG = -1.0e30  # "no horizon yet": finite, so that interpolation stays finite
-#: Knife-edge table: J(nu) sampled every _NU_STEP from KNIFE_EDGE_NU_MIN.
+#: Array indices in the hot loops are unsigned (np.uint64) where they cannot be
+#: negative: numba then skips its negative-index wraparound test (a few % faster).
+_ONE = np.uint64(1)
+#: Knife-edge table: J(nu) sampled every _NU_STEP from KNIFE_EDGE_NU_MIN up to
+#: J_TABLE_NU_MAX; linear interpolation errs by at most |J''| h^2 / 8 =
+#: 3.34 x 0.005^2 / 8 = 1e-5 dB.
 _NU_STEP = 0.005
+J_TABLE_NU_MAX = 60.0
 _INV_NU_STEP = 1.0 / _NU_STEP
 _NU_MIN_SQ = KNIFE_EDGE_NU_MIN * KNIFE_EDGE_NU_MIN
 #: Rays per octant at the start of the sweep (denser than the cells near the
@@ -332,7 +344,7 @@ def viewshed_one(
             cz = z0 + curv * dd
             cbf = curv * b2
             for f in range(m + 1):
-                v = (np.float64(zf[zcol + f * zs_min]) - cz - cbf * (f * f)) * inv_i
+                v = (np.float64(zf[np.uint64(zcol + f * zs_min)]) - cz - cbf * (f * f)) * inv_i
                 col[f] = v
                 nan_col |= v != v
             col[m + 1] = 0.0  # read with weight 0 only
@@ -343,14 +355,14 @@ def viewshed_one(
                 for j in range(j_end + 1):
                     t = col[j] + tgt
                     u = j * u_step
-                    k = int(u)
+                    k = np.uint64(u)  # unsigned: no negative-index wraparound test
                     w = u - k
                     h0 = hz[k]
-                    h = h0 + w * (hz[k + 1] - h0)
+                    h = h0 + w * (hz[k + _ONE] - h0)
                     state = VISIBLE
                     if t < h:
                         state = NOT_VISIBLE
-                    of[ocol + j * os_min] = state
+                    of[np.uint64(ocol + j * os_min)] = state
             else:  # a NaN target, or a ray that crossed nodata, is unknown unless blocked
                 for j in range(j_end + 1):
                     t = col[j] + tgt
@@ -365,16 +377,16 @@ def viewshed_one(
                         state = VISIBLE
                     if t < h:
                         state = NOT_VISIBLE
-                    of[ocol + j * os_min] = state
+                    of[np.uint64(ocol + j * os_min)] = state
             # 2. let every ray still within reach sample column i (linear between
             # the two cell centres it passes between; the curvature term, quadratic
             # in the minor offset, is interpolated too: error <= cc dy^2 / (4 i 2R))
             if not nan_col:
                 for k in range(k_end + 1):
                     pos = k * step_k
-                    f = int(pos)
+                    f = np.uint64(pos)
                     a = col[f]
-                    t = a + (pos - f) * (col[f + 1] - a)
+                    t = a + (pos - f) * (col[f + _ONE] - a)
                     hk = hz[k]
                     hz[k] = t if t > hk else hk
             else:  # an exact hit must not read its (maybe nodata) neighbour
@@ -493,24 +505,16 @@ def viewshed_windows(
         )
 
 
-@njit(inline="always", **_JIT)
-def _j_table(nu: float, j_table: np.ndarray, j_direct_from: float) -> float:
-    """Knife-edge loss J(nu) from the table (linear), 0 at and below -0.78.
+def knife_edge_table(nu_max: float = J_TABLE_NU_MAX) -> np.ndarray:
+    """``J(nu)`` at ``KNIFE_EDGE_NU_MIN + q * _NU_STEP`` up to ``nu_max`` (and one step more).
 
-    Branch-free below ``j_direct_from`` (beyond it, J is computed directly).
+    The kernels interpolate it linearly and compute ``J`` directly beyond it.
     """
-    if nu >= j_direct_from:
-        return knife_edge_loss_db(nu)
-    x = max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0)
-    q = int(x)
-    t = x - q
-    j = j_table[q] + t * (j_table[q + 1] - j_table[q])
-    return j if nu > KNIFE_EDGE_NU_MIN else 0.0
+    return _knife_edge_table(math.ceil((nu_max - KNIFE_EDGE_NU_MIN) / _NU_STEP) + 1)
 
 
 @njit(**_JIT)
-def knife_edge_table(n: int) -> np.ndarray:
-    """``J(nu)`` at ``KNIFE_EDGE_NU_MIN + q * _NU_STEP`` for ``q = 0..n``."""
+def _knife_edge_table(n: int) -> np.ndarray:
     table = np.empty(n + 1, np.float64)
     for q in range(n + 1):
         table[q] = knife_edge_loss_db(KNIFE_EDGE_NU_MIN + q * _NU_STEP + 1e-12)
@@ -540,8 +544,9 @@ def median_loss_table(
 def _j_lookup(nu: float, j_table: np.ndarray, x_top: float, j_direct_from: float) -> float:
     """J(nu) from the table, without a data-dependent branch in the common range."""
     x = min(max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0), x_top)
-    q = int(x)
-    j = j_table[q] + (x - q) * (j_table[q + 1] - j_table[q])
+    q = np.uint64(x)  # unsigned: no negative-index wraparound test
+    j0 = j_table[q]
+    j = j0 + (x - q) * (j_table[q + _ONE] - j0)
     if nu >= j_direct_from:  # beyond the table (nu > 60): rare
         j = knife_edge_loss_db(nu)
     return j if nu > KNIFE_EDGE_NU_MIN else 0.0
@@ -585,6 +590,26 @@ def _side_edges(
     nu_q = num * sqrt_lam2 * math.sqrt(i / max(d * x2 * a * (i - q_i), 1e-300))
     nu_q = nu_q if p_i < q_i < i else -1.0  # no q: J(-1) = 0
     return j_t + _j_lookup(nu_q, j_table, x_top, j_direct_from)
+
+
+@njit(inline="always", **_JIT)
+def _copy_ray(
+    hz: np.ndarray,
+    s_pi: np.ndarray,
+    s_ph: np.ndarray,
+    s_jt: np.ndarray,
+    s_qi: np.ndarray,
+    s_qh: np.ndarray,
+    src: int,
+    dst: int,
+) -> None:
+    """Copy the state of ray ``src`` to ray ``dst`` (signal kernel)."""
+    hz[dst] = hz[src]
+    s_pi[dst] = s_pi[src]
+    s_ph[dst] = s_ph[src]
+    s_jt[dst] = s_jt[src]
+    s_qi[dst] = s_qi[src]
+    s_qh[dst] = s_qh[src]
 
 
 @njit(**_JIT)
@@ -662,13 +687,22 @@ def signal_one(
     kk_min = _power_of_two(min(_MIN_RAYS, n_max))
     kk_max = max(2 * n_max, kk_min) + 2
     unk = np.empty(kk_max + 1, np.uint8)
-    # per ray: horizon tangent, principal edge p (major position, height
-    # relative to the antenna), transmitter-side edge t, receiver-side edge q
-    # and q's slope from p
-    st = np.empty((kk_max + 1, 8), np.float64)
+    # per ray, one array per field (contiguous, so that the ray step can be
+    # vectorised): horizon tangent, principal edge p (major position, height
+    # relative to the antenna), J of the transmitter-side edge, receiver-side
+    # edge q ("no q": q_i = p_i, q_h = _NEG)
+    hz = np.empty(kk_max + 2, np.float64)
+    s_pi = np.empty(kk_max + 2, np.float64)
+    s_ph = np.empty(kk_max + 2, np.float64)
+    s_jt = np.empty(kk_max + 2, np.float64)
+    s_qi = np.empty(kk_max + 2, np.float64)
+    s_qh = np.empty(kk_max + 2, np.float64)
+    new_k = np.empty(kk_max + 2, np.int64)  # rays that found a new principal edge
+    flag = np.empty(kk_max + 2, np.uint8)
+    tb = np.empty(kk_max + 2, np.float64)  # the rays' samples of a column
     col = np.empty(n_max + 2, np.float64)
-    sc_nu = np.empty(n_max + 2, np.float64)  # per-cell scratch of one column
-    sc_nuq = np.empty(n_max + 2, np.float64)
+    sc_nu = np.empty(n_max + 2, np.float32)  # per-cell scratch of one column
+    sc_nuq = np.empty(n_max + 2, np.float32)
     sc_jt = np.empty(n_max + 2, np.float64)
     g_pi = np.empty(n_max + 2, np.float64)
     g_ph = np.empty(n_max + 2, np.float64)
@@ -710,27 +744,24 @@ def signal_one(
         kk = kk_min
         for k in range(kk + 2):
             unk[k] = 0
-            st[k, _HZ] = _NEG
-            st[k, _P_I] = 0.0
-            st[k, _P_H] = 0.0
-            st[k, _J_T] = 0.0
-            st[k, 7] = 0.0
-            st[k, _Q_I] = 0.0
-            st[k, _Q_H] = _NEG
-            st[k, 6] = 0.0
+            hz[k] = _NEG
+            s_pi[k] = 0.0
+            s_ph[k] = 0.0
+            s_jt[k] = 0.0
+            s_qi[k] = 0.0
+            s_qh[k] = _NEG
         any_unk = False
         for i in range(1, n + 1):
             if kk < i:  # double the rays; a new ray takes its more obstructed neighbour's state
                 for k in range(kk, 0, -1):
-                    st[2 * k] = st[k]
+                    _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, k, 2 * k)
                     unk[2 * k] = unk[k]
                 for k in range(kk):
-                    m = 2 * k + 1
-                    src = 2 * k if st[2 * k, _HZ] >= st[2 * k + 2, _HZ] else 2 * k + 2
-                    st[m] = st[src]
-                    unk[m] = unk[2 * k] | unk[2 * k + 2]
+                    src = 2 * k if hz[2 * k] >= hz[2 * k + 2] else 2 * k + 2
+                    _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, src, 2 * k + 1)
+                    unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
                 kk *= 2
-                st[kk + 1] = st[kk]  # read with weight 0 only
+                _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, kk, kk + 1)  # read with weight 0
                 unk[kk + 1] = 0
             fi = np.float64(i)
             inv_i = 1.0 / i
@@ -748,7 +779,7 @@ def signal_one(
             cz = z0 + curv * dd
             cbf = curv * b2
             for f in range(m + 1):
-                v = (np.float64(zf[zcol + f * zs_min]) - cz - cbf * (f * f)) * inv_i
+                v = (np.float64(zf[np.uint64(zcol + f * zs_min)]) - cz - cbf * (f * f)) * inv_i
                 col[f] = v
                 nan_col |= v != v
             col[m + 1] = 0.0  # read with weight 0 only
@@ -767,13 +798,13 @@ def signal_one(
                 side_on = diffraction == 2
                 for j in range(j_end + 1):  # gather the state of each cell's nearest ray
                     u = j * u_step
-                    k0 = int(u)
-                    k = k0 + (1 if u - k0 >= 0.5 else 0)
-                    g_pi[j] = st[k, _P_I]
-                    g_ph[j] = st[k, _P_H]
-                    g_qi[j] = st[k, _Q_I]
-                    g_qh[j] = st[k, _Q_H]
-                    sc_jt[j] = st[k, _J_T]
+                    k0 = np.uint64(u)
+                    k = k0 + np.uint64(u - k0 >= 0.5)
+                    g_pi[j] = s_pi[k]
+                    g_ph[j] = s_ph[k]
+                    g_qi[j] = s_qi[k]
+                    g_qh[j] = s_qh[k]
+                    sc_jt[j] = s_jt[k]
                 for j in range(j_end + 1):  # contiguous, branch-free: vectorised
                     t = col[j] + tgt
                     d = np.float64(drow[j])
@@ -783,26 +814,28 @@ def signal_one(
                     q_h = g_qh[j]
                     x2 = fi - p_i
                     # principal edge (see below and pathloss.deygout_loss_db)
-                    g = max(p_i * x2 * d, 1e-300)
-                    nu = (p_h - t * p_i) * fi * sqrt_lam2 / math.sqrt(g)
+                    g = np.float32(max(p_i * x2 * d, 1e-30))
+                    h = np.float32((p_h - t * p_i) * fi * sqrt_lam2)
+                    nu = h / np.sqrt(g)
                     edge = p_i > 0.0
-                    nu = nu if edge else -1.0
+                    nu = nu if edge else np.float32(-1.0)
                     # receiver-side edge (as in _side_edges)
                     a = q_i - p_i
-                    num = (q_h - p_h) * x2 - (t * fi - p_h) * a
-                    nu_q = num * sqrt_lam2 * math.sqrt(fi / max(d * x2 * a * (fi - q_i), 1e-300))
+                    num = np.float32(((q_h - p_h) * x2 - (t * fi - p_h) * a) * sqrt_lam2)
+                    gq = np.float32(max(d * x2 * a * (fi - q_i), 1e-30))
+                    nu_q = num * np.sqrt(np.float32(fi) / gq)
                     blocks = side_on & edge & (nu > 0.0)
-                    nu_q = nu_q if (blocks & (p_i < q_i) & (q_i < fi)) else -1.0
+                    nu_q = nu_q if (blocks & (p_i < q_i) & (q_i < fi)) else np.float32(-1.0)
                     sc_nu[j] = nu
                     sc_nuq[j] = nu_q
                     sc_jt[j] = sc_jt[j] if blocks else 0.0
                 for j in range(j_end + 1):
                     diff = (
-                        _j_lookup(sc_nu[j], j_table, x_top, j_direct_from)
-                        + _j_lookup(sc_nuq[j], j_table, x_top, j_direct_from)
+                        _j_lookup(np.float64(sc_nu[j]), j_table, x_top, j_direct_from)
+                        + _j_lookup(np.float64(sc_nuq[j]), j_table, x_top, j_direct_from)
                         + sc_jt[j]
                     )
-                    of[ocol + j * os_min] = eirp_dbm - np.float64(mrow[j]) - diff
+                    of[np.uint64(ocol + j * os_min)] = eirp_dbm - np.float64(mrow[j]) - diff
                 j_end = -1  # done: the general loop below runs no cell
             for j in range(j_end + 1):
                 t = col[j] + tgt  # receiver tangent; its height is t * i
@@ -819,8 +852,8 @@ def signal_one(
                         # principal edge, as in pathloss.deygout_loss_db: J(nu) when
                         # nu > -0.78; branch-free (cells alternate unpredictably
                         # between Fresnel-clear and not)
-                        p_i = st[k, _P_I]
-                        p_h = st[k, _P_H]
+                        p_i = s_pi[k]
+                        p_h = s_ph[k]
                         h = p_h - t * p_i  # edge height above the sight line
                         # nu = h sqrt(2 d / (lambda d1 d2)), d1 = p_i d / i, d2 = d - d1
                         g = max(p_i * (fi - p_i) * d, 1e-300)
@@ -836,9 +869,9 @@ def signal_one(
                                 t * fi,
                                 p_i,
                                 p_h,
-                                st[k, _J_T],
-                                st[k, _Q_I],
-                                st[k, _Q_H],
+                                s_jt[k],
+                                s_qi[k],
+                                s_qh[k],
                                 j_table,
                                 x_top,
                                 j_direct_from,
@@ -847,45 +880,57 @@ def signal_one(
                         if not p_i > 0.0:  # no edge yet
                             diff = 0.0
                     value = eirp_dbm - median - diff
-                of[ocol + j * os_min] = value
-            # 2. let every ray still within reach sample column i
+                of[np.uint64(ocol + j * os_min)] = value
+            # 2. let every ray still within reach sample column i: (a) branch-free
+            # over contiguous state (vectorised): raise the horizon, extend the
+            # receiver-side edge of rays whose principal edge stays, list the rays
+            # that found a new principal edge; (b) those rays, with a square root,
+            # a division and a J look-up each
             for k in range(k_end + 1):
                 pos = k * step_k
-                f = int(pos)
+                f = np.uint64(pos)
                 a = col[f]
                 fr = pos - f
+                t = a + fr * (col[f + _ONE] - a)
                 if nan_col:  # an exact hit must not read its (maybe nodata) neighbour
-                    t = a + fr * (col[f + 1] - a) if fr > 0.0 else a
-                else:
-                    t = a + fr * (col[f + 1] - a)
+                    t = t if fr > 0.0 else a
+                    if t != t:
+                        unk[k] = 1
+                        any_unk = True
+                tb[k] = t
+            for k in range(k_end + 1):
+                t = tb[k]
                 y = t * fi
-                if t > st[k, _HZ]:  # a new principal edge; the old one is the tx-side edge
-                    o_i = st[k, _P_I]
-                    o_h = st[k, _P_H]
-                    j_t = 0.0
-                    if o_i > 0.0:  # its J, on the sub-path antenna -> new edge (see _side_edges)
-                        s_k = k / kk
-                        len_k = math.sqrt(a2 + s_k * s_k * b2)  # metres per major step
-                        nu_t = (o_h * fi - y * o_i) * sqrt_lam2
-                        nu_t /= math.sqrt(len_k * fi * o_i * (fi - o_i))
-                        j_t = _j_lookup(nu_t, j_table, x_top, j_direct_from)
-                    st[k, _HZ] = t
-                    st[k, _J_T] = j_t
-                    st[k, _P_I] = fi
-                    st[k, _P_H] = y
-                    st[k, _Q_I] = fi
-                    st[k, _Q_H] = _NEG
-                elif nan_col and t != t:
-                    unk[k] = 1
-                    any_unk = True
-                else:  # receiver-side edge: largest slope seen from p (branch-free)
-                    p_i = st[k, _P_I]
-                    p_h = st[k, _P_H]
-                    q_i = st[k, _Q_I]
-                    q_h = st[k, _Q_H]
-                    better = (y - p_h) * (q_i - p_i) > (q_h - p_h) * (fi - p_i)
-                    st[k, _Q_I] = fi if better else q_i
-                    st[k, _Q_H] = y if better else q_h
+                p_i = s_pi[k]
+                p_h = s_ph[k]
+                q_i = s_qi[k]
+                q_h = s_qh[k]
+                new = t > hz[k]
+                # receiver-side edge: the largest slope seen from p
+                better = (y - p_h) * (q_i - p_i) > (q_h - p_h) * (fi - p_i)
+                s_qi[k] = fi if (better | new) else q_i
+                s_qh[k] = _NEG if new else (y if better else q_h)
+                hz[k] = t if new else hz[k]
+                flag[k] = new
+            n_new = 0
+            for k in range(k_end + 1):
+                new_k[n_new] = k
+                n_new += flag[k]
+            for c in range(n_new):  # a new principal edge; the old one is the tx-side edge
+                k = new_k[c]
+                o_i = s_pi[k]
+                o_h = s_ph[k]
+                y = hz[k] * fi
+                j_t = 0.0
+                if o_i > 0.0:  # its J, on the sub-path antenna -> new edge (see _side_edges)
+                    s_k = k / kk
+                    len_k = math.sqrt(a2 + s_k * s_k * b2)  # metres per major step
+                    nu_t = (o_h * fi - y * o_i) * sqrt_lam2
+                    nu_t /= math.sqrt(len_k * fi * o_i * (fi - o_i))
+                    j_t = _j_lookup(nu_t, j_table, x_top, j_direct_from)
+                s_jt[k] = j_t
+                s_pi[k] = fi
+                s_ph[k] = y
 
 
 @njit(parallel=True, **_JIT)

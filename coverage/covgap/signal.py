@@ -67,8 +67,6 @@ CHUNK_SITES = 4
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
-#: Knife-edge table upper end (nu); larger nu is computed directly.
-_NU_TABLE_MAX = 60.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,10 +114,9 @@ class _Kernel:
 
 
 def _kernel_inputs(terrain: Terrain) -> _Kernel:
-    n = math.ceil((_NU_TABLE_MAX - _raycast.KNIFE_EDGE_NU_MIN) / _raycast._NU_STEP) + 1
     dx, dy = terrain.resolution
     zp, zpt = _raycast.layouts(terrain.elevation)
-    return _Kernel(zp, zpt, dx, dy, _raycast.knife_edge_table(n))
+    return _Kernel(zp, zpt, dx, dy, _raycast.knife_edge_table())
 
 
 def _loss_tables(heights: np.ndarray, scenario: Scenario) -> np.ndarray:
