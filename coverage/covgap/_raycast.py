@@ -214,6 +214,37 @@ def _fill_radius(
 
 
 @njit(inline="always", **_JIT)
+def _fill_column(
+    zf: np.ndarray,
+    zcol: int,
+    zs_min: int,
+    m: int,
+    cz: float,
+    cbf: float,
+    inv_i: float,
+    col: np.ndarray,
+) -> bool:
+    """Column ``i`` as tangents from the antenna: ``col[f] = (z - cz - cbf f^2) / i``.
+
+    ``zf[zcol + f * zs_min]`` is the elevation of minor step ``f`` (``zs_min``
+    is +1 or -1: one loop per direction, so that the loads are contiguous and
+    vectorised rather than gathered). Returns whether the column has nodata.
+    """
+    nan_col = False
+    if zs_min > 0:
+        for f in range(m + 1):
+            v = (np.float64(zf[np.uint64(zcol + f)]) - cz - cbf * (f * f)) * inv_i
+            col[f] = v
+            nan_col |= v != v
+    else:
+        for f in range(m + 1):
+            v = (np.float64(zf[np.uint64(zcol - f)]) - cz - cbf * (f * f)) * inv_i
+            col[f] = v
+            nan_col |= v != v
+    return nan_col
+
+
+@njit(inline="always", **_JIT)
 def _power_of_two(n: int) -> int:
     """Smallest power of two >= ``n`` (and >= 1)."""
     p = 1
@@ -340,13 +371,9 @@ def viewshed_one(
             k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
             step_k = i / kk  # ray k crosses column i at minor k * step_k (exact: kk = 2^m)
             m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
-            nan_col = False
             cz = z0 + curv * dd
             cbf = curv * b2
-            for f in range(m + 1):
-                v = (np.float64(zf[np.uint64(zcol + f * zs_min)]) - cz - cbf * (f * f)) * inv_i
-                col[f] = v
-                nan_col |= v != v
+            nan_col = _fill_column(zf, zcol, zs_min, m, cz, cbf, inv_i, col)
             col[m + 1] = 0.0  # read with weight 0 only
             # 1. decide the cells of column i against the horizon of columns < i
             u_step = kk * inv_i
@@ -775,13 +802,9 @@ def signal_one(
             k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
             step_k = i / kk
             m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
-            nan_col = False
             cz = z0 + curv * dd
             cbf = curv * b2
-            for f in range(m + 1):
-                v = (np.float64(zf[np.uint64(zcol + f * zs_min)]) - cz - cbf * (f * f)) * inv_i
-                col[f] = v
-                nan_col |= v != v
+            nan_col = _fill_column(zf, zcol, zs_min, m, cz, cbf, inv_i, col)
             col[m + 1] = 0.0  # read with weight 0 only
             # 1. the cells of column i, against the edges of the nearest ray
             u_step = kk * inv_i
