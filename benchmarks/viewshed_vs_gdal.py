@@ -310,7 +310,6 @@ class Kernels:
         self.wins = np.zeros((len(obs), *shape), np.uint8)
         self.table = _raycast.median_loss_table(int(RADIUS) + 2, 1.0, 900.0, H_OBS, H_TGT, 0, 0)
         self.tables = np.repeat(self.table[None], len(obs), axis=0)
-        self.j_table = _raycast.knife_edge_table()
         self.lam = 299_792_458.0 / 900e6
         self.eirp = np.full(len(obs), 31.2)
         self.swin = np.full(shape, np.nan, np.float32)
@@ -350,7 +349,7 @@ class Kernels:
             r0, c0 = int(self.obs[s, 0]), int(self.obs[s, 1])
             _raycast.signal_one(
                 zp, zpt, r0, c0, H_OBS, H_TGT, RADIUS, CELL, CELL, CC, 31.2, self.table, 1.0,
-                self.lam, 2, self.j_table, win, r0 - hr, c0 - hc,
+                self.lam, 2, win, r0 - hr, c0 - hc,
             )  # fmt: skip
         return time.perf_counter() - t
 
@@ -374,7 +373,7 @@ class Kernels:
     def _signal_windows(self) -> None:
         _raycast.signal_windows(
             self.zp, self.zpt, self.obs, self.heights, self.eirp, self.tables, H_TGT,
-            RADIUS, CELL, CELL, CC, 1.0, self.lam, 2, self.j_table, self.swins,
+            RADIUS, CELL, CELL, CC, 1.0, self.lam, 2, self.swins,
         )  # fmt: skip
 
     def batch(self) -> float:

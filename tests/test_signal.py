@@ -245,3 +245,18 @@ def test_smooth_earth_bulge_is_underestimated_by_at_most_a_few_db():
         dist, elev = row_profile(z, 2, 0, c, 100.0)
         want = pathloss.deygout_loss_db(dist, elev, 30.0, 1.5, lam, 0.75)
         assert want - 2.5 <= loss[2, c] <= want + 0.01
+
+
+@pytest.mark.parametrize(
+    "nu", [-2.0, -0.78, -0.7, -0.3, 0.0, 0.0025, 0.5, 1.2345, 7.0, 59.99, 60.0, 75.0, 400.0]
+)
+def test_the_kernels_knife_edge_lookup_matches_itu_p526(nu):
+    from covgap import _raycast
+
+    # table with linear interpolation: within |J''| h^2 / 8 ~ 1e-5 dB; formula beyond it
+    assert _raycast._j_lookup(nu) == pytest.approx(pathloss.knife_edge_loss_db(nu), abs=2e-5)
+    # the branch-free look-up clamps at the table's top (the kernels then use the formula)
+    top = pathloss.knife_edge_loss_db(_raycast._J_DIRECT_FROM)
+    expected = pathloss.knife_edge_loss_db(min(nu, _raycast._J_DIRECT_FROM))
+    assert _raycast._j_table(nu) == pytest.approx(expected, abs=2e-5)
+    assert _raycast._j_table(nu) <= top + 2e-5

@@ -82,7 +82,6 @@ __all__ = [
     "NOT_VISIBLE",
     "UNKNOWN",
     "VISIBLE",
-    "knife_edge_table",
     "layouts",
     "median_loss_table",
     "pad",
@@ -112,6 +111,27 @@ _ONE = np.uint64(1)
 _NU_STEP = 0.005
 J_TABLE_NU_MAX = 60.0
 _INV_NU_STEP = 1.0 / _NU_STEP
+
+
+def _knife_edge_table() -> np.ndarray:
+    """``J(nu)`` at ``KNIFE_EDGE_NU_MIN + q * _NU_STEP`` up to ``J_TABLE_NU_MAX`` and one step more.
+
+    Same formula as :func:`covgap.pathloss.knife_edge_loss_db` (ITU-R P.526),
+    just above each sample (its ``nu <= -0.78`` test would zero the first).
+    """
+    n = math.ceil((J_TABLE_NU_MAX - KNIFE_EDGE_NU_MIN) / _NU_STEP) + 1
+    v = KNIFE_EDGE_NU_MIN + np.arange(n + 1) * _NU_STEP + 1e-12 - 0.1
+    return 6.9 + 20.0 * np.log10(np.sqrt(v * v + 1.0) + v)
+
+
+#: The knife-edge table is a module constant: numba freezes a global array into
+#: the compiled code as read-only data, and LLVM vectorises look-ups into it
+#: (it cannot prove that an array *argument* does not overlap the arrays a loop
+#: writes, so look-ups into an argument stay scalar).
+_J_TABLE = _knife_edge_table()
+_J_X_TOP = float(_J_TABLE.shape[0] - 2)
+#: Beyond the table (J > 42 dB), J is computed from the formula.
+_J_DIRECT_FROM = KNIFE_EDGE_NU_MIN + (_J_TABLE.shape[0] - 2) * _NU_STEP
 _NU_MIN_SQ = KNIFE_EDGE_NU_MIN * KNIFE_EDGE_NU_MIN
 #: Rays per octant at the start of the sweep (denser than the cells near the
 #: observer, where terrain subtends large angles; see the module notes).
@@ -532,22 +552,6 @@ def viewshed_windows(
         )
 
 
-def knife_edge_table(nu_max: float = J_TABLE_NU_MAX) -> np.ndarray:
-    """``J(nu)`` at ``KNIFE_EDGE_NU_MIN + q * _NU_STEP`` up to ``nu_max`` (and one step more).
-
-    The kernels interpolate it linearly and compute ``J`` directly beyond it.
-    """
-    return _knife_edge_table(math.ceil((nu_max - KNIFE_EDGE_NU_MIN) / _NU_STEP) + 1)
-
-
-@njit(**_JIT)
-def _knife_edge_table(n: int) -> np.ndarray:
-    table = np.empty(n + 1, np.float64)
-    for q in range(n + 1):
-        table[q] = knife_edge_loss_db(KNIFE_EDGE_NU_MIN + q * _NU_STEP + 1e-12)
-    return table
-
-
 @njit(**_JIT)
 def median_loss_table(
     n: int,
@@ -568,15 +572,21 @@ def median_loss_table(
 
 
 @njit(inline="always", **_JIT)
-def _j_lookup(nu: float, j_table: np.ndarray, x_top: float, j_direct_from: float) -> float:
-    """J(nu) from the table, without a data-dependent branch in the common range."""
-    x = min(max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0), x_top)
+def _j_table(nu: float) -> float:
+    """J(nu) from the table, clamped at its top; branch-free (vectorisable)."""
+    x = min(max((nu - KNIFE_EDGE_NU_MIN) * _INV_NU_STEP, 0.0), _J_X_TOP)
     q = np.uint64(x)  # unsigned: no negative-index wraparound test
-    j0 = j_table[q]
-    j = j0 + (x - q) * (j_table[q + _ONE] - j0)
-    if nu >= j_direct_from:  # beyond the table (nu > 60): rare
-        j = knife_edge_loss_db(nu)
+    j0 = _J_TABLE[q]
+    j = j0 + (x - q) * (_J_TABLE[q + _ONE] - j0)
     return j if nu > KNIFE_EDGE_NU_MIN else 0.0
+
+
+@njit(inline="always", **_JIT)
+def _j_lookup(nu: float) -> float:
+    """J(nu): from the table, or from the formula beyond it (nu > 60: rare)."""
+    if nu >= _J_DIRECT_FROM:
+        return knife_edge_loss_db(nu)
+    return _j_table(nu)
 
 
 @njit(inline="always", **_JIT)
@@ -590,9 +600,6 @@ def _side_edges(
     j_t: float,
     q_i: float,
     q_h: float,
-    j_table: np.ndarray,
-    x_top: float,
-    j_direct_from: float,
 ) -> float:
     """Deygout's two side edges of a path whose principal edge blocks it, dB.
 
@@ -616,7 +623,7 @@ def _side_edges(
     # nu = (num / x2) sqrt(lam2 x2 / (L a (i - q_i)))
     nu_q = num * sqrt_lam2 * math.sqrt(i / max(d * x2 * a * (i - q_i), 1e-300))
     nu_q = nu_q if p_i < q_i < i else -1.0  # no q: J(-1) = 0
-    return j_t + _j_lookup(nu_q, j_table, x_top, j_direct_from)
+    return j_t + _j_lookup(nu_q)
 
 
 @njit(inline="always", **_JIT)
@@ -656,7 +663,6 @@ def signal_one(
     loss_step_m: float,
     wavelength_m: float,
     diffraction: int,
-    j_table: np.ndarray,
     out: np.ndarray,
     out_r0: int,
     out_c0: int,
@@ -682,8 +688,6 @@ def signal_one(
         Carrier wavelength, m.
     diffraction
         0 none, 1 principal knife edge, 2 Deygout with up to three edges.
-    j_table
-        :func:`knife_edge_table`.
     out, out_r0, out_c0
         float32 window as for :func:`viewshed_one`; every cell within the
         radius receives the signal, or NaN where it is unknown (nodata on the
@@ -705,8 +709,6 @@ def signal_one(
     lam2 = 2.0 / wavelength_m
     inv_loss_step = 1.0 / loss_step_m
     n_loss = loss_table.shape[0] - 2
-    j_direct_from = KNIFE_EDGE_NU_MIN + (j_table.shape[0] - 2) * _NU_STEP
-    x_top = j_table.shape[0] - 2.0
     sqrt_lam2 = math.sqrt(lam2)
     obase = (r0 - out_r0) * ocols + (c0 - out_c0)
     of[obase] = eirp_dbm - loss_table[0]
@@ -731,6 +733,7 @@ def signal_one(
     sc_nu = np.empty(n_max + 2, np.float32)  # per-cell scratch of one column
     sc_nuq = np.empty(n_max + 2, np.float32)
     sc_jt = np.empty(n_max + 2, np.float64)
+    sc_val = np.empty(n_max + 2, np.float32)
     g_pi = np.empty(n_max + 2, np.float64)
     g_ph = np.empty(n_max + 2, np.float64)
     g_qi = np.empty(n_max + 2, np.float64)
@@ -852,13 +855,22 @@ def signal_one(
                     sc_nu[j] = nu
                     sc_nuq[j] = nu_q
                     sc_jt[j] = sc_jt[j] if blocks else 0.0
+                over = False  # a nu beyond the knife-edge table
+                for j in range(j_end + 1):  # vectorised too (the table is constant data)
+                    nu = np.float64(sc_nu[j])
+                    nu_q = np.float64(sc_nuq[j])
+                    diff = _j_table(nu) + _j_table(nu_q) + sc_jt[j]
+                    sc_val[j] = eirp_dbm - np.float64(mrow[j]) - diff
+                    over |= (nu >= _J_DIRECT_FROM) | (nu_q >= _J_DIRECT_FROM)
+                if over:  # J > 42 dB: rare
+                    for j in range(j_end + 1):
+                        nu = np.float64(sc_nu[j])
+                        nu_q = np.float64(sc_nuq[j])
+                        if nu >= _J_DIRECT_FROM or nu_q >= _J_DIRECT_FROM:
+                            diff = _j_lookup(nu) + _j_lookup(nu_q) + sc_jt[j]
+                            sc_val[j] = eirp_dbm - np.float64(mrow[j]) - diff
                 for j in range(j_end + 1):
-                    diff = (
-                        _j_lookup(np.float64(sc_nu[j]), j_table, x_top, j_direct_from)
-                        + _j_lookup(np.float64(sc_nuq[j]), j_table, x_top, j_direct_from)
-                        + sc_jt[j]
-                    )
-                    of[np.uint64(ocol + j * os_min)] = eirp_dbm - np.float64(mrow[j]) - diff
+                    of[np.uint64(ocol + j * os_min)] = sc_val[j]
                 j_end = -1  # done: the general loop below runs no cell
             for j in range(j_end + 1):
                 t = col[j] + tgt  # receiver tangent; its height is t * i
@@ -881,7 +893,7 @@ def signal_one(
                         # nu = h sqrt(2 d / (lambda d1 d2)), d1 = p_i d / i, d2 = d - d1
                         g = max(p_i * (fi - p_i) * d, 1e-300)
                         nu = h * fi * sqrt_lam2 / math.sqrt(g)
-                        diff = _j_lookup(nu, j_table, x_top, j_direct_from)
+                        diff = _j_lookup(nu)
                         if diffraction == 2:
                             # side edges, added when the principal edge blocks (nu > 0);
                             # computed for every cell, then masked: cheaper than a branch
@@ -895,9 +907,6 @@ def signal_one(
                                 s_jt[k],
                                 s_qi[k],
                                 s_qh[k],
-                                j_table,
-                                x_top,
-                                j_direct_from,
                             )
                             diff += side if nu > 0.0 else 0.0
                         if not p_i > 0.0:  # no edge yet
@@ -950,7 +959,7 @@ def signal_one(
                     len_k = math.sqrt(a2 + s_k * s_k * b2)  # metres per major step
                     nu_t = (o_h * fi - y * o_i) * sqrt_lam2
                     nu_t /= math.sqrt(len_k * fi * o_i * (fi - o_i))
-                    j_t = _j_lookup(nu_t, j_table, x_top, j_direct_from)
+                    j_t = _j_lookup(nu_t)
                 s_jt[k] = j_t
                 s_pi[k] = fi
                 s_ph[k] = y
@@ -972,7 +981,6 @@ def signal_many(
     loss_step_m: float,
     wavelength_m: float,
     diffraction: int,
-    j_table: np.ndarray,
 ) -> np.ndarray:
     """Received signal of many sites on the full grid, sites spread over the threads.
 
@@ -988,7 +996,7 @@ def signal_many(
         float64 ``(n, m)``: each site's :func:`median_loss_table`.
     receiver_height, radius_m, dx, dy, curvature_coef, loss_step_m
         As for :func:`signal_one`.
-    wavelength_m, diffraction, j_table
+    wavelength_m, diffraction
         As for :func:`signal_one`.
 
     Returns
@@ -1018,7 +1026,6 @@ def signal_many(
             loss_step_m,
             wavelength_m,
             diffraction,
-            j_table,
             out[s],
             0,
             0,
@@ -1042,7 +1049,6 @@ def signal_windows(
     loss_step_m: float,
     wavelength_m: float,
     diffraction: int,
-    j_table: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Received signal of many sites into reusable per-site windows.
@@ -1071,7 +1077,6 @@ def signal_windows(
             loss_step_m,
             wavelength_m,
             diffraction,
-            j_table,
             out[s],
             rc[s, 0] - hr,
             rc[s, 1] - hc,

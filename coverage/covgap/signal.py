@@ -110,13 +110,12 @@ class _Kernel:
     zpt: np.ndarray
     dx: float
     dy: float
-    j_table: np.ndarray
 
 
 def _kernel_inputs(terrain: Terrain) -> _Kernel:
     dx, dy = terrain.resolution
     zp, zpt = _raycast.layouts(terrain.elevation)
-    return _Kernel(zp, zpt, dx, dy, _raycast.knife_edge_table())
+    return _Kernel(zp, zpt, dx, dy)
 
 
 def _loss_tables(heights: np.ndarray, scenario: Scenario) -> np.ndarray:
@@ -192,7 +191,6 @@ def site_signal(
         LOSS_STEP_M,
         scenario.wavelength_m,
         scenario.diffraction_code,
-        k.j_table,
     )
 
 
