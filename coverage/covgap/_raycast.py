@@ -105,6 +105,8 @@ _NEG = -1.0e30  # "no horizon yet": finite, so that interpolation stays finite
 #: Array indices in the hot loops are unsigned (np.uint64) where they cannot be
 #: negative: numba then skips its negative-index wraparound test (a few % faster).
 _ONE = np.uint64(1)
+#: Columns buffered before they are written to the output (see _flush_block).
+_BLOCK = 16
 #: Knife-edge table: J(nu) sampled every _NU_STEP from KNIFE_EDGE_NU_MIN up to
 #: J_TABLE_NU_MAX; linear interpolation errs by at most |J''| h^2 / 8 =
 #: 3.34 x 0.005^2 / 8 = 1e-5 dB.
@@ -262,6 +264,31 @@ def _fill_column(
             col[f] = v
             nan_col |= v != v
     return nan_col
+
+
+@njit(inline="always", **_JIT)
+def _flush_block(
+    of: np.ndarray,
+    blk: np.ndarray,
+    blk_ocol: np.ndarray,
+    blk_jend: np.ndarray,
+    nb: int,
+    os_min: int,
+) -> None:
+    """Write ``nb`` buffered columns to the output, one output row at a time.
+
+    Column ``b`` holds cells ``0..blk_jend[b]`` of the output column starting at
+    ``blk_ocol[b]`` (cell ``j`` at ``blk_ocol[b] + j * os_min``); the buffered
+    columns are consecutive, so each row's values land side by side.
+    """
+    j_top = 0
+    for b in range(nb):
+        j_top = max(j_top, blk_jend[b])
+    for j in range(j_top + 1):
+        step = j * os_min
+        for b in range(nb):
+            if j <= blk_jend[b]:
+                of[np.uint64(blk_ocol[b] + step)] = blk[b, j]
 
 
 @njit(inline="always", **_JIT)
@@ -733,7 +760,12 @@ def signal_one(
     sc_nu = np.empty(n_max + 2, np.float32)  # per-cell scratch of one column
     sc_nuq = np.empty(n_max + 2, np.float32)
     sc_jt = np.empty(n_max + 2, np.float64)
-    sc_val = np.empty(n_max + 2, np.float32)
+    # values of the last few columns of an octant whose columns are rows apart in
+    # the output, written out row by row (a blocked transpose): one row stride
+    # per value would cost a cache line and a TLB entry per cell
+    blk = np.empty((_BLOCK, n_max + 2), np.float32)
+    blk_ocol = np.empty(_BLOCK, np.int64)
+    blk_jend = np.empty(_BLOCK, np.int64)
     g_pi = np.empty(n_max + 2, np.float64)
     g_ph = np.empty(n_max + 2, np.float64)
     g_qi = np.empty(n_max + 2, np.float64)
@@ -781,6 +813,8 @@ def signal_one(
             s_qi[k] = 0.0
             s_qh[k] = _NEG
         any_unk = False
+        blocked = octant < 4  # columns of the octant are rows apart in the output
+        nb = 0  # columns in the block
         for i in range(1, n + 1):
             if kk < i:  # double the rays; a new ray takes its more obstructed neighbour's state
                 for k in range(kk, 0, -1):
@@ -855,6 +889,7 @@ def signal_one(
                     sc_nu[j] = nu
                     sc_nuq[j] = nu_q
                     sc_jt[j] = sc_jt[j] if blocks else 0.0
+                sc_val = blk[nb]
                 over = False  # a nu beyond the knife-edge table
                 for j in range(j_end + 1):  # vectorised too (the table is constant data)
                     nu = np.float64(sc_nu[j])
@@ -869,8 +904,16 @@ def signal_one(
                         if nu >= _J_DIRECT_FROM or nu_q >= _J_DIRECT_FROM:
                             diff = _j_lookup(nu) + _j_lookup(nu_q) + sc_jt[j]
                             sc_val[j] = eirp_dbm - np.float64(mrow[j]) - diff
-                for j in range(j_end + 1):
-                    of[np.uint64(ocol + j * os_min)] = sc_val[j]
+                if blocked:
+                    blk_ocol[nb] = ocol
+                    blk_jend[nb] = j_end
+                    nb += 1
+                    if nb == _BLOCK:
+                        _flush_block(of, blk, blk_ocol, blk_jend, nb, os_min)
+                        nb = 0
+                else:
+                    for j in range(j_end + 1):
+                        of[np.uint64(ocol + j * os_min)] = sc_val[j]
                 j_end = -1  # done: the general loop below runs no cell
             for j in range(j_end + 1):
                 t = col[j] + tgt  # receiver tangent; its height is t * i
@@ -963,6 +1006,8 @@ def signal_one(
                 s_jt[k] = j_t
                 s_pi[k] = fi
                 s_ph[k] = y
+        if nb > 0:
+            _flush_block(of, blk, blk_ocol, blk_jend, nb, os_min)
 
 
 @njit(parallel=True, **_JIT)
