@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from covgap import _mclp
 from covgap.plan import (
     CoverageProblem,
     ExactCoverage,
@@ -218,15 +219,30 @@ def test_reduction_preserves_the_optimum() -> None:
             assert ExactCoverage(p, k=k).solve().objective == brute_force(p, k, None)
 
 
-def test_exact_never_worse_than_greedy_and_stops_at_the_time_limit() -> None:
-    # Random, unstructured instance: HiGHS needs seconds to prove it; with a
-    # 0.2 s limit it must stop and still return at least greedy-with-swaps.
+@pytest.mark.parametrize("fixing", [True, False])
+def test_exact_never_worse_than_greedy_and_stops_at_the_time_limit(fixing: bool) -> None:
+    # Random, unstructured instance: HiGHS alone needs seconds to prove it; with
+    # a 0.2 s limit it must stop and still return at least greedy-with-swaps.
+    # With fixing and branch-and-bound it is proved well within the limit.
     rng = np.random.default_rng(3)
     n_d, n_c = 120, 800
     a = rng.random((n_d, n_c)) < 0.03
     p = CoverageProblem(sp.csc_array(a), rng.integers(1, 100, n_d), np.ones(n_c))
     swaps = GreedyCoverage(p, k=10, swaps=True).solve()
-    exact = ExactCoverage(p, k=10, time_limit=0.2).solve()
+    options = {"reduced_cost_fixing": fixing, "branch_and_bound": fixing}
+    ExactCoverage(p, k=10, time_limit=0.2, **options).solve()  # loads numba's kernels once
+    exact = ExactCoverage(p, k=10, time_limit=0.2, **options).solve()
+    if fixing:
+        assert exact.details["fixed"] > 0
+        assert "bnb_status" in exact.details
+        proved = ExactCoverage(p, k=10, **options).solve()
+        assert proved.status == "optimal"
+        assert proved.details["proved_by"] == "branch-and-bound"
+        assert proved.objective >= exact.objective
+        assert proved.seconds < 5
+    else:
+        assert "lp_bound" not in exact.details
+        assert exact.details["mip_status"] == "time_limit"
     assert exact.objective >= swaps.objective
     assert exact.objective == pytest.approx(p.objective(exact.selected))
     assert exact.seconds < 5
@@ -322,3 +338,213 @@ def test_exact_matches_brute_force(case: tuple[CoverageProblem, int | None, floa
         if budget is not None:
             assert res.cost <= budget + 1e-9
         assert np.all(res.gains > 0)
+
+
+# -- LP bound, reduced-cost fixing, branch-and-bound ------------------------------------
+
+
+def random_case(
+    seed: int, n_d: int = 10, n_c: int = 9, integral: bool = True
+) -> tuple[sp.csc_array, np.ndarray, np.ndarray]:
+    """A reduced-style instance: every row and column non-empty, weights > 0."""
+    rng = np.random.default_rng(seed)
+    a = rng.random((n_d, n_c)) < 0.3
+    a[rng.integers(0, n_d, n_c), np.arange(n_c)] = True
+    a[np.arange(n_d), rng.integers(0, n_c, n_d)] = True
+    w = rng.integers(1, 10, n_d).astype(float) if integral else rng.uniform(0.1, 10.0, n_d)
+    costs = rng.integers(1, 5, n_c).astype(float)
+    return sp.csc_array(a), w, costs
+
+
+def all_values(
+    c: sp.csc_array, w: np.ndarray, costs: np.ndarray, k: int | None, budget: float | None
+) -> list[tuple[frozenset[int], float]]:
+    """Every feasible set with the weight it covers (brute force)."""
+    out = []
+    for r in range(c.shape[1] + 1):
+        if k is not None and r > k:
+            break
+        for s in itertools.combinations(range(c.shape[1]), r):
+            if budget is not None and costs[list(s)].sum() > budget:
+                continue
+            out.append((frozenset(s), _mclp.covered_weight(c, w, list(s))))
+    return out
+
+
+LIMITS = [(3, None), (None, 6.0), (3, 6.0)]
+
+
+@pytest.mark.parametrize(("k", "budget"), LIMITS)
+def test_lagrangian_bound_holds_for_any_multipliers(k: int | None, budget: float | None) -> None:
+    # L bounds every feasible set, L - penalty_j every feasible set containing j,
+    # whatever the (non-negative) multipliers; at the LP duals L is the LP bound.
+    rng = np.random.default_rng(11)
+    for seed in range(15):
+        c, w, costs = random_case(seed)
+        values = all_values(c, w, costs, k, budget)
+        lp = _mclp.solve_lp(c, w, costs, k, budget, 10.0)
+        assert lp is not None and lp.status == "optimal"
+        bound, penalty = _mclp.lagrangian_bound(c, w, costs, k, budget, lp.u, lp.lam, lp.mu)
+        assert bound == pytest.approx(lp.objective, rel=1e-9)
+        tries = [(lp.u, lp.lam, lp.mu), (rng.uniform(0, 10, w.size), 3.0 * rng.random(), 5.0)]
+        for u, lam, mu in tries:
+            bound, penalty = _mclp.lagrangian_bound(c, w, costs, k, budget, u, lam, mu)
+            assert np.all(penalty >= 0)
+            for s, value in values:
+                assert value <= bound + 1e-9
+                for j in s:
+                    assert value <= bound - penalty[j] + 1e-9
+
+
+@pytest.mark.parametrize("integral", [True, False])
+@pytest.mark.parametrize(("k", "budget"), LIMITS)
+def test_fixing_keeps_every_better_plan(
+    k: int | None, budget: float | None, integral: bool
+) -> None:
+    # Against brute force: with the incumbent just below the optimum, every
+    # optimal set survives the fixing (columns and the rows they cover), and
+    # with the optimum as incumbent nothing the fixing drops could beat it.
+    fixed_any = 0
+    for seed in range(30):
+        c, w, costs = random_case(seed, integral=integral)
+        values = all_values(c, w, costs, k, budget)
+        best = max(v for _, v in values)
+        target = _mclp.improvement_target(w)
+        lp = _mclp.solve_lp(c, w, costs, k, budget, 10.0)
+        assert lp is not None
+        below = best - 1.0 if integral else best * (1 - 1e-6)
+        for incumbent in (below, best):
+            fix = _mclp.fix_columns(c, w, costs, k, budget, lp, incumbent, target)
+            assert fix.bound >= best - 1e-9
+            kept = set(fix.columns.tolist())
+            fixed_any += c.shape[1] - len(kept)
+            for s, value in values:
+                if value >= incumbent + target.step:
+                    assert s <= kept, (seed, incumbent, sorted(s), sorted(kept))
+                    rows = np.flatnonzero(c[:, sorted(s)].toarray().any(axis=1))
+                    assert set(rows.tolist()) <= set(fix.rows.tolist())
+            assert fix.u.shape == fix.rows.shape
+    assert fixed_any > 0  # the fixing did something
+
+
+def test_improvement_target() -> None:
+    assert _mclp.improvement_target(np.array([1.0, 2.0, 3.0])) == _mclp.Target(1 - 6e-9, 0.0)
+    t = _mclp.improvement_target(np.array([0.5, 2.0]))
+    assert t.slack == pytest.approx(2.5e-9)
+    assert t.step == pytest.approx(1.25e-9)
+
+
+@pytest.mark.parametrize("integral", [True, False])
+def test_branch_and_bound_matches_brute_force(integral: bool) -> None:
+    # Started from zero multipliers and no incumbent it must find an optimum,
+    # and prove it; given the optimum as incumbent it finds nothing better.
+    for seed in range(25):
+        c, w, costs = random_case(seed, n_d=12, n_c=10, integral=integral)
+        for k in (1, 2, 4):
+            best = max(v for _, v in all_values(c, w, costs, k, None))
+            target = _mclp.improvement_target(w)
+            zero = np.zeros(w.size)
+            bb = _mclp.branch_and_bound(c, w, k, zero, 0.0, target, 10.0)
+            assert bb.status == "optimal"
+            assert bb.selected is not None and len(bb.selected) <= k
+            assert _mclp.covered_weight(c, w, bb.selected) == pytest.approx(best)
+            assert bb.objective == pytest.approx(best)
+            assert best - 1e-9 <= bb.bound <= best + target.slack + 1e-9
+            again = _mclp.branch_and_bound(c, w, k, zero, 0.0, target, 10.0)
+            assert again.selected == bb.selected  # deterministic
+            none = _mclp.branch_and_bound(c, w, k, w.copy(), best, target, 10.0)
+            assert none.status == "optimal"
+            assert none.selected is None
+            assert none.bound >= best - 1e-9
+
+
+def test_branch_and_bound_stops_at_its_time_limit_with_a_valid_bound() -> None:
+    rng = np.random.default_rng(5)
+    n_d, n_c, k = 80, 200, 8
+    a = rng.random((n_d, n_c)) < 0.04
+    a[rng.integers(0, n_d, n_c), np.arange(n_c)] = True
+    a[np.arange(n_d), rng.integers(0, n_c, n_d)] = True
+    c, w = sp.csc_array(a), rng.integers(1, 100, n_d).astype(float)
+    opt = _mclp.solve_mip(c, w, np.ones(n_c), k, None, 60.0, None, True, 1e-9)
+    assert opt.status == "optimal"
+    best = _mclp.covered_weight(c, w, opt.selected or [])
+    target = _mclp.improvement_target(w)
+    stopped = _mclp.branch_and_bound(c, w, k, np.zeros(n_d), 0.0, target, 0.0)
+    assert stopped.status == "time_limit"
+    assert stopped.nodes == 64  # one batch
+    assert stopped.bound >= best - 1e-9
+    assert stopped.objective <= best + 1e-9
+    full = _mclp.branch_and_bound(c, w, k, np.zeros(n_d), 0.0, target, 60.0)
+    assert full.status == "optimal"
+    assert full.objective == best
+    assert full.bound == best
+
+
+def seeded_problem(seed: int, n_d: int = 12, n_c: int = 10) -> CoverageProblem:
+    rng = np.random.default_rng(seed)
+    a = rng.random((n_d, n_c)) < 0.3
+    return CoverageProblem(a, rng.integers(1, 10, n_d), rng.integers(1, 5, n_c))
+
+
+def test_lp_bound_proves_greedy_with_swaps_optimal() -> None:
+    # Seed 73: greedy-with-swaps (48) is optimal but its own bound does not show
+    # it; the LP bound (48.67) is below 49, so with integral weights it does.
+    p = seeded_problem(73)
+    assert GreedyCoverage(p, k=3, swaps=True).solve().status == "heuristic"
+    res = ExactCoverage(p, k=3).solve()
+    assert res.details["proved_by"] == "LP bound"
+    assert res.details["greedy_swaps_objective"] == res.objective == brute_force(p, 3, None) == 48
+    assert res.details["lp_bound"] == pytest.approx(48 + 2 / 3)
+    assert res.details["fixed"] == res.reduced_shape[1]
+    assert res.details["fixed_shape"] == (0, 0)
+    assert "bnb_status" not in res.details and "mip_status" not in res.details
+    assert res.status == "optimal"
+    assert res.bound == res.objective  # integral weights: nothing reaches 20
+
+
+def test_branch_and_bound_improves_on_greedy_with_swaps() -> None:
+    # Seed 7: greedy-with-swaps (57) misses the optimum (60); the
+    # branch-and-bound finds and proves it.
+    p = seeded_problem(7)
+    res = ExactCoverage(p, k=3).solve()
+    best = brute_force(p, 3, None)
+    assert res.details["greedy_swaps_objective"] == 57
+    assert best == 60
+    assert res.details["bnb_objective"] == best == res.objective
+    assert res.details["proved_by"] == "branch-and-bound"
+    assert res.details["bnb_status"] == "optimal"
+    assert "mip_status" not in res.details
+    assert res.status == "optimal"
+    assert res.bound == best
+
+
+@pytest.mark.parametrize(("k", "budget"), LIMITS)
+def test_fixing_never_changes_the_exact_optimum(k: int | None, budget: float | None) -> None:
+    # Small seeded instances against brute force, and larger ones against the
+    # un-fixed MIP, with k, a budget or both; with a budget HiGHS searches the
+    # fixed instance (the branch-and-bound handles k alone).
+    stages: set[str] = set()
+    for seed in range(12):
+        p = seeded_problem(seed)
+        res = ExactCoverage(p, k=k, budget=budget).solve()
+        assert res.objective == brute_force(p, k, budget)
+        assert res.status == "optimal"
+        stages.add(res.details["proved_by"])
+    for seed in range(4):
+        rng = np.random.default_rng(100 + seed)
+        n_d, n_c = 60, 150
+        a = rng.random((n_d, n_c)) < 0.05
+        w = rng.integers(1, 100, n_d)
+        p = CoverageProblem(a, w, rng.integers(1, 4, n_c))
+        kk, bb = (None if k is None else 6), (None if budget is None else 12.0)
+        plain = ExactCoverage(p, k=kk, budget=bb, reduced_cost_fixing=False).solve()
+        fixed = ExactCoverage(p, k=kk, budget=bb).solve()
+        assert plain.status == fixed.status == "optimal"
+        assert fixed.objective == plain.objective
+        assert fixed.objective == pytest.approx(p.objective(fixed.selected))
+        if fixed.details.get("lp_bound") is not None:
+            assert fixed.bound <= fixed.details["lp_bound"] + 1e-9
+        stages.add(fixed.details["proved_by"])
+        if budget is not None:
+            assert "bnb_status" not in fixed.details
+    assert stages & {"LP bound", "branch-and-bound", "HiGHS"}

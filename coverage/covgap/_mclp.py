@@ -4,6 +4,13 @@ Everything here works on a *reduced* instance: a CSC boolean matrix ``C``
 (demand x candidates, every row and column non-empty), weights ``w > 0`` and
 costs ``c >= 0``.  Candidate indices are positions in that matrix; ties are
 always broken towards the lowest index, so every routine is deterministic.
+
+The exact path: the LP relaxation (HiGHS simplex) gives multipliers from
+which :func:`lagrangian_bound` computes, independently of HiGHS's accuracy, a
+valid upper bound and per-candidate penalties; :func:`reduced_cost_fixing`
+drops every candidate that no set better than the incumbent can use;
+:func:`branch_and_bound` (numba kernels in :mod:`covgap._mclp_bb`) or
+:func:`solve_mip` (HiGHS) then searches what is left.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ GREEDY_RATIO = 1.0 - 1.0 / math.e
 
 #: Skip the dominance check when C^T C would hold more pairs than this.
 DOMINANCE_PAIR_LIMIT = 60_000_000
+
+#: Subgradient steps per branch-and-bound node (from the parent's multipliers).
+SUBGRADIENT_STEPS = 5
 
 
 def tolerance(w: np.ndarray) -> float:
@@ -445,6 +455,247 @@ def local_search(
     return sel, moves
 
 
+# -- LP relaxation, reduced-cost fixing, branch-and-bound ------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What counts as an improvement on an incumbent covering ``z``.
+
+    Only sets covering at least ``z + step`` are sought; once the search
+    shows none exists, the optimum is at most ``z + slack``.  With integral
+    weights every objective is an integer, so ``step`` is just under 1 and
+    ``slack`` is 0; otherwise ``step`` is half the comparison tolerance and
+    ``slack`` the tolerance (which also absorbs the rounding of the bounds).
+    """
+
+    step: float
+    slack: float
+
+
+def improvement_target(w: np.ndarray) -> Target:
+    """Return the :class:`Target` for weights ``w`` (see :func:`tolerance`)."""
+    tol = tolerance(w)
+    if tol < 0.25 and bool(np.all(w == np.round(w))):
+        return Target(1.0 - tol, 0.0)
+    return Target(0.5 * tol, tol)
+
+
+@dataclass
+class LpOutcome:
+    """The LP relaxation's status, value and multipliers (clipped to valid ranges)."""
+
+    status: str  # optimal | not_optimal
+    objective: float  # HiGHS's value (reported only; bounds come from the multipliers)
+    u: np.ndarray  # coverage rows, in [0, w]
+    lam: float  # sum x <= k, >= 0 (0 without k)
+    mu: float  # scaled budget row, >= 0 (0 without a budget)
+    seconds: float
+
+
+def _budget_row(costs: np.ndarray, budget: float) -> tuple[np.ndarray, float]:
+    """Budget row scaled for conditioning: coefficients and right-hand side."""
+    scale = budget if budget > 0 else 1.0
+    return costs / scale, budget / scale
+
+
+def solve_lp(
+    c: sp.csc_array,
+    w: np.ndarray,
+    costs: np.ndarray,
+    k: int | None,
+    budget: float | None,
+    time_limit: float,
+) -> LpOutcome | None:
+    """Solve the LP relaxation of :func:`build_matrix`'s model with HiGHS.
+
+    Primal simplex without presolve (on these models much faster than the
+    dual simplex HiGHS would pick).  Returns None when ``highspy`` is absent.
+    """
+    try:
+        from highspy import HighsModelStatus
+    except ImportError:  # pragma: no cover - highspy ships with scipy's HiGHS
+        return None
+    m, n = c.shape
+    a, upper = build_matrix(c, costs, k, budget)
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.01, float(time_limit)))
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("simplex_strategy", 4)  # primal simplex
+    _check(h.passModel(_highs_lp(a, upper, w, n, integer=False)), "passModel")
+    t0 = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - t0
+    sol = h.getSolution()
+    optimal = h.getModelStatus() == HighsModelStatus.kOptimal and bool(sol.dual_valid)
+    if not optimal:
+        log.info("LP relaxation not solved (%s)", h.modelStatusToString(h.getModelStatus()))
+        return LpOutcome("not_optimal", math.nan, np.zeros(m), 0.0, 0.0, seconds)
+    # HiGHS minimises -w.y: the duals of the <= rows are <= 0.
+    dual = -np.asarray(sol.row_dual, dtype=np.float64)
+    u = np.clip(dual[:m], 0.0, w)
+    lam = max(0.0, float(dual[m])) if k is not None else 0.0
+    mu = max(0.0, float(dual[-1])) if budget is not None else 0.0
+    objective = -float(h.getInfo().objective_function_value)
+    return LpOutcome("optimal", objective, u, lam, mu, seconds)
+
+
+def lagrangian_bound(
+    c: sp.csc_array,
+    w: np.ndarray,
+    costs: np.ndarray,
+    k: int | None,
+    budget: float | None,
+    u: np.ndarray,
+    lam: float,
+    mu: float,
+) -> tuple[float, np.ndarray]:
+    """Return an upper bound from multipliers, and each candidate's penalty.
+
+    With ``u >= 0`` on the coverage rows ``y_i <= sum_j a_ij x_j``, ``lam >= 0``
+    on ``sum x <= k`` and ``mu >= 0`` on the scaled budget row ``sum a_j x_j <= b``
+    (see :func:`build_matrix`), every feasible plan covers at most
+
+        L = sum_i max(0, w_i - u_i) + lam k + mu b + sum_j max(0, r_j),
+        r_j = sum_i a_ij u_i - lam - mu a_j,
+
+    and every feasible plan containing candidate ``j`` at most
+    ``L - max(0, -r_j)`` (the penalty).  This holds for any such multipliers,
+    so it does not depend on the accuracy of the LP that supplied them; at
+    the LP's optimal duals ``L`` is the LP bound and the penalties are the
+    reduced costs.
+    """
+    u = np.clip(u, 0.0, None)
+    s = sp.csr_array(sp.csc_array(c, dtype=np.float64).T) @ u
+    r = s.copy()
+    total = float(np.maximum(w - u, 0.0).sum())
+    if k is not None:
+        r -= lam
+        total += lam * k
+    if budget is not None:
+        coef, rhs = _budget_row(costs, budget)
+        r -= mu * coef
+        total += mu * rhs
+    total += float(np.maximum(r, 0.0).sum())
+    return total, np.maximum(-r, 0.0)
+
+
+@dataclass
+class Fixing:
+    """Reduced-cost fixing: the bound and what is left to search."""
+
+    bound: float  # Lagrangian bound at the LP multipliers (valid)
+    columns: np.ndarray  # candidates a better plan may still use, ascending
+    rows: np.ndarray  # demand rows those candidates cover, ascending
+    u: np.ndarray  # the multipliers of those rows
+
+
+def fix_columns(
+    c: sp.csc_array,
+    w: np.ndarray,
+    costs: np.ndarray,
+    k: int | None,
+    budget: float | None,
+    lp: LpOutcome,
+    incumbent: float,
+    target: Target,
+) -> Fixing:
+    """Drop the candidates that no plan covering ``incumbent + target.step`` can use.
+
+    A candidate is fixed to 0 when its :func:`lagrangian_bound` penalty takes
+    the bound below ``incumbent + target.step``; demand rows no kept candidate
+    covers go too.  Valid for ``k``, a budget or both, as the multipliers come
+    from the LP with the same constraints.
+    """
+    bound, penalty = lagrangian_bound(c, w, costs, k, budget, lp.u, lp.lam, lp.mu)
+    columns = np.flatnonzero(bound - penalty >= incumbent + target.step)
+    rows = np.flatnonzero(np.diff(sp.csr_array(c[:, columns]).indptr) > 0)
+    log.debug(
+        "LP bound %.6g, incumbent %.6g: %d of %d candidates fixed to 0",
+        bound,
+        incumbent,
+        c.shape[1] - columns.size,
+        c.shape[1],
+    )
+    return Fixing(bound, columns, rows, lp.u[rows])
+
+
+@dataclass
+class BnbOutcome:
+    """What the branch-and-bound found and proved."""
+
+    status: str  # optimal | time_limit
+    selected: list[int] | None  # a set better than the incumbent, if one was found
+    objective: float  # the best value (the incumbent's when nothing better was found)
+    bound: float  # valid upper bound on the optimum of the searched instance
+    nodes: int
+    seconds: float
+
+
+def branch_and_bound(
+    c: sp.csc_array,
+    w: np.ndarray,
+    k: int,
+    u: np.ndarray,
+    incumbent: float,
+    target: Target,
+    time_limit: float,
+) -> BnbOutcome:
+    """Search for a set of at most ``k`` columns covering ``incumbent + target.step``.
+
+    Depth-first Lagrangian branch-and-bound (numba kernels in
+    :mod:`covgap._mclp_bb`) started from the multipliers ``u`` (the LP duals):
+    complete, deterministic, and stopped once ``time_limit`` seconds have
+    passed (checked between batches of nodes).
+    """
+    from covgap import _mclp_bb
+
+    m, n = c.shape
+    colptr = np.ascontiguousarray(c.indptr, dtype=np.int64)
+    colrows = np.ascontiguousarray(c.indices, dtype=np.int64)
+    weights = np.ascontiguousarray(w, dtype=np.float64)
+    stack_status = np.zeros((64, n), dtype=np.int8)
+    stack_u = np.zeros((64, m))
+    stack_u[0] = np.clip(u, 0.0, weights)
+    stack_bound = np.full(64, math.inf)
+    best = np.array([float(incumbent)])
+    best_set = np.zeros(n, dtype=np.bool_)
+    height, nodes, batch = 1, 0, 64
+    t0 = time.perf_counter()
+    while height > 0:
+        stack_status, stack_u, stack_bound, height, done = _mclp_bb.search(
+            colptr,
+            colrows,
+            weights,
+            int(k),
+            float(target.step),
+            int(SUBGRADIENT_STEPS),
+            stack_status,
+            stack_u,
+            stack_bound,
+            int(height),
+            best,
+            best_set,
+            int(batch),
+        )
+        nodes += int(done)
+        elapsed = time.perf_counter() - t0
+        if height == 0 or elapsed >= time_limit:
+            break
+        per_node = elapsed / max(nodes, 1)
+        batch = int(min(2 * batch, max(64.0, 0.05 / max(per_node, 1e-9))))  # about 50 ms
+    seconds = time.perf_counter() - t0
+    value = float(best[0])
+    selected = [int(j) for j in np.flatnonzero(best_set)] if value > incumbent else None
+    bound = value + target.slack
+    if height > 0:
+        bound = max(bound, float(stack_bound[:height].max()))
+        log.info("branch-and-bound stopped after %d nodes (%.2f s)", nodes, seconds)
+    status = "optimal" if height == 0 else "time_limit"
+    return BnbOutcome(status, selected, value, bound, nodes, seconds)
+
+
 # -- the mixed-integer program ----------------------------------------------------
 
 
@@ -474,9 +725,9 @@ def build_matrix(
         blocks.append([sp.csr_array(np.ones((1, n))), sp.csr_array((1, m))])
         upper.append(np.array([float(k)]))
     if budget is not None:
-        scale = budget if budget > 0 else 1.0
-        blocks.append([sp.csr_array(costs.reshape(1, n) / scale), sp.csr_array((1, m))])
-        upper.append(np.array([budget / scale]))
+        coef, rhs = _budget_row(costs, budget)
+        blocks.append([sp.csr_array(coef.reshape(1, n)), sp.csr_array((1, m))])
+        upper.append(np.array([rhs]))
     a = sp.csc_array(sp.block_array(blocks, format="csc"))
     a.sort_indices()
     return a, np.concatenate(upper)
@@ -499,7 +750,7 @@ def solve_mip(
     m, n = c.shape
     a, upper = build_matrix(c, costs, k, budget)
     try:
-        from highspy import HighsLp, HighsModelStatus, HighsVarType, MatrixFormat
+        from highspy import HighsModelStatus
     except ImportError:  # pragma: no cover - highspy ships with scipy's HiGHS
         return _solve_scipy(a, upper, w, n, time_limit, presolve, mip_rel_gap)
     h = _new_highs()
@@ -507,20 +758,7 @@ def solve_mip(
     h.setOptionValue("time_limit", max(0.01, float(time_limit)))
     h.setOptionValue("presolve", "on" if presolve else "off")
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-    lp = HighsLp()
-    lp.num_col_ = n + m
-    lp.num_row_ = a.shape[0]
-    lp.col_cost_ = np.concatenate([np.zeros(n), -w])
-    lp.col_lower_ = np.zeros(n + m)
-    lp.col_upper_ = np.ones(n + m)
-    lp.row_lower_ = np.full(a.shape[0], -np.inf)
-    lp.row_upper_ = upper
-    lp.a_matrix_.format_ = MatrixFormat.kColwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(np.float64)
-    lp.integrality_ = [HighsVarType.kInteger] * n + [HighsVarType.kContinuous] * m
-    _check(h.passModel(lp), "passModel")
+    _check(h.passModel(_highs_lp(a, upper, w, n, integer=True)), "passModel")
     if start:
         x = np.zeros(n + m)
         x[start] = 1.0
@@ -547,6 +785,28 @@ def solve_mip(
     dual = float(info.mip_dual_bound)
     bound = -dual if math.isfinite(dual) else math.inf
     return MipOutcome(names[status], selected, bound, int(info.mip_node_count), seconds)
+
+
+def _highs_lp(a: sp.csc_array, upper: np.ndarray, w: np.ndarray, n: int, integer: bool) -> Any:
+    """Return the model ``min -w.y`` over columns ``[x, y]`` in ``[0, 1]`` as a ``HighsLp``."""
+    from highspy import HighsLp, HighsVarType, MatrixFormat
+
+    m = w.size
+    lp = HighsLp()
+    lp.num_col_ = n + m
+    lp.num_row_ = a.shape[0]
+    lp.col_cost_ = np.concatenate([np.zeros(n), -w])
+    lp.col_lower_ = np.zeros(n + m)
+    lp.col_upper_ = np.ones(n + m)
+    lp.row_lower_ = np.full(a.shape[0], -np.inf)
+    lp.row_upper_ = upper
+    lp.a_matrix_.format_ = MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(np.float64)
+    if integer:
+        lp.integrality_ = [HighsVarType.kInteger] * n + [HighsVarType.kContinuous] * m
+    return lp
 
 
 def _new_highs() -> Any:
