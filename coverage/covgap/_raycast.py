@@ -134,14 +134,9 @@ _J_TABLE = _knife_edge_table()
 _J_X_TOP = float(_J_TABLE.shape[0] - 2)
 #: Beyond the table (J > 42 dB), J is computed from the formula.
 _J_DIRECT_FROM = KNIFE_EDGE_NU_MIN + (_J_TABLE.shape[0] - 2) * _NU_STEP
-_NU_MIN_SQ = KNIFE_EDGE_NU_MIN * KNIFE_EDGE_NU_MIN
 #: Rays per octant at the start of the sweep (denser than the cells near the
 #: observer, where terrain subtends large angles; see the module notes).
 _MIN_RAYS = 128
-#: Columns of a signal kernel's per-ray state row.
-#: (horizon tangent, principal edge position and height, J of the transmitter-side
-#: edge, receiver-side edge position and height; "no q" is q_i = p_i, q_h = _NEG).
-_HZ, _P_I, _P_H, _J_T, _Q_I, _Q_H = 0, 1, 2, 3, 4, 5
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # not "nnan": NaN is nodata
 _JIT = {"cache": True, "error_model": "numpy", "fastmath": _FASTMATH}
 
