@@ -109,7 +109,8 @@ def viewshed_states(
         GDAL's ``cc = 1/k`` (0 disables earth curvature and refraction).
     oversample
         Ray density where cells are decided, in rays per cell (a power of
-        two; 1 is enough, 2 is slightly more exact and about 35 % slower).
+        two; 1 is enough, 2 is slightly more exact and about 50 % slower:
+        see benchmarks/README.md).
 
     Returns
     -------
