@@ -233,7 +233,7 @@ def analyse(
         return analysis
 
     from covgap.progress import resolve
-    from covgap.reception import compare_with_survey, village_reception
+    from covgap.reception import compare_with_survey, signal_reception
     from covgap.terrain import check_coverage, load_terrain
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
@@ -248,16 +248,7 @@ def analyse(
     )
     log.info("modelling coverage of %d sites over a %s DEM", len(sites), terrain.shape)
     signal = _signal(terrain, sites, settings, resolve(progress))
-    reception = village_reception(
-        dataset.settlements,
-        dataset.villages,
-        signal.rsrp,
-        signal.best_site,
-        signal.site_ids,
-        signal.transform,
-        signal.crs,
-        settings,
-    )
+    reception = signal_reception(dataset, signal, settings)
     analysis.terrain = terrain
     analysis.signal = signal
     analysis.reception = reception

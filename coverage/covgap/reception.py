@@ -41,6 +41,7 @@ __all__ = [
     "SurveyComparison",
     "compare_with_survey",
     "sample_cells",
+    "signal_reception",
     "village_reception",
 ]
 
@@ -262,6 +263,25 @@ def village_reception(
             "best_server": "object",
             "modelled_status": "str",
         }
+    )
+
+
+def signal_reception(dataset: Any, signal: Any, scenario: Scenario) -> pd.DataFrame:
+    """:func:`village_reception` of a dataset's villages under a computed signal.
+
+    ``dataset`` has ``settlements`` and ``villages`` (a
+    :class:`covgap.dataset.Dataset`), ``signal`` is a
+    :class:`covgap.signal.SignalResult`.
+    """
+    return village_reception(
+        dataset.settlements,
+        dataset.villages,
+        signal.rsrp,
+        signal.best_site,
+        signal.site_ids,
+        signal.transform,
+        signal.crs,
+        scenario,
     )
 
 

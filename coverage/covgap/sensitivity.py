@@ -230,7 +230,7 @@ def sensitivity(
         When the terrain model did not run.
     """
     from covgap.progress import bar
-    from covgap.reception import village_reception
+    from covgap.reception import signal_reception
 
     if analysis.terrain is None or analysis.signal is None or analysis.reception is None:
         raise CoverageError("sensitivity needs the terrain model (a DEM and existing sites)")
@@ -263,16 +263,7 @@ def sensitivity(
         bar(variants, desc="sensitivity", unit="variant", progress=progress)
     ):
         signal, scenario = _variant_signal(analysis, variant, analysis.scenario)
-        reception = village_reception(
-            ds.settlements,
-            ds.villages,
-            signal.rsrp,
-            signal.best_site,
-            signal.site_ids,
-            signal.transform,
-            signal.crs,
-            scenario,
-        ).set_index("village_code")
+        reception = signal_reception(ds, signal, scenario).set_index("village_code")
         status = reception.loc[codes, "modelled_status"].astype(str).to_numpy()
         table[f"status_{variant.name}"] = status
         flips[:, i] = status != table["base_status"].to_numpy()

@@ -312,21 +312,12 @@ def _operator_sites(sites: gpd.GeoDataFrame, operator: str) -> gpd.GeoDataFrame:
 
 def _uncovered_by(analysis: Analysis, sites: gpd.GeoDataFrame) -> set[str]:
     """Villages that ``sites`` alone leave uncovered, by the terrain model."""
-    from covgap.reception import village_reception
+    from covgap.reception import signal_reception
     from covgap.signal import compute_signal
 
     ds = analysis.dataset
     signal = compute_signal(analysis.terrain, sites, analysis.scenario)
-    reception = village_reception(
-        ds.settlements,
-        ds.villages,
-        signal.rsrp,
-        signal.best_site,
-        signal.site_ids,
-        signal.transform,
-        signal.crs,
-        analysis.scenario,
-    )
+    reception = signal_reception(ds, signal, analysis.scenario)
     return set(reception.loc[reception["modelled_status"] == "uncovered", "village_code"])
 
 

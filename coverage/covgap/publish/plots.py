@@ -93,6 +93,20 @@ def figure_png(fig: Figure) -> bytes:
 # -- plan charts ---------------------------------------------------------------
 
 
+def _plot_exact(ax: Axes, x: Any, y: Any, lang: str) -> None:
+    """Draw the exact solver's points as open diamonds over the greedy curve."""
+    ax.plot(
+        x,
+        y,
+        linestyle="none",
+        marker="D",
+        markerfacecolor="none",
+        markeredgecolor="#D55E00",
+        markersize=9,
+        label=_t("exact", lang),
+    )
+
+
 def coverage_curve_chart(
     plan: SitePlan, *, lang: str = "en", ax: Axes | None = None, exact: bool = True
 ) -> Figure:
@@ -117,16 +131,7 @@ def coverage_curve_chart(
     curve = plan.curve() if exact else plan.curve(exact=False)
     ax.plot(curve["k"], curve["greedy_households"], "-o", color="#0072B2", label=_t("greedy", lang))
     if "exact_households" in curve:
-        ax.plot(
-            curve["k"],
-            curve["exact_households"],
-            linestyle="none",
-            marker="D",
-            markerfacecolor="none",
-            markeredgecolor="#D55E00",
-            markersize=9,
-            label=_t("exact", lang),
-        )
+        _plot_exact(ax, curve["k"], curve["exact_households"], lang)
     demand = float(np.nansum(plan.demand["households"].to_numpy(float)))
     ax.axhline(demand, color="#999999", linestyle="--", linewidth=1, label=_t("demand", lang))
     if len(plan.plan):
@@ -170,16 +175,7 @@ def cost_chart(plan: SitePlan, *, lang: str = "en", ax: Axes | None = None) -> F
     ):
         ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(-10, 4), fontsize=7)
     if "exact_households" in curve:
-        ax.plot(
-            curve["exact_cost_vnd"] / 1e9,
-            curve["exact_households"],
-            linestyle="none",
-            marker="D",
-            markerfacecolor="none",
-            markeredgecolor="#D55E00",
-            markersize=9,
-            label=_t("exact", lang),
-        )
+        _plot_exact(ax, curve["exact_cost_vnd"] / 1e9, curve["exact_households"], lang)
     if len(plan.plan):
         ax.plot(
             [float(plan.plan["cost_vnd"].sum()) / 1e9],
