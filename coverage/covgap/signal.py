@@ -42,16 +42,21 @@ from pyproj import CRS
 
 from covgap import _raycast
 from covgap.scenario import Scenario, site_parameters
-from covgap.terrain import Terrain, check_coverage
+from covgap.terrain import GridWindow, Terrain, check_coverage
 from covgap.visibility import write_raster_atomic
 
 __all__ = [
     "BEST_SITE_NONE",
     "BEST_SITE_UNKNOWN",
     "SignalResult",
+    "SignalTile",
     "best_server",
     "compute_signal",
+    "merge_tile",
+    "signal_tile",
+    "site_batches",
     "site_signal",
+    "sites_window",
     "write_signal_tiff",
 ]
 
@@ -64,6 +69,14 @@ BEST_SITE_UNKNOWN = -2
 
 #: Sites computed per kernel call by :func:`compute_signal` (bounds memory).
 CHUNK_SITES = 4
+
+#: Side of the square blocks sites are grouped by into batches, in scenario radii.
+BATCH_BLOCK_RADII = 0.5
+
+#: Cells added around the radius of a batch's window: the kernels read one
+#: cell beyond the last cell they write, so the window's own edge never
+#: matters and a window gives the same values as the whole DEM.
+WINDOW_MARGIN_CELLS = 2
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
@@ -234,6 +247,182 @@ def _site_table(sites: Any, terrain: Terrain, scenario: Scenario) -> dict[str, n
     return site_parameters(gdf, scenario)
 
 
+@dataclass(frozen=True, eq=False)
+class SignalTile:
+    """Best server of a batch of sites over the batch's window of the DEM.
+
+    What one batch of sites returns: small (a window around the batch, not
+    the DEM), picklable, merged into the full raster by :func:`merge_tile`
+    in any order with the same result.
+
+    Attributes
+    ----------
+    window
+        The cells of the full grid the tile covers.
+    rsrp
+        float32 ``(window.rows, window.cols)``: strongest signal of the batch, NaN where none.
+    best_site
+        int32, same shape: the strongest site's index (as given to
+        :func:`signal_tile`; ties to the lowest), :data:`BEST_SITE_NONE` where none.
+    unknown
+        bool, same shape: within a site's radius but with nodata on the path.
+    per_site
+        float32 ``(n, rows, cols)`` of the batch when asked for, else ``None``.
+    """
+
+    window: GridWindow
+    rsrp: np.ndarray
+    best_site: np.ndarray
+    unknown: np.ndarray
+    per_site: np.ndarray | None = None
+
+
+def sites_window(
+    terrain_shape: tuple[int, int],
+    transform: Affine,
+    xy: np.ndarray,
+    radius_m: float,
+) -> GridWindow:
+    """The window of the DEM a batch of sites needs: every cell within the radius.
+
+    Parameters
+    ----------
+    terrain_shape, transform
+        The full DEM grid.
+    xy
+        ``(n, 2)`` site coordinates.
+    radius_m
+        Scenario radius.
+
+    Returns
+    -------
+    GridWindow
+        The sites' cells plus the radius and :data:`WINDOW_MARGIN_CELLS`,
+        clipped to the grid.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    cols = np.floor((xy[:, 0] - transform.c) / transform.a).astype(np.int64)
+    rows = np.floor((xy[:, 1] - transform.f) / transform.e).astype(np.int64)
+    hr, hc = _raycast.window_half(
+        radius_m, abs(transform.a), abs(transform.e), terrain_shape[0], terrain_shape[1]
+    )
+    m = WINDOW_MARGIN_CELLS
+    return GridWindow.around(
+        np.clip(rows, 0, terrain_shape[0] - 1),
+        np.clip(cols, 0, terrain_shape[1] - 1),
+        hr + m,
+        hc + m,
+        terrain_shape,
+    )
+
+
+def site_batches(xy: np.ndarray, radius_m: float, batch: int) -> list[np.ndarray]:
+    """Split sites into batches of neighbours, so each batch needs a small window.
+
+    Sites are ordered by square blocks of side ``BATCH_BLOCK_RADII x radius_m``
+    (row of blocks from the north, then column), then by index; each run of
+    ``batch`` sites in that order is one batch, its indices ascending.  The
+    batches depend only on the positions, so every run makes the same ones.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` site coordinates (metric).
+    radius_m
+        Scenario radius.
+    batch
+        Sites per batch.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        int64 site indices per batch.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    if len(xy) == 0:
+        return []
+    size = max(BATCH_BLOCK_RADII * float(radius_m), 1.0)
+    bx = np.floor((xy[:, 0] - xy[:, 0].min()) / size).astype(np.int64)
+    by = np.floor((xy[:, 1].max() - xy[:, 1]) / size).astype(np.int64)
+    order = np.lexsort((np.arange(len(xy)), bx, by))
+    step = max(1, int(batch))
+    return [np.sort(order[i : i + step]) for i in range(0, len(order), step)]
+
+
+def signal_tile(
+    terrain: Terrain,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    eirp_dbm: np.ndarray,
+    scenario: Scenario,
+    site_index: np.ndarray | None = None,
+    *,
+    keep_per_site: bool = False,
+) -> SignalTile:
+    """Best server of a batch of sites, computed on the batch's window only.
+
+    ``terrain`` may be the whole DEM (the window is a view of it) or just the
+    window read from disk with :func:`covgap.terrain.read_window` (any
+    Terrain holding :func:`sites_window`'s cells); the values are the same
+    as :func:`site_signal` on the whole DEM.  A pure function of its inputs:
+    a distributed task can call it with a window it read itself.
+
+    Parameters
+    ----------
+    terrain
+        The DEM, or a part of it holding the batch's window.
+    xy, heights_m, eirp_dbm
+        ``(n, 2)``, ``(n,)``, ``(n,)`` as for :func:`site_signal`.
+    scenario
+        Radio settings.
+    site_index
+        ``(n,)`` index written into ``best_site`` for each site (default
+        ``0..n-1``); must be ascending for ties to go to the lowest index.
+    keep_per_site
+        Also return the batch's per-site rasters on the window.
+
+    Returns
+    -------
+    SignalTile
+        ``window`` is relative to ``terrain``'s grid.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    index = np.arange(len(xy)) if site_index is None else np.asarray(site_index, np.int64)
+    window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
+    sub = terrain.window(window)
+    stack = site_signal(sub, xy, heights_m, eirp_dbm, scenario)
+    unknown = _unknown_cells(sub, xy, scenario.radius_m, stack).any(axis=0)
+    rsrp, arg = best_server(stack)
+    best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
+    return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
+
+
+def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: SignalTile) -> None:
+    """Merge a tile into full best-server rasters, in place.
+
+    A tile's cell wins where it is stronger, or equally strong from a lower
+    site index, so merging tiles in any order gives the same rasters as one
+    best server over all the sites.
+
+    Parameters
+    ----------
+    rsrp, best, unknown
+        The full rasters (float32 NaN, int32 :data:`BEST_SITE_NONE` and bool
+        ``False`` where nothing is merged yet).
+    tile
+        From :func:`signal_tile` on the same grid.
+    """
+    rs, cs = tile.window.slices
+    cur = rsrp[rs, cs]
+    cur_best = best[rs, cs]
+    new = np.nan_to_num(tile.rsrp, nan=-np.inf)
+    old = np.nan_to_num(cur, nan=-np.inf)
+    win = (new > old) | ((new == old) & np.isfinite(new) & (tile.best_site < cur_best))
+    cur[win] = tile.rsrp[win]
+    cur_best[win] = tile.best_site[win]
+    unknown[rs, cs] |= tile.unknown
+
+
 def compute_signal(
     terrain: Terrain,
     sites: Any,
@@ -246,9 +435,12 @@ def compute_signal(
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
 
-    Sites are computed ``chunk_sites`` at a time and merged into the running
-    best server, so memory stays at a few rasters whatever the number of
-    sites (unless ``keep_per_site``).
+    Sites are computed in batches of ``chunk_sites`` neighbours
+    (:func:`site_batches`), each on its own window of the DEM
+    (:func:`signal_tile`), and merged tile by tile into the running best
+    server (:func:`merge_tile`), so memory is the two full result rasters
+    plus one window per batch, whatever the number of sites and the area
+    (unless ``keep_per_site``).
 
     Parameters
     ----------
@@ -267,7 +459,7 @@ def compute_signal(
     keep_per_site
         Keep the ``(n_sites, rows, cols)`` stack in the result(s).
     chunk_sites
-        Sites computed per kernel call.
+        Sites computed per kernel call (one batch).
     on_progress
         Called with the number of sites just finished (for a progress bar).
 
@@ -295,19 +487,22 @@ def compute_signal(
         rsrp = np.full(terrain.shape, np.nan, np.float32)
         best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
         unknown = np.zeros(terrain.shape, bool)
-        kept = []
-        for start in range(0, len(idx), max(1, chunk_sites)):
-            part = idx[start : start + max(1, chunk_sites)]
-            stack = site_signal(
-                terrain, xy[part], table["height_m"][part], table["eirp_dbm"][part], scenario
+        kept = np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None
+        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites):
+            part = idx[local]
+            tile = signal_tile(
+                terrain,
+                xy[part],
+                table["height_m"][part],
+                table["eirp_dbm"][part],
+                scenario,
+                local,
+                keep_per_site=keep_per_site,
             )
-            unknown |= _unknown_cells(terrain, xy[part], scenario.radius_m, stack).any(axis=0)
-            part_rsrp, part_best = best_server(stack)
-            stronger = np.nan_to_num(part_rsrp, nan=-np.inf) > np.nan_to_num(rsrp, nan=-np.inf)
-            rsrp = np.where(stronger, part_rsrp, rsrp)
-            best = np.where(stronger, part_best + start, best)
-            if keep_per_site:
-                kept.append(stack)
+            merge_tile(rsrp, best, unknown, tile)
+            if kept is not None and tile.per_site is not None:
+                rs, cs = tile.window.slices
+                kept[local, rs, cs] = tile.per_site
             if on_progress is not None:
                 on_progress(len(part))
         best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
@@ -317,7 +512,7 @@ def compute_signal(
             site_ids=[site_ids[i] for i in idx],
             transform=terrain.transform,
             crs=terrain.crs,
-            per_site=np.concatenate(kept) if keep_per_site and kept else None,
+            per_site=kept if keep_per_site and len(idx) else None,
         )
     return results[""] if group_by is None else results
 

@@ -26,6 +26,7 @@ from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [
     "FEET",
+    "GridWindow",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
     "Terrain",
@@ -33,6 +34,7 @@ __all__ = [
     "check_dem",
     "load_terrain",
     "read_dem",
+    "read_window",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,60 @@ _FEET_UNITS = {"ft", "foot", "feet", "us-ft", "ftus", "us survey foot", "interna
 #: the highest point of Vietnam and of Indochina.
 VIETNAM_BOX = (102.1, 8.4, 109.5, 23.4)
 VIETNAM_MAX_M = 3200.0
+
+
+@dataclass(frozen=True)
+class GridWindow:
+    """A rectangle of DEM cells: first row and column, and its size.
+
+    Attributes
+    ----------
+    row, col
+        Top-left cell of the window in the full grid.
+    rows, cols
+        Size of the window, cells.
+    """
+
+    row: int
+    col: int
+    rows: int
+    cols: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``(rows, cols)`` slices of the window in the full grid."""
+        return slice(self.row, self.row + self.rows), slice(self.col, self.col + self.cols)
+
+    @property
+    def cells(self) -> int:
+        """Number of cells in the window."""
+        return self.rows * self.cols
+
+    @classmethod
+    def around(
+        cls,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        half_rows: int,
+        half_cols: int,
+        shape: tuple[int, int],
+    ) -> GridWindow:
+        """The window holding every cell within ``half_rows``/``half_cols`` of some cells.
+
+        Parameters
+        ----------
+        rows, cols
+            Cells (row, column) in the full grid, e.g. a batch of sites.
+        half_rows, half_cols
+            Margin around them, cells.
+        shape
+            ``(rows, cols)`` of the full grid; the window is clipped to it.
+        """
+        r0 = max(int(np.min(rows)) - half_rows, 0)
+        c0 = max(int(np.min(cols)) - half_cols, 0)
+        r1 = min(int(np.max(rows)) + half_rows + 1, shape[0])
+        c1 = min(int(np.max(cols)) + half_cols + 1, shape[1])
+        return cls(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +155,17 @@ class Terrain:
         x0, y0 = t.c, t.f
         x1, y1 = t.c + cols * t.a, t.f + rows * t.e
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+    def window(self, window: GridWindow) -> Terrain:
+        """The part of the DEM inside ``window``, as a Terrain sharing this one's memory.
+
+        The elevation is a view (no copy) and the transform is shifted to the
+        window's top-left corner, so coordinates keep their meaning.
+        """
+        rs, cs = window.slices
+        t = self.transform
+        shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
+        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path)
 
     def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (col, row) of points (north-up grid, no rotation)."""
@@ -384,6 +451,63 @@ def read_dem(path: str | Path) -> tuple[np.ndarray, Affine, CRS]:
         raise TerrainError(f"{path}: rotated grids are not supported")
     _plausible(z, str(path))
     return z, transform, crs
+
+
+def read_window(path: str | Path, window: GridWindow) -> Terrain:
+    """Read one window of a DEM already in a metric CRS, as float32 with NaN nodata.
+
+    Only the window's cells are read from disk, so a task that models a batch
+    of sites needs the memory of its window, not of the whole DEM.  The
+    values are those :func:`load_terrain` gives for the same cells when it
+    does not reproject (a metric DEM, no target CRS).
+
+    Parameters
+    ----------
+    path
+        The GeoTIFF (projected CRS in metres, north-up).
+    window
+        The cells to read (e.g. from :meth:`GridWindow.around`).
+
+    Returns
+    -------
+    Terrain
+        The window, with its own transform; ``path`` is the file.
+
+    Raises
+    ------
+    TerrainError
+        Unreadable file, no CRS or a window outside the grid.
+    CRSError
+        The DEM is not in a metric CRS (reproject it first, see :func:`load_terrain`).
+    """
+    from rasterio.windows import Window
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise TerrainError(f"{path}: the DEM has no CRS")
+            if (
+                window.row < 0
+                or window.col < 0
+                or window.row + window.rows > src.height
+                or window.col + window.cols > src.width
+            ):
+                raise TerrainError(
+                    f"{path}: window {window} lies outside the {src.height} x {src.width} grid"
+                )
+            win = Window(window.col, window.row, window.cols, window.rows)
+            z = src.read(1, window=win, masked=True).astype(np.float32).filled(np.nan)
+            transform = src.window_transform(win)
+            crs = CRS.from_user_input(src.crs.to_wkt())
+            in_feet = _unit_is_feet(src)
+    except rasterio.errors.RasterioError as exc:
+        raise TerrainError(f"{path}: cannot read the DEM ({exc})") from None
+    if in_feet:
+        z = z * np.float32(FEET)
+    if not is_metric(crs):
+        raise CRSError(f"{path}: windowed reads need a DEM in a metric CRS")
+    return Terrain(z, transform, crs, path)
 
 
 def load_terrain(
