@@ -230,13 +230,16 @@ def best_server(
     n = per_site.shape[0]
     idx = np.arange(n) if mask is None else np.flatnonzero(np.asarray(mask, bool))
     shape = per_site.shape[1:]
-    if idx.size == 0:
-        return np.full(shape, np.nan, np.float32), np.full(shape, BEST_SITE_NONE, np.int32)
-    sub = per_site[idx]
-    filled = np.where(np.isnan(sub), -np.inf, sub)
-    arg = np.argmax(filled, axis=0)
-    rsrp = np.take_along_axis(sub, arg[None], axis=0)[0].astype(np.float32)
-    best = np.where(np.isnan(rsrp), BEST_SITE_NONE, idx[arg]).astype(np.int32)
+    rsrp = np.full(shape, np.nan, np.float32)
+    best = np.full(shape, BEST_SITE_NONE, np.int32)
+    top = np.full(shape, -np.inf, np.float32)
+    # one pass per site (contiguous), strictly stronger wins: ties keep the lowest index
+    for i in idx:
+        layer = per_site[i]
+        stronger = layer > top  # NaN compares False: a site without signal never wins
+        np.copyto(top, layer, where=stronger)
+        np.copyto(best, np.int32(i), where=stronger)
+    np.copyto(rsrp, top, where=best != BEST_SITE_NONE)
     return rsrp, best
 
 

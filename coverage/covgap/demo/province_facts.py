@@ -18,8 +18,8 @@ __all__ = [
     "DEM_BUFFER_M",
     "DEM_CELL_M",
     "N_CANDIDATES",
-    "N_SITE_LOCATIONS",
     "N_SHARED_LOCATIONS",
+    "N_SITE_LOCATIONS",
     "N_UNPOWERED",
     "N_VILLAGES",
     "PROVINCE_AREA_KM2",
@@ -45,11 +45,11 @@ N_VILLAGES = 1500
 N_UNPOWERED = 180
 """Villages the grid does not reach (12 %, the district demo's share is 14 %)."""
 
-N_SITE_LOCATIONS = 260
+N_SITE_LOCATIONS = 150
 """Tower locations; the first :data:`N_SHARED_LOCATIONS` carry all three operators."""
 
-N_SHARED_LOCATIONS = 70
-"""Locations shared by Viettel, VNPT and MobiFone: 70 x 3 + 190 = 400 sites."""
+N_SHARED_LOCATIONS = 125
+"""Locations shared by Viettel, VNPT and MobiFone: 125 x 3 + 25 = 400 sites."""
 
 N_CANDIDATES = 10_500
 """Rows of ``towers/sites_candidates.csv`` (the operators' site-acquisition list)."""
@@ -178,7 +178,15 @@ COMMUNES: tuple[tuple[str, str, str, int | None, float, float, float], ...] = (
     ("DB-3021901", "Xã Pú Nhi", "Huyện Điện Biên Đông", 3597, 21.3771, 103.1562, 107.7),
     ("DB-3021902", "Xã Nong U", "Huyện Điện Biên Đông", 2478, 21.3094, 103.1272, 72.3),
     ("DB-3021903", "Xã Na Son", "Huyện Điện Biên Đông", 2954, 21.3490, 103.2233, 71.6),
-    ("DB-3021904", "Thị trấn Điện Biên Đông", "Huyện Điện Biên Đông", 2986, 21.2951, 103.2284, 20.4),
+    (
+        "DB-3021904",
+        "Thị trấn Điện Biên Đông",
+        "Huyện Điện Biên Đông",
+        2986,
+        21.2951,
+        103.2284,
+        20.4,
+    ),  # noqa: E501
     ("DB-3021905", "Xã Xa Dung", "Huyện Điện Biên Đông", 4272, 21.3762, 103.3098, 90.2),
     ("DB-3021907", "Xã Phì Nhừ", "Huyện Điện Biên Đông", 4921, 21.2836, 103.2916, 125.0),
     ("DB-3021909", "Xã Keo Lôm", "Huyện Điện Biên Đông", 4446, 21.2308, 103.1693, 139.5),
