@@ -98,9 +98,7 @@ def test_subset_loads_and_has_every_layer(subset):
     assert len(ds.sites) >= 3
     assert ds.grid is not None and len(ds.grid) > 0
     assert ds.survey is not None and len(ds.survey) == len(ds.villages)
-    assert ds.missing_status == {"power": [], "survey": []} or not any(
-        ds.missing_status.values()
-    )
+    assert ds.missing_status == {"power": [], "survey": []} or not any(ds.missing_status.values())
     with (subset / "towers" / "sites_candidates.csv").open(encoding="utf-8-sig") as f:
         candidates = list(csv.DictReader(f))
     share = sum(facts[c].area_km2 for c in SUBSET) / pf.PROVINCE_AREA_KM2

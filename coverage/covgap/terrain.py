@@ -498,7 +498,8 @@ def read_window(path: str | Path, window: GridWindow) -> Terrain:
                 )
             win = Window(window.col, window.row, window.cols, window.rows)
             z = src.read(1, window=win, masked=True).astype(np.float32).filled(np.nan)
-            transform = src.window_transform(win)
+            t = src.transform
+            transform = Affine(t.a, t.b, t.c + window.col * t.a, t.d, t.e, t.f + window.row * t.e)
             crs = CRS.from_user_input(src.crs.to_wkt())
             in_feet = _unit_is_feet(src)
     except rasterio.errors.RasterioError as exc:
