@@ -76,7 +76,7 @@ def test_subset_is_deterministic(subset, tmp_path):
 
 
 def test_subset_loads_and_has_every_layer(subset):
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
 
     ds = load_dataset(subset)
     assert ds.synthetic
@@ -109,7 +109,7 @@ def test_subset_loads_and_has_every_layer(subset):
 def test_subset_dem_covers_the_communes_plus_the_radius(subset):
     import rasterio
 
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
 
     ds = load_dataset(subset)
     with rasterio.open(subset / "terrain" / "dem.tif") as src:

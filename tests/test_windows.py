@@ -14,9 +14,10 @@ from affine import Affine
 from pyproj import CRS
 
 from conftest import write_float_dem
-from covgap import candidates as cand
-from covgap.scenario import Scenario
-from covgap.signal import (
+from covgap.data.terrain import GridWindow, Terrain, load_terrain, read_window
+from covgap.planning import candidates as cand
+from covgap.radio.scenario import Scenario
+from covgap.radio.signal import (
     BEST_SITE_NONE,
     best_server,
     compute_signal,
@@ -26,7 +27,6 @@ from covgap.signal import (
     site_signal,
     sites_window,
 )
-from covgap.terrain import GridWindow, Terrain, load_terrain, read_window
 
 X0, Y0 = 500_000.0, 2_400_000.0
 CELL = 30.0

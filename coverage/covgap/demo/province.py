@@ -68,7 +68,6 @@ from covgap.demo.terrain import (
 from covgap.demo.towers import (
     TowerParams,
     candidate_heights,
-    candidate_sites,
     make_sites,
 )
 from covgap.demo.villages import Village, build_villages, largest_remainder
@@ -638,10 +637,10 @@ def _model_coverage(
     holding at least the scenario's share of households receive the
     threshold or more at their cell of the best-server raster.
     """
-    from covgap.reception import sample_cells
-    from covgap.scenario import default_scenario
-    from covgap.signal import merge_tile, signal_tile, site_batches
-    from covgap.terrain import Terrain as RadioTerrain
+    from covgap.data.terrain import Terrain as RadioTerrain
+    from covgap.radio.reception import sample_cells
+    from covgap.radio.scenario import default_scenario
+    from covgap.radio.signal import merge_tile, signal_tile, site_batches
 
     scenario = default_scenario()
     radio = RadioTerrain(

@@ -186,7 +186,7 @@ COMMUNES: tuple[tuple[str, str, str, int | None, float, float, float], ...] = (
         21.2951,
         103.2284,
         20.4,
-    ),  # noqa: E501
+    ),
     ("DB-3021905", "Xã Xa Dung", "Huyện Điện Biên Đông", 4272, 21.3762, 103.3098, 90.2),
     ("DB-3021907", "Xã Phì Nhừ", "Huyện Điện Biên Đông", 4921, 21.2836, 103.2916, 125.0),
     ("DB-3021909", "Xã Keo Lôm", "Huyện Điện Biên Đông", 4446, 21.2308, 103.1693, 139.5),
