@@ -748,16 +748,34 @@ def find_candidates(
         village_codes = (
             sorted({str(c) for c in settlements["village_code"]}) if settlements is not None else []
         )
+    # when the user's list alone fills max_candidates every generated candidate
+    # would be dropped below: do not spend a province-sized DEM pass on them
+    full = users is not None and len(users) >= settings.max_candidates
     near = (
         village_candidates(
             terrain, settlements, village_codes, settings, area=area, excluded=excluded
         )
-        if settlements is not None
+        if settlements is not None and not full
         else pd.DataFrame(columns=["x", "y", "kind", "score", "village_code", "rank"])
     )
-    high = terrain_candidates(
-        terrain, settings, area=area, settlements_xy=sxy if len(sxy) else None, excluded=excluded
+    high = (
+        terrain_candidates(
+            terrain,
+            settings,
+            area=area,
+            settlements_xy=sxy if len(sxy) else None,
+            excluded=excluded,
+        )
+        if not full
+        else pd.DataFrame(columns=["x", "y", "kind", "score", "row", "col"])
     )
+    if full:
+        logger.warning(
+            "%d user candidates fill max_candidates=%d: no terrain or village candidate "
+            "is generated",
+            len(users),
+            settings.max_candidates,
+        )
 
     generated = pd.concat(
         [

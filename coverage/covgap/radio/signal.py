@@ -393,8 +393,18 @@ def signal_tile(
     index = np.arange(len(xy)) if site_index is None else np.asarray(site_index, np.int64)
     window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
     sub = terrain.window(window)
-    stack = site_signal(sub, xy, heights_m, eirp_dbm, scenario)
-    unknown = _unknown_cells(sub, xy, scenario.radius_m, stack).any(axis=0)
+    # operators sharing a mast (same place, height and power) share one computation
+    params = np.column_stack(
+        [xy, np.asarray(heights_m, float).reshape(-1), np.asarray(eirp_dbm, float).reshape(-1)]
+    )
+    unique, inverse = np.unique(params, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    stack_u = site_signal(sub, unique[:, :2], unique[:, 2], unique[:, 3], scenario)
+    if np.isnan(sub.elevation).any():
+        unknown = _unknown_cells(sub, unique[:, :2], scenario.radius_m, stack_u).any(axis=0)
+    else:  # without nodata on any path, nothing within the radius is unknown
+        unknown = np.zeros(sub.shape, bool)
+    stack = stack_u[inverse]
     rsrp, arg = best_server(stack)
     best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
     return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
