@@ -6,8 +6,9 @@ through :func:`covgap.cli.main`, with a timer wrapped around each stage
 function, and prints each stage's wall time, its CPU time (user + system of
 this process, all threads: on a machine shared with other jobs the wall time
 can be several times what the machine alone would take, the CPU time much
-less so) and the peak resident memory (``getrusage``) after it.  Targets on the project's 2-core, 24 GB machine:
-under 5 minutes end to end, peak under 4 GB.
+less so) and the peak resident memory (``getrusage``) after it.  Targets on
+the project's 2-core, 24 GB machine: under 5 minutes end to end, peak under
+4 GB.
 
 The dataset is generated first with ``covgap demo --preset province`` unless
 ``--data`` points to one (generation is timed apart: it is not part of a run).
