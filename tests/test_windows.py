@@ -204,3 +204,24 @@ def test_terrain_candidates_in_row_blocks_equal_one_block(dem, monkeypatch):
     monkeypatch.setattr(cand, "BLOCK_CELLS", 7 * z.shape[1])  # 7-row blocks, halo wider
     blocked = cand.terrain_candidates(grid, settings)
     assert blocked.equals(whole)
+
+
+def test_no_generated_candidates_when_the_users_fill_the_list(dem, tmp_path, caplog):
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(32648, 4326, always_xy=True)
+    rows = []
+    for i, (r, c) in enumerate([(20, 20), (60, 80), (100, 30)]):
+        lon, lat = to_ll.transform(X0 + (c + 0.5) * CELL, Y0 - (r + 0.5) * CELL)
+        rows.append(f"U{i + 1},{lon:.7f},{lat:.7f}")
+    csv_path = tmp_path / "sites_candidates.csv"
+    csv_path.write_text("candidate_id,lon,lat\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    settings = cand.CandidateSettings(max_candidates=3, min_spacing_m=150.0)
+    with caplog.at_level("WARNING", logger="covgap.planning.candidates"):
+        out = cand.find_candidates(dem, user_csv=csv_path, settings=settings)
+    assert out["candidate_id"].tolist() == ["U1", "U2", "U3"]
+    assert "fill max_candidates=3" in caplog.text
+    # with room left, terrain candidates follow the users'
+    more = cand.find_candidates(dem, user_csv=csv_path, settings=settings.with_overrides(
+        max_candidates=50))  # fmt: skip
+    assert len(more) > 3 and set(more["source"]) == {"user", "terrain"}
