@@ -225,3 +225,21 @@ def test_no_generated_candidates_when_the_users_fill_the_list(dem, tmp_path, cap
     more = cand.find_candidates(dem, user_csv=csv_path, settings=settings.with_overrides(
         max_candidates=50))  # fmt: skip
     assert len(more) > 3 and set(more["source"]) == {"user", "terrain"}
+
+
+def test_signal_tile_from_dem_merges_like_the_in_memory_tiles(tmp_path, dem):
+    from covgap.radio.signal import signal_tile_from_dem
+
+    sc = _scenario()
+    xy, h, eirp = _sites(SITE_CELLS)
+    path = write_float_dem(tmp_path / "dem.tif", dem.elevation, TRANSFORM)
+    rsrp_ref, best_ref = best_server(site_signal(dem, xy, h, eirp, sc))
+    rsrp = np.full(dem.shape, np.nan, np.float32)
+    best = np.full(dem.shape, BEST_SITE_NONE, np.int32)
+    unknown = np.zeros(dem.shape, bool)
+    for b in site_batches(xy, sc.radius_m, 2):
+        tile = signal_tile_from_dem(path, xy[b], h[b], eirp[b], sc, b)
+        assert tile.window == signal_tile(dem, xy[b], h[b], eirp[b], sc, b).window
+        merge_tile(rsrp, best, unknown, tile)
+    np.testing.assert_array_equal(rsrp, rsrp_ref)
+    np.testing.assert_array_equal(best, best_ref)

@@ -54,6 +54,7 @@ __all__ = [
     "compute_signal",
     "merge_tile",
     "signal_tile",
+    "signal_tile_from_dem",
     "site_batches",
     "site_signal",
     "sites_window",
@@ -408,6 +409,43 @@ def signal_tile(
     rsrp, arg = best_server(stack)
     best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
     return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
+
+
+def signal_tile_from_dem(
+    dem_path: str | Path,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    eirp_dbm: np.ndarray,
+    scenario: Scenario,
+    site_index: np.ndarray | None = None,
+) -> SignalTile:
+    """Read the batch's window of a DEM file and compute its tile (a task of its own).
+
+    The unit of work a distributed run hands out: it opens the DEM by path
+    (no raster handle crosses tasks or threads), reads only the cells within
+    the batch's radius (:func:`covgap.data.terrain.read_window`), and returns
+    a :class:`SignalTile` whose window is in the DEM file's grid, ready for
+    :func:`merge_tile` into rasters of that grid.  A pure function: the same
+    arguments give the same tile.
+
+    Parameters
+    ----------
+    dem_path
+        A GeoTIFF DEM in a metric CRS (the analysis DEM; reproject first).
+    xy, heights_m, eirp_dbm, scenario, site_index
+        As for :func:`signal_tile`.
+    """
+    import rasterio
+
+    from covgap.data.terrain import read_window
+
+    with rasterio.open(dem_path) as src:
+        shape, transform = (src.height, src.width), src.transform
+    window = sites_window(shape, transform, np.asarray(xy, float), scenario.radius_m)
+    tile = signal_tile(read_window(dem_path, window), xy, heights_m, eirp_dbm, scenario, site_index)
+    inner = tile.window
+    full = GridWindow(window.row + inner.row, window.col + inner.col, inner.rows, inner.cols)
+    return SignalTile(full, tile.rsrp, tile.best_site, tile.unknown, tile.per_site)
 
 
 def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: SignalTile) -> None:
