@@ -400,15 +400,23 @@ def signal_tile(
     )
     unique, inverse = np.unique(params, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
+    # order the distinct masts by their first site, so the best server over
+    # them breaks ties towards the lowest site index, as over all the sites
+    first = np.full(len(unique), len(params))
+    np.minimum.at(first, inverse, np.arange(len(params)))
+    order = np.argsort(first, kind="stable")
+    position = np.empty(len(order), np.int64)
+    position[order] = np.arange(len(order))
+    unique, inverse, first = unique[order], position[inverse], first[order]
     stack_u = site_signal(sub, unique[:, :2], unique[:, 2], unique[:, 3], scenario)
     if np.isnan(sub.elevation).any():
         unknown = _unknown_cells(sub, unique[:, :2], scenario.radius_m, stack_u).any(axis=0)
     else:  # without nodata on any path, nothing within the radius is unknown
         unknown = np.zeros(sub.shape, bool)
-    stack = stack_u[inverse]
-    rsrp, arg = best_server(stack)
-    best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
-    return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
+    rsrp, arg = best_server(stack_u)
+    best = np.where(arg >= 0, index[first[np.maximum(arg, 0)]], BEST_SITE_NONE).astype(np.int32)
+    stack = stack_u[inverse] if keep_per_site else None
+    return SignalTile(window, rsrp, best, unknown, stack)
 
 
 def signal_tile_from_dem(
