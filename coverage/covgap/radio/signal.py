@@ -474,9 +474,10 @@ def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: Si
     rs, cs = tile.window.slices
     cur = rsrp[rs, cs]
     cur_best = best[rs, cs]
-    new = np.nan_to_num(tile.rsrp, nan=-np.inf)
-    old = np.nan_to_num(cur, nan=-np.inf)
-    win = (new > old) | ((new == old) & np.isfinite(new) & (tile.best_site < cur_best))
+    new = tile.rsrp
+    # NaN (no signal) loses every comparison: stronger, or first signal, or a tie won by index
+    win = (new > cur) | (np.isnan(cur) & ~np.isnan(new))
+    win |= (new == cur) & (tile.best_site < cur_best)
     cur[win] = tile.rsrp[win]
     cur_best[win] = tile.best_site[win]
     unknown[rs, cs] |= tile.unknown
