@@ -66,7 +66,9 @@ def test_table_matches_the_census_names_and_populations():
 
 
 def test_unknown_commune_code_is_refused():
-    with pytest.raises(ValueError, match="DB-1"):
+    from covgap.errors import DemoError
+
+    with pytest.raises(DemoError, match="DB-1"):
         province_communes(["DB-1"])
 
 

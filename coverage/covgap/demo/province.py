@@ -72,6 +72,7 @@ from covgap.demo.towers import (
 )
 from covgap.demo.villages import Village, build_villages, largest_remainder
 from covgap.demo.writers import atomic_write, csv_bytes
+from covgap.errors import DemoError
 
 __all__ = [
     "PRESETS",
@@ -236,7 +237,7 @@ def province_communes(codes: Sequence[str] | None = None) -> list[ProvinceCommun
 
     Raises
     ------
-    ValueError
+    DemoError
         On an unknown code.
     """
     density: dict[str, float] = {}
@@ -247,7 +248,7 @@ def province_communes(codes: Sequence[str] | None = None) -> list[ProvinceCommun
     if wanted is not None:
         unknown = wanted - {r[0] for r in pf.COMMUNES}
         if unknown:
-            raise ValueError(f"unknown commune code(s): {', '.join(sorted(unknown))}")
+            raise DemoError(f"unknown commune code(s): {', '.join(sorted(unknown))}")
     out = []
     for code, name, district, pop, lat, lon, area in pf.COMMUNES:
         if wanted is not None and code not in wanted:
@@ -305,7 +306,7 @@ def province_outline(
         outline = max(shapely.get_parts(outline), key=lambda g: g.area)
     missing = ~shapely.contains_xy(outline, centroids[:, 0], centroids[:, 1])
     if missing.any():
-        raise RuntimeError(f"province outline misses {int(missing.sum())} commune centroid(s)")
+        raise DemoError(f"province outline misses {int(missing.sum())} commune centroid(s)")
     return outline
 
 
@@ -422,7 +423,7 @@ def commune_shapes(
             out[i] = part
     empty = [i for i, g in enumerate(out) if g.is_empty]
     if empty:
-        raise RuntimeError(f"commune shapes: {len(empty)} empty cell(s)")
+        raise DemoError(f"commune shapes: {len(empty)} empty cell(s)")
     return out
 
 
