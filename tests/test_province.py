@@ -147,3 +147,14 @@ def test_cli_preset_choices_are_listed():
     assert parser.parse_args(["demo", "--out", "x"]).preset == "district"
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--out", "x", "--preset", "country"])
+
+
+def test_cli_province_preset_calls_the_province_generator(tmp_path, monkeypatch, capsys):
+    import covgap.demo.province as province
+    from covgap.cli import main
+
+    calls = []
+    monkeypatch.setattr(province, "generate_province", lambda out: calls.append(out) or out)
+    assert main(["demo", "--preset", "province", "--out", str(tmp_path / "p")]) == 0
+    assert calls == [tmp_path / "p"]
+    assert "Điện Biên province" in capsys.readouterr().out
