@@ -39,6 +39,7 @@ _LAZY = {
     "load_terrain": "covgap.terrain",
     "viewshed": "covgap.visibility",
     "compute_signal": "covgap.signal",
+    "itm_loss_db": "covgap.itm",
     "plan_sites": "covgap.siteplan",
     "SitePlan": "covgap.siteplan",
     "compare_scenarios": "covgap.compare",

@@ -126,6 +126,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"terrain model agrees with the survey on {agree} of {m['compared']} villages"
             f" (disagreements: {', '.join(m['disagreements']) or 'none'})",
         )
+        if "propagation_model" in m:
+            _out(args, f"propagation model: {m['propagation_model']}")
     if plan is not None:
         _print_plan(args, plan)
     if stability is not None:

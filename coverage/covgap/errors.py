@@ -27,6 +27,7 @@ __all__ = [
     "GeometryError",
     "MissingColumnError",
     "MissingDependencyError",
+    "ModelValidityError",
     "ProblemInputError",
     "SolverError",
     "TerrainError",
@@ -129,3 +130,7 @@ class MissingDependencyError(CoverageError, ImportError):
 
 class SolverError(CoverageError, RuntimeError):
     """An optimisation model could not be solved or reported a bad status."""
+
+
+class ModelValidityError(CoverageError, ValueError):
+    """A propagation-model input lies outside the model's validity (e.g. ITM's 20 MHz-20 GHz)."""

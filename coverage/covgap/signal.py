@@ -163,7 +163,8 @@ def site_signal(
         ``(n,)`` power per reference signal + antenna gain - cable loss, dBm.
     scenario
         Frequency, receiver height and gain, radius, k, model, environment,
-        diffraction method.
+        diffraction method; with ``model = "itm"``, ITM along radials
+        (:func:`covgap.itm.site_signal_itm`) with the ``itm_*`` keys.
 
     Returns
     -------
@@ -176,6 +177,8 @@ def site_signal(
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     rc = np.column_stack([rows, cols]).astype(np.int64)
     heights = np.asarray(heights_m, float)
+    if scenario.model == "itm":
+        return _site_signal_itm(k, rc, heights, eirp_dbm, scenario)
     return _raycast.signal_many(
         k.zp,
         k.zpt,
@@ -191,6 +194,28 @@ def site_signal(
         LOSS_STEP_M,
         scenario.wavelength_m,
         scenario.diffraction_code,
+    )
+
+
+def _site_signal_itm(
+    k: _Kernel, rc: np.ndarray, heights: np.ndarray, eirp_dbm: Any, scenario: Scenario
+) -> np.ndarray:
+    """:func:`site_signal` with ``model = "itm"`` (:func:`covgap.itm.site_signal_itm`)."""
+    from covgap.itm import site_signal_itm
+
+    return site_signal_itm(
+        k.zp,
+        rc,
+        heights,
+        np.asarray(eirp_dbm, float) + scenario.receiver_gain_dbi,
+        receiver_height_m=scenario.receiver_height_m,
+        radius_m=scenario.radius_m,
+        dx=k.dx,
+        dy=k.dy,
+        frequency_mhz=scenario.frequency_mhz,
+        params=scenario.itm_parameters(),
+        radials=scenario.itm_radials,
+        step_m=scenario.itm_step_m,
     )
 
 
