@@ -20,12 +20,12 @@ from affine import Affine
 from pyproj import CRS
 
 import covgap
-from covgap import _itm, _raycast
+from covgap.data.terrain import Terrain
 from covgap.errors import ConfigError, CoverageError, ModelValidityError
-from covgap.itm import ItmParameters, itm_loss_db, site_signal_itm
-from covgap.scenario import Scenario, default_scenario, load_scenario
-from covgap.signal import compute_signal
-from covgap.terrain import Terrain
+from covgap.radio import _itm, _raycast
+from covgap.radio.itm import ItmParameters, itm_loss_db, site_signal_itm
+from covgap.radio.scenario import Scenario, default_scenario, load_scenario
+from covgap.radio.signal import compute_signal
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COVGAP_SHARED", REPO.parent / "shared"))

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from covgap import pathloss
 from covgap.errors import ConfigError
+from covgap.radio import pathloss
 from covgap.settings import check_keys, check_number, read_toml
 
 __all__ = [
@@ -48,23 +48,23 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Environment names and their :mod:`covgap.pathloss` codes.
+#: Environment names and their :mod:`covgap.radio.pathloss` codes.
 ENVIRONMENTS: dict[str, int] = {
     "open": pathloss.ENV_OPEN,
     "suburban": pathloss.ENV_SUBURBAN,
     "urban": pathloss.ENV_URBAN,
 }
-#: Code of the ITM (Longley-Rice) model: computed by :mod:`covgap.itm` along
-#: radials, not by the median-loss tables of :mod:`covgap.pathloss`.
+#: Code of the ITM (Longley-Rice) model: computed by :mod:`covgap.radio.itm` along
+#: radials, not by the median-loss tables of :mod:`covgap.radio.pathloss`.
 MODEL_ITM = 3
-#: Path-loss model names and their codes (:mod:`covgap.pathloss`, or MODEL_ITM).
+#: Path-loss model names and their codes (:mod:`covgap.radio.pathloss`, or MODEL_ITM).
 MODELS: dict[str, int] = {
     "auto": pathloss.MODEL_AUTO,
     "free_space": pathloss.MODEL_FREE_SPACE,
     "hata": pathloss.MODEL_HATA,
     "itm": MODEL_ITM,
 }
-#: ITM radio climates by name (NTIA's codes 1-7; same table as covgap.itm.CLIMATES).
+#: ITM radio climates by name (NTIA's codes 1-7; same table as covgap.radio.itm.CLIMATES).
 ITM_CLIMATES: dict[str, int] = {
     "equatorial": 1,
     "continental_subtropical": 2,
@@ -220,12 +220,12 @@ class Scenario:
 
     @property
     def environment_code(self) -> int:
-        """Environment as a :mod:`covgap.pathloss` ``ENV_*`` code."""
+        """Environment as a :mod:`covgap.radio.pathloss` ``ENV_*`` code."""
         return ENVIRONMENTS[self.environment]
 
     @property
     def model_code(self) -> int:
-        """Model as a :mod:`covgap.pathloss` ``MODEL_*`` code."""
+        """Model as a :mod:`covgap.radio.pathloss` ``MODEL_*`` code."""
         return MODELS[self.model]
 
     @property
@@ -261,8 +261,8 @@ class Scenario:
         return "itm" if self.model == "itm" else f"{self.model}+{self.diffraction}"
 
     def itm_parameters(self) -> Any:
-        """ITM's inputs (:class:`covgap.itm.ItmParameters`) from the ``itm_*`` keys."""
-        from covgap.itm import ItmParameters
+        """ITM's inputs (:class:`covgap.radio.itm.ItmParameters`) from the ``itm_*`` keys."""
+        from covgap.radio.itm import ItmParameters
 
         return ItmParameters(
             climate=ITM_CLIMATES[self.itm_climate],

@@ -5,7 +5,7 @@ transmission loss over one terrain profile in NTIA's PFL form. It reproduces
 NTIA/ITS's published reference cases within 0.01 dB (``tests/test_itm.py``).
 :func:`site_signal_itm` builds per-site received-signal rasters from it along
 radials (``model = "itm"`` in a scenario). The compiled core is
-:mod:`covgap._itm`; ``docs/radio.md`` describes the model, its inputs, its
+:mod:`covgap.radio._itm`; ``docs/radio.md`` describes the model, its inputs, its
 validity limits and the area construction.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from covgap import _itm
 from covgap.errors import ModelValidityError
+from covgap.radio import _itm
 
 __all__ = [
     "AREA_RADIALS",
@@ -76,7 +76,7 @@ _MESSAGES = {
 class ItmParameters:
     """ITM's inputs besides the profile, frequency and antenna heights.
 
-    Defaults are NTIA's reference defaults; :class:`covgap.scenario.Scenario`
+    Defaults are NTIA's reference defaults; :class:`covgap.radio.scenario.Scenario`
     documents the values a scenario uses and their sources.
     """
 
@@ -269,7 +269,7 @@ def site_signal_itm(
     Parameters
     ----------
     zp
-        Padded elevation (:func:`covgap._raycast.pad`).
+        Padded elevation (:func:`covgap.radio._raycast.pad`).
     rc
         int64 ``(n, 2)`` site cells (row, col).
     heights_m, eirp_dbm

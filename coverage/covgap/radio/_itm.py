@@ -28,7 +28,7 @@ Stages of one point-to-point prediction (all lengths in metres):
 Every function here is ``@njit(cache=True, nogil=True)`` and takes plain
 floats and arrays; errors are returned as integer codes (``ERR_*``), never
 raised, so that the area kernel can call :func:`p2p_loss` for thousands of
-profiles per site. :mod:`covgap.itm` turns codes into exceptions.
+profiles per site. :mod:`covgap.radio.itm` turns codes into exceptions.
 
 The area kernel (:func:`signal_one`) builds a site's coverage from point-to-
 point predictions along radial rays, as SPLAT! and Signal-Server do; see its
@@ -67,7 +67,7 @@ __all__ = [
     "signal_one",
 ]
 
-# error codes (0: none); covgap.itm holds their messages
+# error codes (0: none); covgap.radio.itm holds their messages
 ERR_NONE = 0
 ERR_TX_HEIGHT = 1
 ERR_RX_HEIGHT = 2
@@ -97,7 +97,7 @@ _SQRT2 = math.sqrt(2.0)
 #: Most points ComputeDeltaH resamples the profile to (10 * 25 - 5).
 DELTA_H_POINTS = 245
 
-#: Fast-math flags as in covgap._raycast, without "nnan" (NaN is nodata) and "ninf".
+#: Fast-math flags as in covgap.radio._raycast, without "nnan" (NaN is nodata) and "ninf".
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": _FASTMATH}
 
@@ -939,7 +939,7 @@ def _radial_profile(
 
     Point ``s`` lies ``s * sample_m`` from the site cell's centre; its
     elevation is bilinear between the four surrounding cell centres (the
-    surface the ray kernels of :mod:`covgap._raycast` sample). Point 0 is the
+    surface the ray kernels of :mod:`covgap.radio._raycast` sample). Point 0 is the
     site cell. Returns ``n + 1`` when the whole radial is known.
     """
     rows = zp.shape[0] - 2
