@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import covgap  # noqa: F401  (guards the `coverage` name before numba loads)
 import viewshed_vs_gdal as vb
-from covgap import _itm, _raycast, itm
+from covgap.radio import _itm, _raycast, itm
 
 F_MHZ = 900.0
 EIRP = 31.2
