@@ -312,3 +312,25 @@ def test_compute_signal_with_itm_scenario(tmp_path):
     bad = sites.assign(height_m=[0.2])
     with pytest.raises(ModelValidityError, match=r"transmitter height 0\.2 m"):
         compute_signal(terrain, bad, scenario)
+
+
+def test_cli_run_with_itm_names_the_model(dataset_dir, tmp_path, capsys):
+    import json
+
+    from covgap.cli import main
+
+    scenario = tmp_path / "itm.toml"
+    scenario.write_text('model = "itm"\nradius_m = 3000\n')
+    out = tmp_path / "out"
+    code = main(["run", "--data", str(dataset_dir), "--scenario", str(scenario),
+                 "--out", str(out), "--sites", "0"])  # fmt: skip
+    assert code == 0
+    assert "propagation model: itm" in capsys.readouterr().out
+    model = json.loads((out / "summary.json").read_text(encoding="utf-8"))["model"]
+    assert model["propagation_model"] == "itm"
+    assert model["compared"] == 6
+    bad = tmp_path / "bad.toml"
+    bad.write_text('model = "okumura"\n')
+    assert main(["run", "--data", str(dataset_dir), "--scenario", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {bad}: key 'model': 'okumura' is not one of" in err
