@@ -23,11 +23,13 @@ __all__ = [
     "DEMError",
     "DatasetError",
     "DatasetNotFoundError",
+    "DemoError",
     "EncodingError",
     "GeometryError",
     "MissingColumnError",
     "MissingDependencyError",
     "ModelValidityError",
+    "ParameterError",
     "ProblemInputError",
     "SolverError",
     "TerrainError",
@@ -120,6 +122,10 @@ class ConfigError(CoverageError, ValueError):
     """A settings (TOML) file or value is invalid."""
 
 
+class ParameterError(CoverageError, ValueError):
+    """A function or command argument is outside its valid range (radius <= 0, NaN...)."""
+
+
 class ProblemInputError(CoverageError, ValueError):
     """An optimisation problem is malformed (shapes, negative weights or costs...)."""
 
@@ -132,5 +138,9 @@ class SolverError(CoverageError, RuntimeError):
     """An optimisation model could not be solved or reported a bad status."""
 
 
-class ModelValidityError(CoverageError, ValueError):
+class DemoError(CoverageError, RuntimeError):
+    """The synthetic demo generator could not meet one of its own targets."""
+
+
+class ModelValidityError(ParameterError):
     """A propagation-model input lies outside the model's validity (e.g. ITM's 20 MHz-20 GHz)."""
