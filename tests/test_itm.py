@@ -334,3 +334,23 @@ def test_cli_run_with_itm_names_the_model(dataset_dir, tmp_path, capsys):
     assert main(["run", "--data", str(dataset_dir), "--scenario", str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"error: {bad}: key 'model': 'okumura' is not one of" in err
+
+
+def test_radial_predictions_equal_point_to_point_ones():
+    # the area kernel's per-radial sums give the same predictions as p2p_loss
+    z = rough(n=401, seed=5)[200, :].astype(float)
+    xi = 30.0
+    n_all = len(z) - 1
+    p0 = np.r_[0.0, np.cumsum(z)]
+    p1 = np.r_[0.0, np.cumsum(np.arange(n_all + 1) * z)]
+    inv = np.r_[0.0, 1.0 / (np.arange(1, n_all + 1) * xi)]
+    g = np.r_[0.0, (z[1:] - z[0] - 30.0) * inv[1:]]
+    s, dev = np.empty(_itm.DELTA_H_POINTS), np.empty(_itm.DELTA_H_POINTS)
+    ep_r = complex(15.0, 18000.0 * 0.005 / 900.0)
+    z_g = np.sqrt(ep_r - 1.0) / ep_r
+    for n in (2, 3, 17, 64, 150, 333, 400):
+        args = (30.0, 1.5, 900.0, 5, 301.0)
+        want = _itm.p2p_loss(z, n, xi, *args, 1, 15.0, 0.005, 12, 0.0, 0.0, 0.0, s, dev)
+        got = _itm._radial_loss(z, n, xi, p0, p1, g, inv, *args, z_g, 12, 0.0, 0.0, 0.0, s, dev)
+        assert got[1] == want[1] == 0 and got[2] == want[2]
+        assert got[0] == pytest.approx(want[0], abs=1e-6)

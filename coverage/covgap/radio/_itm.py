@@ -757,6 +757,62 @@ def check_inputs(
 
 
 @njit(**_JIT)
+def _attenuation(
+    los: bool,
+    fit0: float,
+    fit1: float,
+    z_first: float,
+    z_last: float,
+    th0: float,
+    th1: float,
+    dl0: float,
+    dl1: float,
+    delta_h: float,
+    d: float,
+    a_e: float,
+    gamma_e: float,
+    n_s: float,
+    z_g: complex,
+    h_tx: float,
+    h_rx: float,
+    f: float,
+    climate: int,
+    mdvar: int,
+    z_t: float,
+    z_l: float,
+    z_s: float,
+) -> tuple[float, int, int]:
+    """Finish a prediction from the profile analysis: ``(loss dB, error code, mode)``.
+
+    ``fit0``, ``fit1`` are the least-squares terrain heights under the
+    terminals (over the whole analysed span when ``los``, else over each
+    terminal's side up to 0.9 of its horizon distance).
+    """
+    he0 = h_tx + max(z_first - fit0, 0.0)
+    he1 = h_rx + max(z_last - fit1, 0.0)
+    if los:  # smooth-earth horizons from the effective heights
+        dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he0, 5.0)))
+        dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he1, 5.0)))
+        if dl0 + dl1 <= d:
+            q = (d / (dl0 + dl1)) ** 2
+            he0 *= q
+            he1 *= q
+            dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he0, 5.0)))
+            dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he1, 5.0)))
+        q = math.sqrt(2.0 * he0 * a_e)
+        th0 = (0.65 * delta_h * (q / dl0 - 1.0) - 2.0 * he0) / q
+        q = math.sqrt(2.0 * he1 * a_e)
+        th1 = (0.65 * delta_h * (q / dl1 - 1.0) - 2.0 * he1) / q
+    a_ref, err, mode = _reference_db(
+        th0, th1, f, z_g, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h_tx, h_rx, d
+    )
+    if err != ERR_NONE:
+        return math.nan, err, 0
+    a_var = _variability_db(z_t, z_l, z_s, he0, he1, delta_h, f, d, a_ref, climate, mdvar)
+    return a_var + free_space_db(d, f), ERR_NONE, mode
+
+
+@njit(**_JIT)
 def p2p_loss(
     z: np.ndarray,
     n: int,
@@ -805,34 +861,16 @@ def p2p_loss(
     x_a = min(15.0 * h_tx, 0.1 * dl0)
     x_b = d - min(15.0 * h_rx, 0.1 * dl1)
     delta_h = _delta_h(z, n, xi, x_a, x_b, s, dev)
-    if dl0 + dl1 > 1.5 * d:  # well within line of sight: smooth-earth horizons
+    los = dl0 + dl1 > 1.5 * d  # well within line of sight: smooth-earth horizons
+    if los:
         fit0, fit1 = _line_fit(z, 0, n, xi, x_a, x_b)
-        he0 = h_tx + max(z[0] - fit0, 0.0)
-        he1 = h_rx + max(z[n] - fit1, 0.0)
-        dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he0, 5.0)))
-        dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he1, 5.0)))
-        if dl0 + dl1 <= d:
-            q = (d / (dl0 + dl1)) ** 2
-            he0 *= q
-            he1 *= q
-            dl0 = math.sqrt(2.0 * he0 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he0, 5.0)))
-            dl1 = math.sqrt(2.0 * he1 * a_e) * math.exp(-0.07 * math.sqrt(delta_h / max(he1, 5.0)))
-        q = math.sqrt(2.0 * he0 * a_e)
-        th0 = (0.65 * delta_h * (q / dl0 - 1.0) - 2.0 * he0) / q
-        q = math.sqrt(2.0 * he1 * a_e)
-        th1 = (0.65 * delta_h * (q / dl1 - 1.0) - 2.0 * he1) / q
     else:
-        fit0, _ = _line_fit(z, 0, n, xi, x_a, 0.9 * dl0)
-        he0 = h_tx + max(z[0] - fit0, 0.0)
-        _, fit1 = _line_fit(z, 0, n, xi, d - 0.9 * dl1, x_b)
-        he1 = h_rx + max(z[n] - fit1, 0.0)
-    a_ref, err, mode = _reference_db(
-        th0, th1, f, z_g, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, h_tx, h_rx, d
-    )
-    if err != ERR_NONE:
-        return math.nan, err, 0
-    a_var = _variability_db(z_t, z_l, z_s, he0, he1, delta_h, f, d, a_ref, climate, mdvar)
-    return a_var + free_space_db(d, f), ERR_NONE, mode
+        fit0 = _line_fit(z, 0, n, xi, x_a, 0.9 * dl0)[0]
+        fit1 = _line_fit(z, 0, n, xi, d - 0.9 * dl1, x_b)[1]
+    return _attenuation(
+        los, fit0, fit1, z[0], z[n], th0, th1, dl0, dl1, delta_h, d, a_e, gamma_e, n_s, z_g,
+        h_tx, h_rx, f, climate, mdvar, z_t, z_l, z_s,
+    )  # fmt: skip
 
 
 @njit(**_JIT)
@@ -879,6 +917,101 @@ def p2p_pfl(
         s,
         dev,
     )
+
+
+@njit(**_JIT)
+def _line_fit_sums(
+    z: np.ndarray, p0: np.ndarray, p1: np.ndarray, n: int, xi: float, x_a: float, x_b: float
+) -> tuple[float, float]:
+    """:func:`_line_fit` of ``z[0..n]`` from prefix sums, in O(1).
+
+    ``p0[i]`` is the sum of ``z[0..i-1]``, ``p1[i]`` the sum of ``k z[k]`` over
+    the same points; same span, end weights and result as :func:`_line_fit`.
+    """
+    i_a = int(max(x_a / xi, 0.0))
+    i_b = n - int(max(n - x_b / xi, 0.0))
+    if i_b <= i_a:
+        i_a = int(max(i_a - 1.0, 0.0))
+        i_b = n - int(max(n - (i_b + 1.0), 0.0))
+    span = float(i_b - i_a)
+    centre = i_b - 0.5 * span
+    offset = -0.5 * span
+    inner0 = p0[i_b] - p0[i_a + 1]
+    inner1 = p1[i_b] - p1[i_a + 1]
+    total = 0.5 * (z[i_a] + z[i_b]) + inner0
+    moment = 0.5 * (z[i_a] - z[i_b]) * offset + inner1 + (offset - i_a) * inner0
+    mean = total / span
+    slope = moment * 12.0 / ((span * span + 2.0) * span)
+    return mean - slope * centre, mean + slope * (n - centre)
+
+
+@njit(**_JIT)
+def _radial_loss(
+    z: np.ndarray,
+    n: int,
+    xi: float,
+    p0: np.ndarray,
+    p1: np.ndarray,
+    g: np.ndarray,
+    inv: np.ndarray,
+    h_tx: float,
+    h_rx: float,
+    f: float,
+    climate: int,
+    n_0: float,
+    z_g: complex,
+    mdvar: int,
+    z_t: float,
+    z_l: float,
+    z_s: float,
+    s: np.ndarray,
+    dev: np.ndarray,
+) -> tuple[float, int, int]:
+    """:func:`p2p_loss` over ``z[0..n]`` with the radial's precomputed sums.
+
+    The same prediction (to rounding) with the profile work that does not
+    depend on the end point done once per radial: ``p0``, ``p1`` prefix sums
+    of ``z`` and ``k z[k]`` (mean height and line fits in O(1)), ``g[i] =
+    (z[i] - z[0] - h_tx) / (i xi)`` (transmitter horizon without a division)
+    and ``inv[k] = 1 / (k xi)`` (receiver horizon likewise).
+    """
+    d = n * xi
+    p10 = int(0.1 * n)
+    h_sys = (p0[n - p10 + 1] - p0[p10]) / (n - 2 * p10 + 1)
+    n_s = n_0 if h_sys == 0.0 else n_0 * math.exp(-h_sys / 9460.0)
+    gamma_e = _GAMMA_A * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+    a_e = 1.0 / gamma_e
+    # horizons, as _horizons
+    z_tx = z[0] + h_tx
+    z_rx = z[n] + h_rx
+    half_g = 0.5 / a_e
+    th0 = (z_rx - z_tx) / d - d * half_g
+    th1 = -(z_rx - z_tx) / d - d * half_g
+    dl0 = d
+    dl1 = d
+    for i in range(1, n):
+        k = n - i
+        t_tx = g[i] - (i * xi) * half_g
+        t_rx = (z[i] - z_rx) * inv[k] - (k * xi) * half_g
+        if t_tx > th0:
+            th0 = t_tx
+            dl0 = i * xi
+        if t_rx > th1:
+            th1 = t_rx
+            dl1 = k * xi
+    x_a = min(15.0 * h_tx, 0.1 * dl0)
+    x_b = d - min(15.0 * h_rx, 0.1 * dl1)
+    delta_h = _delta_h(z, n, xi, x_a, x_b, s, dev)
+    los = dl0 + dl1 > 1.5 * d
+    if los:
+        fit0, fit1 = _line_fit_sums(z, p0, p1, n, xi, x_a, x_b)
+    else:
+        fit0 = _line_fit_sums(z, p0, p1, n, xi, x_a, 0.9 * dl0)[0]
+        fit1 = _line_fit_sums(z, p0, p1, n, xi, d - 0.9 * dl1, x_b)[1]
+    return _attenuation(
+        los, fit0, fit1, z[0], z[n], th0, th1, dl0, dl1, delta_h, d, a_e, gamma_e, n_s, z_g,
+        h_tx, h_rx, f, climate, mdvar, z_t, z_l, z_s,
+    )  # fmt: skip
 
 
 # -- area coverage from point-to-point predictions along radials ---------------
@@ -1032,6 +1165,16 @@ def signal_one(
     z = np.empty(n_samp + 1)
     s_buf = np.empty(DELTA_H_POINTS)
     dev_buf = np.empty(DELTA_H_POINTS)
+    p0 = np.zeros(n_samp + 2)
+    p1 = np.zeros(n_samp + 2)
+    g = np.zeros(n_samp + 1)
+    inv = np.zeros(n_samp + 1)
+    for k in range(1, n_samp + 1):
+        inv[k] = 1.0 / (k * sample_m)
+    ep_r = complex(eps, 18000.0 * sigma / f)
+    z_g = cmath.sqrt(ep_r - 1.0)
+    if pol == 1:
+        z_g = z_g / ep_r
     evals = 0
     inside = 0 <= r0 < rows and 0 <= c0 < cols
     if inside and zp[r0 + 1, c0 + 1] == zp[r0 + 1, c0 + 1]:
@@ -1041,12 +1184,18 @@ def signal_one(
                 zp, r0, c0, math.sin(az), math.cos(az), sample_m, dx, dy, n_samp, z
             )
             known_to[k] = (first_nan - 1) * sample_m
+            last = min(first_nan - 1, n_samp)
+            for i in range(last + 1):  # the radial's sums (see _radial_loss)
+                p0[i + 1] = p0[i] + z[i]
+                p1[i + 1] = p1[i] + i * z[i]
+            for i in range(1, last + 1):
+                g[i] = (z[i] - z[0] - h_tx) * inv[i]
             for m in range(1, n_eval + 1):
                 n = m * eval_every
                 if n >= first_nan:
                     break
-                loss, err, _ = p2p_loss(
-                    z, n, sample_m, h_tx, h_rx, f, climate, n_0, pol, eps, sigma, mdvar,
+                loss, err, _ = _radial_loss(
+                    z, n, sample_m, p0, p1, g, inv, h_tx, h_rx, f, climate, n_0, z_g, mdvar,
                     z_t, z_l, z_s, s_buf, dev_buf,
                 )  # fmt: skip
                 evals += 1
