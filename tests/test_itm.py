@@ -310,7 +310,7 @@ def test_compute_signal_with_itm_scenario(tmp_path):
     assert np.nanmedian(np.abs(diff)) < 25.0
     assert np.nanmax(np.abs(diff)) > 0.5
     bad = sites.assign(height_m=[0.2])
-    with pytest.raises(ModelValidityError, match=r"transmitter height 0\.2 m"):
+    with pytest.raises(ModelValidityError, match=r"height_m.*outside for site\(s\) A \(0\.2 m\)"):
         compute_signal(terrain, bad, scenario)
 
 

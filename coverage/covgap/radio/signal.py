@@ -304,6 +304,8 @@ def compute_signal(
     """
     table = _site_table(sites, terrain, scenario)
     site_ids = [str(s) for s in table["site_id"]]
+    if scenario.model == "itm":
+        _check_itm_heights(site_ids, table["height_m"])
     check_coverage(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
@@ -345,6 +347,19 @@ def compute_signal(
             per_site=np.concatenate(kept) if keep_per_site and kept else None,
         )
     return results[""] if group_by is None else results
+
+
+def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
+    """Refuse antenna heights outside ITM's 0.5-3000 m, naming the sites."""
+    from covgap.errors import ModelValidityError
+
+    bad = [f"{sid} ({h:g} m)" for sid, h in zip(site_ids, heights, strict=True)
+           if not 0.5 <= h <= 3000.0]  # fmt: skip
+    if bad:
+        raise ModelValidityError(
+            f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
+            f"outside for site(s) {', '.join(bad)}"
+        )
 
 
 def _unknown_cells(
