@@ -11,6 +11,7 @@ validity limits and the area construction.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -249,6 +250,17 @@ def itm_loss_db(
     return float(loss)
 
 
+@functools.lru_cache(maxsize=2)
+def _offset_table(
+    hr: int, hc: int, dx: float, dy: float, radials: int, step_m: float, frequency_mhz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`covgap.radio._itm.offset_table`, kept for the next chunk of sites (read-only)."""
+    tables = _itm.offset_table(hr, hc, dx, dy, radials, step_m, frequency_mhz)
+    for table in tables:
+        table.flags.writeable = False
+    return tables
+
+
 def site_signal_itm(
     zp: np.ndarray,
     rc: np.ndarray,
@@ -303,8 +315,8 @@ def site_signal_itm(
     every = max(1, round(step_m / sample_m))
     hr = min(int(radius_m / dy), rows)
     hc = min(int(radius_m / dx), cols)
-    lut_u, lut_v, lut_fs = _itm.offset_table(
-        hr, hc, dx, dy, int(radials), every * sample_m, float(frequency_mhz)
+    lut_u, lut_v, lut_fs = _offset_table(
+        hr, hc, float(dx), float(dy), int(radials), every * sample_m, float(frequency_mhz)
     )
     z_t, z_l, z_s = params.deviates()
     out = np.full((len(heights), rows, cols), np.nan, np.float32)
