@@ -1,0 +1,1 @@
+"""The data layer: reading inputs and building dataset folders from open data."""
