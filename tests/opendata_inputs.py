@@ -35,6 +35,7 @@ PLACES = [
     (103.980, 21.420, "hamlet", "", "Bản Tả Phìn"),
     (103.990, 21.440, "hamlet", "", ""),
     (103.970, 21.440, "isolated_dwelling", "Ban Na", "Bản Na"),
+    (103.955, 21.446, "hamlet", "Ban Na", "Bản Na"),  # same name, same commune
     (104.010, 21.410, "village", "Ban Sinh Phinh", "Bản Sính Phình"),
     (104.030, 21.430, "locality", "Ban Na", "Bản Na"),
     (104.040, 21.445, "village", "", ""),
@@ -54,6 +55,9 @@ SITES = {
     1: [(103.985, 21.435), (104.045, 21.390)],
     2: [(104.060, 21.470)],  # outside the communes, within a few km
 }
+HEADER_LINE = (
+    "radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal"
+)
 HGT_SIZE = 1201  # 3 arc-seconds
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
@@ -307,9 +308,13 @@ def build_dem(
             for t, p in zip(tiles, files, strict=True)
             if _footprint(t).intersects(shapely.box(*window))
         ]
-        mosaic, src_transform = rasterio.merge.merge(
-            used, bounds=window, res=res_deg, nodata=DEM_NODATA, dtype="float32"
-        )
+        with warnings.catch_warnings():  # rasterio multiplies Affine objects with ``*``
+            warnings.filterwarnings(
+                "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+            )
+            mosaic, src_transform = rasterio.merge.merge(
+                used, bounds=window, res=res_deg, nodata=DEM_NODATA, dtype="float32"
+            )
     z = mosaic[0]
     void = z == DEM_NODATA
     n_void = int(void.sum())
@@ -327,17 +332,21 @@ def build_dem(
     height = math.ceil((y1 - bottom) / resolution)
     dst_transform = Affine(resolution, 0.0, x0, 0.0, -resolution, y1)
     out = np.full((height, width), DEM_NODATA, dtype=np.float32)
-    rasterio.warp.reproject(
-        z,
-        out,
-        src_transform=src_transform,
-        src_crs="EPSG:4326",
-        src_nodata=DEM_NODATA,
-        dst_transform=dst_transform,
-        dst_crs=crs,
-        dst_nodata=DEM_NODATA,
-        resampling=Resampling.bilinear,
-    )
+    with warnings.catch_warnings():  # rasterio multiplies Affine objects with ``*``
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
+        rasterio.warp.reproject(
+            z,
+            out,
+            src_transform=src_transform,
+            src_crs="EPSG:4326",
+            src_nodata=DEM_NODATA,
+            dst_transform=dst_transform,
+            dst_crs=crs,
+            dst_nodata=DEM_NODATA,
+            resampling=Resampling.bilinear,
+        )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")

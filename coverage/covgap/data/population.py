@@ -80,6 +80,11 @@ class ZonalResult:
     method: str
 
 
+def _apply(t: Any, x: Any, y: Any) -> tuple[Any, Any]:
+    """Apply an affine transform to coordinates (arrays or scalars)."""
+    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
+
+
 def _cell_shares(
     geom: shapely.Geometry, transform: Any, window: rasterio.windows.Window
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,8 +92,8 @@ def _cell_shares(
     rows, cols = np.mgrid[0 : int(window.height), 0 : int(window.width)]
     rows = rows.ravel()
     cols = cols.ravel()
-    x0, y0 = transform * (cols + int(window.col_off), rows + int(window.row_off))
-    x1, y1 = transform * (cols + int(window.col_off) + 1, rows + int(window.row_off) + 1)
+    x0, y0 = _apply(transform, cols + int(window.col_off), rows + int(window.row_off))
+    x1, y1 = _apply(transform, cols + int(window.col_off) + 1, rows + int(window.row_off) + 1)
     boxes = shapely.box(
         np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)
     )
@@ -168,8 +173,8 @@ def zonal_sums(raster: str | Path, zones: gpd.GeoSeries, *, engine: str = "auto"
         nodata = src.nodata
         for i, geom in enumerate(local.to_numpy()):
             inverse = ~src.transform
-            c0, r0 = inverse * (geom.bounds[0], geom.bounds[3])
-            c1, r1 = inverse * (geom.bounds[2], geom.bounds[1])
+            c0, r0 = _apply(inverse, geom.bounds[0], geom.bounds[3])
+            c1, r1 = _apply(inverse, geom.bounds[2], geom.bounds[1])
             col0 = max(int(np.floor(min(c0, c1))), 0)
             row0 = max(int(np.floor(min(r0, r1))), 0)
             col1 = min(int(np.ceil(max(c0, c1))), src.width)
