@@ -20,12 +20,12 @@ from affine import Affine
 
 import opendata_inputs as od
 from covgap.cli import main
+from covgap.data.dataset import load_dataset
 from covgap.data.dem_tiles import build_dem, read_hgt, tiles_for_bounds
 from covgap.data.opencellid import filter_cells
 from covgap.data.osm import parse_other_tags, read_places
 from covgap.data.population import zonal_sums
 from covgap.data.prepare import read_communes
-from covgap.dataset import load_dataset
 from covgap.errors import CRSError, DEMError, MissingColumnError
 
 if sys.version_info >= (3, 11):

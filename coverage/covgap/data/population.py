@@ -30,8 +30,8 @@ import rasterio.windows
 import shapely
 from pyproj import CRS
 
+from covgap.data.text import fold
 from covgap.errors import CRSError, DatasetError, MissingDependencyError
-from covgap.text import fold
 
 __all__ = [
     "COVERAGE_SHARE_MIN",

@@ -38,19 +38,19 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from covgap.crs import analysis_crs, parse_crs
+from covgap.data.crs import analysis_crs, parse_crs
 from covgap.data.dem_tiles import build_dem
+from covgap.data.electricity import read_power
+from covgap.data.join import join_status
 from covgap.data.opencellid import filter_cells
 from covgap.data.osm import PLACE_VALUES, read_buildings, read_places, read_power_lines
 from covgap.data.population import household_size_for, zonal_sums
 from covgap.data.provenance import Source, source_for
-from covgap.electricity import read_power
+from covgap.data.readers import POINT_TYPES, POLYGON_TYPES, parse_code, read_vector
+from covgap.data.text import fold, nfc
+from covgap.data.towers import read_sites
 from covgap.errors import CRSError, DatasetError, MissingColumnError
-from covgap.join import join_status
-from covgap.publish.files import atomic_write_text, csv_text, geojson_text
-from covgap.readers import POINT_TYPES, POLYGON_TYPES, parse_code, read_vector
-from covgap.text import fold, nfc
-from covgap.towers import read_sites
+from covgap.files import atomic_write_text, csv_text, geojson_text
 
 __all__ = [
     "CODE_FIELDS",
