@@ -155,7 +155,6 @@ def filter_cells(
                     io.BytesIO(block),
                     header=None,
                     usecols=[_MCC, _LON, _LAT],
-                    dtype=str,
                     skip_blank_lines=False,
                     engine="c",
                     on_bad_lines="skip",
