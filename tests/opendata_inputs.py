@@ -216,3 +216,16 @@ def write_inputs(folder: Path) -> dict[str, Any]:
         "cells": write_cells(folder / "452.csv.gz"),
         "population": write_population(folder / "worldpop.tif"),
     }
+
+
+def write_osm_pbf(xml: Path, pbf: Path) -> Path:
+    """Convert the ``.osm`` XML extract to ``.osm.pbf`` with pyosmium (a test dependency)."""
+    import osmium
+
+    writer = osmium.SimpleWriter(str(pbf), overwrite=True)
+    try:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    finally:
+        writer.close()
+    return pbf

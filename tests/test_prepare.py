@@ -449,3 +449,33 @@ def test_osm_reader(open_inputs: dict) -> None:
     assert len(places) == len(od.PLACES) + 1 + len(od.OUTSIDE_PLACES)
     assert "Bản Huổi Só" in set(places["name"]) and (places["name"] == "").sum() == 2
     assert parse_other_tags('"a"=>"x \\"y\\"","name:vi"=>"Bản"') == {"a": 'x "y"', "name:vi": "Bản"}
+
+
+def test_osm_pbf_gives_the_same_dataset(open_inputs: dict, prepared: Path, tmp_path: Path) -> None:
+    pytest.importorskip("osmium")
+    pbf = od.write_osm_pbf(open_inputs["osm"], tmp_path / "extract.osm.pbf")
+    out = tmp_path / "ds"
+    assert _prepare(open_inputs, out, osm=str(pbf)) == 0
+    for rel in (
+        "boundaries/villages.geojson",
+        "boundaries/settlements.geojson",
+        "electricity/grid.geojson",
+        "electricity/village_power.csv",
+    ):
+        assert (out / rel).read_bytes() == (prepared / rel).read_bytes(), rel
+
+
+def test_exactextract_and_covgap_fractions_agree(tmp_path: Path) -> None:
+    pytest.importorskip("exactextract")
+    path = od.write_population(tmp_path / "pop.tif")
+    commune = shapely.box(103.95, 21.40, 104.00, 21.45)
+    rng = np.random.default_rng(1)
+    points = shapely.points(rng.uniform(103.95, 104.0, 9), rng.uniform(21.40, 21.45, 9))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=commune)
+    )
+    zones = gpd.GeoSeries([c.intersection(commune) for c in cells], crs=4326).to_crs(32648)
+    ours = zonal_sums(path, zones, engine="covgap")
+    theirs = zonal_sums(path, zones, engine="exactextract")
+    assert theirs.method == "exactextract"
+    np.testing.assert_allclose(ours.sums, theirs.sums, rtol=1e-6)
