@@ -148,6 +148,11 @@ class Dataset:
             lines.append("DEM: absent")
         else:
             lines.append(f"DEM: {self.dem_path}")
+        if self.sources:
+            lines.append(f"sources: {len(self.sources)} files ({'; '.join(self.attributions)})")
+        if "power_estimated" in self.power.columns:
+            n_est = int(self.power["power_estimated"].sum())
+            lines.append(f"power status estimated (not reported) for {n_est} villages")
         lines.append(f"problems: {len(self.problems)}")
         return lines
 

@@ -303,6 +303,11 @@ def _villages_from_points(
     )
     joined = joined[~joined.index.duplicated(keep="first")]
     report.place_points_outside = len(points) - len(joined)
+    if report.place_points_outside:
+        report.warnings.append(
+            f"{report.place_points_outside} place point(s) near the communes but outside "
+            "every commune ignored"
+        )
     records: list[dict[str, Any]] = []
     for commune in communes.itertuples():
         inside = joined[joined["commune_code"] == commune.commune_code]
