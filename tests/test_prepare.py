@@ -477,3 +477,39 @@ def test_exactextract_and_covgap_fractions_agree(tmp_path: Path) -> None:
     theirs = zonal_sums(path, zones, engine="exactextract")
     assert theirs.method == "exactextract"
     np.testing.assert_allclose(ours.sums, theirs.sums, rtol=1e-6)
+
+
+def test_priority_lists_name_sources_and_flag_estimates(
+    prepared: Path, open_inputs: dict, tmp_path: Path
+) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    out = tmp_path / "plan"
+    code = main(
+        [
+            "-q",
+            "sites",
+            "--data",
+            str(prepared),
+            "--out",
+            str(out),
+            "--scenario",
+            str(open_inputs["scenario"]),
+            "--sites",
+            "2",
+            "--method",
+            "greedy",
+        ]
+    )
+    assert code == 0
+    book = openpyxl.load_workbook(out / "priorities.xlsx", read_only=True)
+    rows = list(book["assumptions"].iter_rows(values_only=True))
+    sources = {r[1]: r for r in rows if str(r[0]).startswith("data source:")}
+    digest = hashlib.sha256(Path(open_inputs["osm"]).read_bytes()).hexdigest()
+    assert sources["extract.osm"][2] == f"sha256 {digest}"
+    assert "© OpenStreetMap contributors" in sources["extract.osm"][3]
+    estimated = [r for r in rows if r[0] == "grid power status estimated"]
+    assert estimated and estimated[0][1] == 10
+    sheet = list(book["electrification"].iter_rows(values_only=True))
+    assert len(sheet) > 1  # unpowered (estimated) villages to electrify
+    flag = sheet[0].index("power_estimated")  # the list flags its estimated statuses
+    assert all(row[flag] is True for row in sheet[1:])

@@ -111,11 +111,17 @@ def write_plan_lists(
     """
     if table is None:
         table = run_table(analysis, plan)
+    electrification = plan.electrification
+    if "power_estimated" in table.columns and electrification is not None:
+        # estimated statuses stay flagged in the power utility's list too
+        flags = dict(zip(table["village_code"], table["power_estimated"], strict=True))
+        electrification = electrification.copy()
+        electrification["power_estimated"] = electrification["village_code"].map(flags)
     return write_priorities(
         out_dir,
         plan.plan,
         _uncovered_sheet(table, plan),
-        plan.electrification,
+        electrification,
         [*plan.assumptions(analysis.scenario), *data_source_rows(analysis)],
         name=name,
     )
