@@ -45,7 +45,7 @@ from covgap.data.join import join_status
 from covgap.data.opencellid import filter_cells
 from covgap.data.osm import PLACE_VALUES, read_buildings, read_places, read_power_lines
 from covgap.data.population import household_size_for, zonal_sums
-from covgap.data.provenance import Source, source_for
+from covgap.data.provenance import Source, dem_kind, population_kind, source_for
 from covgap.data.readers import POINT_TYPES, POLYGON_TYPES, parse_code, read_vector
 from covgap.data.text import fold, nfc
 from covgap.data.towers import read_sites
@@ -617,6 +617,8 @@ def prepare_dataset(
         raise DatasetError("give --cells (OpenCelliD) and/or --sites: the existing towers")
     if osm is None and villages is None:
         raise DatasetError("give --osm (OpenStreetMap extract) or --villages")
+    if household_size is not None and not household_size > 0:
+        raise DatasetError(f"--household-size must be above 0, got {household_size:g}")
     report = PrepareReport(out_dir=out)
     notes = report.warnings
     sources = report.sources
@@ -697,7 +699,7 @@ def prepare_dataset(
                 )
             table["population"] = np.round(zonal.sums, 2)
             table["households"] = np.round(zonal.sums / size, 2)
-            sources.append(source_for(population, "population", "worldpop"))
+            sources.append(source_for(population, "population", population_kind(population)))
             report.household_size, report.household_size_source = float(size), size_source
             report.population = float(np.sum(zonal.sums))
             report.households = float(np.sum(zonal.sums / size))
@@ -847,12 +849,7 @@ def prepare_dataset(
         report.dem_resolution_m = dem_result.resolution_m
         report.dem_shape = dem_result.shape
         for tile in dem_result.files:
-            kind = (
-                "srtm"
-                if tile.name.lower().endswith((".hgt", ".hgt.zip"))
-                else ("copernicus" if "copernicus" in tile.name.lower() else "user")
-            )
-            sources.append(source_for(tile, "dem", kind))
+            sources.append(source_for(tile, "dem", dem_kind(tile)))
 
         # write the layers
         communes_out = communes_m.copy()
@@ -884,23 +881,13 @@ def prepare_dataset(
             stage / "electricity" / "village_power.csv", csv_text(power_rows, power_columns)
         )
 
-        slug = (
-            name
-            or re.sub(
-                r"[^a-z0-9]+",
-                "_",
-                fold(
-                    communes_m["province"].iloc[0]
-                    if (communes_m["province"] != "").all()
-                    and communes_m["province"].nunique() == 1
-                    else communes_path.stem
-                ),
-            ).strip("_")
-            or "prepared"
-        )
+        provinces = set(communes_m["province"])
+        place = provinces.pop() if len(provinces) == 1 and "" not in provinces else ""
+        place = place or communes_path.stem
+        slug = name or re.sub(r"[^a-z0-9]+", "_", fold(place)).strip("_") or "prepared"
         meta: dict[str, Any] = {
             "name": slug,
-            "title": title or f"{slug} ({len(communes_m)} communes, open data)",
+            "title": title or f"{place}: {len(communes_m)} communes (open data)",
             "description": "Prepared by covgap prepare from open data; see [[sources]].",
             "synthetic": False,
             "source": "; ".join(dict.fromkeys(s.attribution for s in sources if s.attribution)),

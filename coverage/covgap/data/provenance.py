@@ -9,11 +9,12 @@ The licences below are those the data publishers state (see ``docs/open-data.md`
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LICENCES", "Source", "sha256_file", "source_for"]
+__all__ = ["LICENCES", "Source", "dem_kind", "population_kind", "sha256_file", "source_for"]
 
 LICENCES: dict[str, tuple[str, str, str]] = {
     "osm": (
@@ -41,6 +42,11 @@ LICENCES: dict[str, tuple[str, str, str]] = {
         "CC-BY-4.0",
         "WorldPop (www.worldpop.org), CC BY 4.0",
         "https://www.worldpop.org",
+    ),
+    "hrsl": (
+        "CC-BY-4.0",
+        "High Resolution Settlement Layer, Data for Good at Meta and CIESIN, CC BY 4.0",
+        "https://dataforgood.facebook.com/dfg/tools/high-resolution-population-density-maps",
     ),
     "user": ("given by the user", "", ""),
 }
@@ -109,3 +115,27 @@ def source_for(path: str | Path, role: str, kind: str) -> Source:
         attribution=attribution,
         url=url,
     )
+
+
+def population_kind(path: str | Path) -> str:
+    """Tell the publisher of a population raster from its file name (``user`` if unknown).
+
+    WorldPop names its files ``vnm_ppp_2020...``/``vnm_pd_...``; Meta's HRSL
+    ``population_vnm_...`` or ``..._hrsl_...``.
+    """
+    name = Path(path).name.lower()
+    if "worldpop" in name or re.match(r"[a-z]{3}_(ppp|pd|ppp_\d{4})", name):
+        return "worldpop"
+    if "hrsl" in name or name.startswith("population_"):
+        return "hrsl"
+    return "user"
+
+
+def dem_kind(path: str | Path) -> str:
+    """Tell the source of an elevation tile from its name: ``srtm``, ``copernicus`` or ``user``."""
+    name = Path(path).name.lower()
+    if name.endswith((".hgt", ".hgt.zip")):
+        return "srtm"
+    if "copernicus" in name:
+        return "copernicus"
+    return "user"
