@@ -46,7 +46,14 @@ from covgap.data.opencellid import filter_cells
 from covgap.data.osm import PLACE_VALUES, read_buildings, read_places, read_power_lines
 from covgap.data.population import household_size_for, zonal_sums
 from covgap.data.provenance import Source, dem_kind, population_kind, source_for
-from covgap.data.readers import POINT_TYPES, POLYGON_TYPES, parse_code, read_vector
+from covgap.data.readers import POLYGON_TYPES, parse_code, read_vector
+from covgap.data.territories import (
+    VillageCounts,
+    read_village_file,
+    settlement_points,
+    villages_from_points,
+    villages_from_polygons,
+)
 from covgap.data.text import fold, nfc
 from covgap.data.towers import read_sites
 from covgap.errors import CRSError, DatasetError, MissingColumnError
@@ -90,7 +97,6 @@ NAME_FIELDS = (
 )
 """Commune name fields recognised (ignoring case), in order of preference."""
 PROVINCE_FIELDS = ("province", "province_vn", "ten_tinh", "tentinh", "tinh")
-VILLAGE_NAME_FIELDS = ("village_name", "name_vi", "name", "ten_thon", "ten_ban", "ten")
 DEM_MARGIN_M = 2000.0
 """Extra border (m) of the DEM beyond the towers' reach, so that no radius touches its edge."""
 ESTIMATE_DISTANCE_M = 1000.0
@@ -104,10 +110,6 @@ Vietnam is incomplete, so these statuses are flagged ``estimated`` everywhere.
 """
 ESTIMATE_MAX_KV = 35.0
 """Lines above this voltage (110, 220, 500 kV transmission) feed no village directly."""
-BUILDING_CELL_M = 200.0
-"""Buildings are grouped into settlement points on a grid of this size."""
-DUPLICATE_POINT_M = 1.0
-"""Village points closer than this are one point (the first by OSM id)."""
 
 
 @dataclass
@@ -275,172 +277,6 @@ def read_communes(
     return out.reset_index(drop=True)
 
 
-# ----------------------------------------------------------------------- villages
-
-
-def _voronoi_territories(points: np.ndarray, commune: shapely.Geometry) -> list[shapely.Geometry]:
-    if len(points) == 1:
-        return [commune]
-    cells = shapely.voronoi_polygons(shapely.multipoints(points), extend_to=commune, ordered=True)
-    return [shapely.make_valid(cell.intersection(commune)) for cell in shapely.get_parts(cells)]
-
-
-def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    if geom.geom_type == "GeometryCollection":
-        parts = [g for g in geom.geoms if g.geom_type in POLYGON_TYPES]
-        return shapely.union_all(parts)
-    return geom
-
-
-def _villages_from_points(
-    points: gpd.GeoDataFrame,
-    communes: gpd.GeoDataFrame,
-    report: PrepareReport,
-) -> gpd.GeoDataFrame:
-    """Voronoi territories per commune; communes without points become one village."""
-    joined = gpd.sjoin(
-        points, communes[["commune_code", "geometry"]], predicate="within", how="inner"
-    )
-    joined = joined[~joined.index.duplicated(keep="first")]
-    report.place_points_outside = len(points) - len(joined)
-    if report.place_points_outside:
-        report.warnings.append(
-            f"{report.place_points_outside} place point(s) near the communes but outside "
-            "every commune ignored"
-        )
-    records: list[dict[str, Any]] = []
-    for commune in communes.itertuples():
-        inside = joined[joined["commune_code"] == commune.commune_code]
-        if inside.empty:
-            report.communes_without_points.append(commune.commune_code)
-            records.append(
-                {
-                    "village_code": f"{commune.commune_code}-01",
-                    "village_name": commune.commune_name,
-                    "commune_code": commune.commune_code,
-                    "point": commune.geometry.representative_point(),
-                    "geometry": commune.geometry,
-                    "osm_id": "",
-                }
-            )
-            continue
-        xy = np.column_stack([inside.geometry.x, inside.geometry.y])
-        order = np.lexsort((xy[:, 1].round(1), xy[:, 0].round(1)))
-        kept: list[int] = []
-        for i in order:
-            if all(np.hypot(*(xy[i] - xy[j])) >= DUPLICATE_POINT_M for j in kept):
-                kept.append(int(i))
-        if len(kept) < len(order):
-            report.warnings.append(
-                f"commune {commune.commune_code}: {len(order) - len(kept)} place point(s) at the "
-                "same position as another were merged into it"
-            )
-        territories = _voronoi_territories(xy[kept], commune.geometry)
-        unnamed = 0
-        names_seen: dict[str, str] = {}
-        for number, (i, territory) in enumerate(zip(kept, territories, strict=True), start=1):
-            row = inside.iloc[i]
-            name = str(row["name"]).strip()
-            if not name:
-                unnamed += 1
-                name = f"{commune.commune_name} {unnamed}"
-            code = f"{commune.commune_code}-{number:02d}"
-            folded = fold(name)
-            if folded in names_seen:
-                report.warnings.append(
-                    f"commune {commune.commune_code}: two villages are named {name!r} "
-                    f"({names_seen[folded]} and {code}); status rows must use codes for them"
-                )
-            names_seen[folded] = code
-            records.append(
-                {
-                    "village_code": code,
-                    "village_name": name,
-                    "commune_code": commune.commune_code,
-                    "point": row.geometry,
-                    "geometry": _polygonal(territory),
-                    "osm_id": str(row.get("osm_id", "")),
-                }
-            )
-            report.villages_from_points += 1
-        if unnamed:
-            report.warnings.append(
-                f"commune {commune.commune_code}: {unnamed} unnamed place point(s) named "
-                f"'{commune.commune_name} 1', ... (rename them in villages.geojson if known)"
-            )
-    if report.communes_without_points:
-        report.warnings.append(
-            f"{len(report.communes_without_points)} commune(s) without any village point became "
-            f"one village each, covering the whole commune: "
-            f"{', '.join(report.communes_without_points)}"
-        )
-    return gpd.GeoDataFrame(records, geometry="geometry", crs=communes.crs)
-
-
-def _villages_from_polygons(
-    polygons: gpd.GeoDataFrame, communes: gpd.GeoDataFrame, report: PrepareReport
-) -> gpd.GeoDataFrame:
-    """Given village polygons: clipped to, and assigned to, the commune they overlap most."""
-    records: list[dict[str, Any]] = []
-    per_commune: dict[str, int] = {}
-    for row in polygons.itertuples():
-        overlaps = communes.geometry.intersection(row.geometry).area
-        if overlaps.max() <= 0:
-            report.place_points_outside += 1
-            continue
-        commune = communes.iloc[int(overlaps.to_numpy().argmax())]
-        per_commune[commune.commune_code] = per_commune.get(commune.commune_code, 0) + 1
-        territory = _polygonal(shapely.make_valid(row.geometry.intersection(commune.geometry)))
-        records.append(
-            {
-                "village_code": f"{commune.commune_code}-{per_commune[commune.commune_code]:02d}",
-                "village_name": row.name
-                or f"{commune.commune_name} {per_commune[commune.commune_code]}",
-                "commune_code": commune.commune_code,
-                "point": territory.representative_point(),
-                "geometry": territory,
-                "osm_id": "",
-            }
-        )
-        report.villages_from_points += 1
-    for commune in communes.itertuples():
-        if commune.commune_code not in per_commune:
-            report.communes_without_points.append(commune.commune_code)
-            records.append(
-                {
-                    "village_code": f"{commune.commune_code}-01",
-                    "village_name": commune.commune_name,
-                    "commune_code": commune.commune_code,
-                    "point": commune.geometry.representative_point(),
-                    "geometry": commune.geometry,
-                    "osm_id": "",
-                }
-            )
-    if report.communes_without_points:
-        report.warnings.append(
-            f"{len(report.communes_without_points)} commune(s) without any given village became "
-            f"one village each: {', '.join(report.communes_without_points)}"
-        )
-    return gpd.GeoDataFrame(records, geometry="geometry", crs=communes.crs)
-
-
-def _read_village_file(path: Path, crs: CRS, notes: list[str]) -> gpd.GeoDataFrame:
-    gdf = read_vector(path, (*POINT_TYPES, *POLYGON_TYPES), notes=notes)
-    columns = [c for c in gdf.columns if c != "geometry"]
-    lowered = {c.casefold(): c for c in columns}
-    name_col = next((lowered[n] for n in VILLAGE_NAME_FIELDS if n in lowered), None)
-    if name_col is None:
-        raise MissingColumnError(
-            f"no village name field (expected one of {', '.join(VILLAGE_NAME_FIELDS)}; fields "
-            f"found: {', '.join(repr(c) for c in columns) or 'none'})",
-            path=path,
-        )
-    names = [nfc(str(v)) if v is not None and str(v) != "nan" else "" for v in gdf[name_col]]
-    return gpd.GeoDataFrame(
-        {"name": names, "osm_id": ""}, geometry=list(gdf.geometry), crs=gdf.crs
-    ).to_crs(crs)
-
-
 # ----------------------------------------------------------------------- helpers
 
 
@@ -491,45 +327,6 @@ def _read_status_table(path: Path, work: Path) -> Any:
     else:
         table = read_power(path, file=path.name)
     return table
-
-
-def _settlements(villages: gpd.GeoDataFrame, buildings: gpd.GeoSeries | None) -> gpd.GeoDataFrame:
-    """Village points carrying their households; buildings grouped on a grid where mapped."""
-    records: list[dict[str, Any]] = []
-    for village in villages.itertuples():
-        inside = None
-        if buildings is not None and len(buildings):
-            hits = buildings.sindex.query(village.geometry, predicate="contains")
-            if len(hits):
-                inside = buildings.iloc[hits]
-        if inside is None:
-            records.append(
-                {
-                    "village_code": village.village_code,
-                    "households": village.households,
-                    "geometry": village.point,
-                }
-            )
-            continue
-        cell = np.floor(np.column_stack([inside.x, inside.y]) / BUILDING_CELL_M).astype(np.int64)
-        frame = pd.DataFrame(
-            {"cx": cell[:, 0], "cy": cell[:, 1], "x": inside.x.to_numpy(), "y": inside.y.to_numpy()}
-        )
-        groups = frame.groupby(["cx", "cy"], sort=True).agg(
-            x=("x", "mean"), y=("y", "mean"), n=("x", "size")
-        )
-        total = groups["n"].sum()
-        for g in groups.itertuples():
-            records.append(
-                {
-                    "village_code": village.village_code,
-                    "households": village.households * g.n / total
-                    if np.isfinite(village.households)
-                    else math.nan,
-                    "geometry": shapely.Point(g.x, g.y),
-                }
-            )
-    return gpd.GeoDataFrame(records, geometry="geometry", crs=villages.crs)
 
 
 def _swap_into_place(stage: Path, out: Path) -> None:
@@ -648,14 +445,15 @@ def prepare_dataset(
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         # villages
+        counts = VillageCounts(warnings=notes)
         if villages is not None:
             vpath = Path(villages)
-            given = _read_village_file(vpath, metric, notes)
+            given = read_village_file(vpath, metric, notes)
             sources.append(source_for(vpath, "villages", "user"))
             if (given.geom_type == "Point").all():
-                table = _villages_from_points(given, communes_m, report)
+                table = villages_from_points(given, communes_m, counts)
             else:
-                table = _villages_from_polygons(given, communes_m, report)
+                table = villages_from_polygons(given, communes_m, counts)
         else:
             assert osm is not None
             places = read_places(osm, bbox=_lonlat_box(area, metric)).to_crs(metric)
@@ -667,10 +465,13 @@ def prepare_dataset(
                     "or give --villages",
                     path=osm,
                 )
-            table = _villages_from_points(places, communes_m, report)
+            table = villages_from_points(places, communes_m, counts)
         if osm is not None:
             sources.append(source_for(osm, "osm", "osm"))
         report.villages = len(table)
+        report.villages_from_points = counts.villages_from_points
+        report.communes_without_points = counts.communes_without_points
+        report.place_points_outside = counts.place_points_outside
 
         # population and households
         size, size_source = household_size, "given (--household-size)"
@@ -767,7 +568,7 @@ def prepare_dataset(
                 buildings = found.to_crs(metric)
 
         # settlements and power status
-        settlements = _settlements(table, buildings)
+        settlements = settlement_points(table, buildings)
         names = dict(zip(communes_m["commune_code"], communes_m["commune_name"], strict=True))
         table["commune_name"] = table["commune_code"].map(names)
         power_rows: list[dict[str, Any]] = []
