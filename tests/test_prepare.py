@@ -513,3 +513,23 @@ def test_priority_lists_name_sources_and_flag_estimates(
     assert len(sheet) > 1  # unpowered (estimated) villages to electrify
     flag = sheet[0].index("power_estimated")  # the list flags its estimated statuses
     assert all(row[flag] is True for row in sheet[1:])
+
+
+def test_sites_table_alone_or_with_cells(open_inputs: dict, tmp_path: Path) -> None:
+    sites = tmp_path / "sites.csv"
+    lon, lat = od.SITES[4][0]
+    sites.write_text(
+        "site_id,operator,lon,lat,height_m\n"
+        f"VT-A,Viettel,{lon},{lat},35\nMF-X,MobiFone,104.01,21.43,30\n",
+        encoding="utf-8",
+    )
+    only = tmp_path / "only"
+    assert _prepare(open_inputs, only, sites=str(sites), cells=None) == 0
+    dataset = load_dataset(only)
+    assert sorted(dataset.sites["site_id"]) == ["MF-X", "VT-A"] and dataset.cells is None
+    both = tmp_path / "both"
+    assert _prepare(open_inputs, both, sites=str(sites)) == 0
+    dataset = load_dataset(both)
+    listed = dataset.sites.set_index("site_id")
+    assert listed.loc["VT-A", "n_cells"] == 3  # the Viettel cells at that site joined it
+    assert (dataset.sites["source"] == "cells").sum() == sum(len(c) for c in od.SITES.values()) - 1
