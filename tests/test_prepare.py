@@ -284,6 +284,9 @@ def test_communes_fields_crs_and_select(open_inputs: dict, tmp_path: Path) -> No
     with pytest.raises(MissingColumnError, match="--commune-code-field"):
         read_communes(gj)
     assert len(read_communes(gj, code_field="ID_X", name_field="label")) == 3
+    gpkg = tmp_path / "xa.gpkg"
+    od.communes_frame().rename(columns={"MA_XA": "ma_dvhc", "TEN_XA": "ten_dvhc"}).to_file(gpkg)
+    assert read_communes(gpkg)["commune_name"].tolist() == [c[2] for c in od.COMMUNES]
 
 
 # --------------------------------------------------------------------- bad input

@@ -55,7 +55,9 @@ results of the 2019 Viet Nam Population and Housing Census*, table of
 households by province) belong here; none could be checked while this module
 was written (no network), so the table is empty and ``covgap prepare`` asks for
 ``--household-size``.  Add a province as
-``"dien bien": (4.4, "GSO 2019 census, completed results, table 1.x")``.
+``"<folded name>": (<persons per household>, "<census table it comes from>")``.
+(The national average, 3.5 persons in 2019 by the GSO's press release, is
+not a default: mountain provinces' households are markedly larger.)
 """
 
 
