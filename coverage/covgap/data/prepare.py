@@ -329,6 +329,89 @@ def _read_status_table(path: Path, work: Path) -> Any:
     return table
 
 
+def _power_table(
+    power_status: str | Path | None,
+    table: gpd.GeoDataFrame,
+    communes_m: gpd.GeoDataFrame,
+    settlements: gpd.GeoDataFrame,
+    grid: gpd.GeoDataFrame | None,
+    report: PrepareReport,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows and columns of ``village_power.csv``: reported (joined by name) or estimated."""
+    notes, sources = report.warnings, report.sources
+    power_rows: list[dict[str, Any]] = []
+    if power_status is not None:
+        ppath = Path(power_status)
+        with tempfile.TemporaryDirectory() as work:
+            status = _read_status_table(ppath, Path(work))
+        joined = join_status(status, table, communes_m)
+        for rec in joined.matched.itertuples():
+            village = table.loc[table["village_code"] == rec.village_code].iloc[0]
+            gp = rec.grid_power
+            power_rows.append(
+                {
+                    "village_code": rec.village_code,
+                    "village_name": village.village_name,
+                    "commune_name": village.commune_name,
+                    "grid_power": "" if gp is pd.NA else ("yes" if gp else "no"),
+                    "households_unpowered": ""
+                    if pd.isna(rec.households_unpowered)
+                    else rec.households_unpowered,
+                }
+            )
+        for u in joined.unmatched:
+            notes.append(f"{ppath.name}: row {u['row']}: {u['reason']}")
+        report.power_rows_unmatched = len(joined.unmatched)
+        if joined.missing:
+            notes.append(
+                f"{len(joined.missing)} village(s) without a row in {ppath.name} "
+                f"(status unknown): {', '.join(joined.missing[:20])}"
+            )
+        sources.append(source_for(ppath, "power_status", "user"))
+        report.power_status = "reported"
+        power_columns = [
+            "village_code",
+            "village_name",
+            "commune_name",
+            "grid_power",
+            "households_unpowered",
+        ]
+    else:
+        mv = None
+        if grid is not None:
+            mv = shapely.union_all(grid.geometry.to_numpy())
+        for village in table.itertuples():
+            if mv is None:
+                value = ""
+            else:
+                pts = settlements.loc[settlements["village_code"] == village.village_code].geometry
+                value = "yes" if float(pts.distance(mv).min()) <= ESTIMATE_DISTANCE_M else "no"
+            power_rows.append(
+                {
+                    "village_code": village.village_code,
+                    "village_name": village.village_name,
+                    "commune_name": village.commune_name,
+                    "grid_power": value,
+                    "estimated": "yes",
+                }
+            )
+        report.power_status = "estimated"
+        power_columns = [
+            "village_code",
+            "village_name",
+            "commune_name",
+            "grid_power",
+            "estimated",
+        ]
+        notes.append(
+            f"no --power-status: grid power of all {len(table)} villages ESTIMATED "
+            f"(a settlement within {ESTIMATE_DISTANCE_M:.0f} m of an OSM line "
+            f"of ≤ {ESTIMATE_MAX_KV:.0f} kV), "
+            "flagged 'estimated' in every output"
+        )
+    return power_rows, power_columns
+
+
 def _swap_into_place(stage: Path, out: Path) -> None:
     old = None
     if out.exists():
@@ -571,78 +654,9 @@ def prepare_dataset(
         settlements = settlement_points(table, buildings)
         names = dict(zip(communes_m["commune_code"], communes_m["commune_name"], strict=True))
         table["commune_name"] = table["commune_code"].map(names)
-        power_rows: list[dict[str, Any]] = []
-        if power_status is not None:
-            ppath = Path(power_status)
-            with tempfile.TemporaryDirectory() as work:
-                status = _read_status_table(ppath, Path(work))
-            joined = join_status(status, table, communes_m)
-            for rec in joined.matched.itertuples():
-                village = table.loc[table["village_code"] == rec.village_code].iloc[0]
-                gp = rec.grid_power
-                power_rows.append(
-                    {
-                        "village_code": rec.village_code,
-                        "village_name": village.village_name,
-                        "commune_name": village.commune_name,
-                        "grid_power": "" if gp is pd.NA else ("yes" if gp else "no"),
-                        "households_unpowered": ""
-                        if pd.isna(rec.households_unpowered)
-                        else rec.households_unpowered,
-                    }
-                )
-            for u in joined.unmatched:
-                notes.append(f"{ppath.name}: row {u['row']}: {u['reason']}")
-            report.power_rows_unmatched = len(joined.unmatched)
-            if joined.missing:
-                notes.append(
-                    f"{len(joined.missing)} village(s) without a row in {ppath.name} "
-                    f"(status unknown): {', '.join(joined.missing[:20])}"
-                )
-            sources.append(source_for(ppath, "power_status", "user"))
-            report.power_status = "reported"
-            power_columns = [
-                "village_code",
-                "village_name",
-                "commune_name",
-                "grid_power",
-                "households_unpowered",
-            ]
-        else:
-            mv = None
-            if grid is not None:
-                mv = shapely.union_all(grid.geometry.to_numpy())
-            for village in table.itertuples():
-                if mv is None:
-                    value = ""
-                else:
-                    pts = settlements.loc[
-                        settlements["village_code"] == village.village_code
-                    ].geometry
-                    value = "yes" if float(pts.distance(mv).min()) <= ESTIMATE_DISTANCE_M else "no"
-                power_rows.append(
-                    {
-                        "village_code": village.village_code,
-                        "village_name": village.village_name,
-                        "commune_name": village.commune_name,
-                        "grid_power": value,
-                        "estimated": "yes",
-                    }
-                )
-            report.power_status = "estimated"
-            power_columns = [
-                "village_code",
-                "village_name",
-                "commune_name",
-                "grid_power",
-                "estimated",
-            ]
-            notes.append(
-                f"no --power-status: grid power of all {len(table)} villages ESTIMATED "
-                f"(a settlement within {ESTIMATE_DISTANCE_M:.0f} m of an OSM line "
-                f"of ≤ {ESTIMATE_MAX_KV:.0f} kV), "
-                "flagged 'estimated' in every output"
-            )
+        power_rows, power_columns = _power_table(
+            power_status, table, communes_m, settlements, grid, report
+        )
 
         # terrain
         dem_result = build_dem(dem, dem_area, metric, stage / "terrain" / "dem.tif")
