@@ -536,3 +536,52 @@ def test_sites_table_alone_or_with_cells(open_inputs: dict, tmp_path: Path) -> N
     listed = dataset.sites.set_index("site_id")
     assert listed.loc["VT-A", "n_cells"] == 3  # the Viettel cells at that site joined it
     assert (dataset.sites["source"] == "cells").sum() == sum(len(c) for c in od.SITES.values()) - 1
+
+
+SHARED = Path(__file__).parents[1].parent / "shared"  # ../shared beside the checkout
+CENSUS = SHARED / "data" / "census2009" / "census2009_communes_tua_chua.geojson"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not CENSUS.is_file(), reason="../shared/data is absent")
+def test_real_commune_boundaries(open_inputs: dict, tmp_path: Path) -> None:
+    """The 2009 boundaries of Tủa Chùa's communes: fields recognised, two selected."""
+    communes = read_communes(CENSUS, select="ta phin|sinh phinh")
+    assert sorted(communes["commune_name"]) == ["Xã Sính Phình", "Xã Tả Phìn"]
+    assert set(communes["province"]) == {"Điện Biên"}
+    # a village point in each of the two, two in the first; tiles N21E103 and N22E103
+    inner = [g.representative_point() for g in communes.geometry]
+    places = [(p.x, p.y, "village", f"Ban {i}", "") for i, p in enumerate(inner)]
+    places.append((inner[0].x + 0.002, inner[0].y + 0.002, "hamlet", "", ""))
+    osm = tmp_path / "real.osm"
+    saved = od.PLACES
+    try:
+        od.PLACES = places
+        od.write_osm(osm)
+    finally:
+        od.PLACES = saved
+    tiles = tmp_path / "srtm"
+    tiles.mkdir()
+    for lat in (21, 22):
+        od.write_hgt(tiles, lat, 103, voids=False)
+    cells = tmp_path / "cells.csv"
+    p = inner[0]
+    cells.write_text(od.HEADER_LINE + f"\nLTE,452,4,1,1,0,{p.x:.5f},{p.y:.5f},1000,3,1,0,0,0\n")
+    out = tmp_path / "ds"
+    code = _prepare(
+        open_inputs,
+        out,
+        "--select",
+        "ta phin|sinh phinh",
+        communes=str(CENSUS),
+        osm=str(osm),
+        dem=str(tiles),
+        cells=str(cells),
+        population=None,
+    )
+    assert code == 0
+    dataset = load_dataset(out)
+    assert len(dataset.communes) == 2 and len(dataset.villages) == 3
+    assert dataset.villages.geometry.area.sum() == pytest.approx(
+        dataset.communes.geometry.area.sum(), rel=1e-5
+    )

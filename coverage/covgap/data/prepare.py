@@ -96,7 +96,7 @@ NAME_FIELDS = (
     "ten",
 )
 """Commune name fields recognised (ignoring case), in order of preference."""
-PROVINCE_FIELDS = ("province", "province_vn", "ten_tinh", "tentinh", "tinh")
+PROVINCE_FIELDS = ("province_vn", "ten_tinh", "tentinh", "province", "tinh")
 DEM_MARGIN_M = 2000.0
 """Extra border (m) of the DEM beyond the towers' reach, so that no radius touches its edge."""
 ESTIMATE_DISTANCE_M = 1000.0
@@ -688,10 +688,11 @@ def prepare_dataset(
                 ],
             ),
         )
-        atomic_write_text(
-            stage / "boundaries" / "settlements.geojson",
-            geojson_text(settlements, columns=["village_code", "households"]),
-        )
+        if settlements["households"].notna().all():
+            atomic_write_text(
+                stage / "boundaries" / "settlements.geojson",
+                geojson_text(settlements, columns=["village_code", "households"]),
+            )  # without households (no --population) covgap uses one point per village
         atomic_write_text(
             stage / "electricity" / "village_power.csv", csv_text(power_rows, power_columns)
         )
