@@ -585,3 +585,12 @@ def test_real_commune_boundaries(open_inputs: dict, tmp_path: Path) -> None:
     assert dataset.villages.geometry.area.sum() == pytest.approx(
         dataset.communes.geometry.area.sum(), rel=1e-5
     )
+
+
+def test_out_folder_of_other_files_is_never_replaced(open_inputs, tmp_path, capsys) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "dataset.toml").write_text('name = "hand_made"\n', encoding="utf-8")
+    line = _error(capsys, _prepare(open_inputs, mine))
+    assert "was not written by covgap prepare" in line
+    assert [p.name for p in mine.iterdir()] == ["dataset.toml"]

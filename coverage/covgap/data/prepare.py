@@ -412,6 +412,15 @@ def _power_table(
     return power_rows, power_columns
 
 
+def _prepared_before(folder: Path) -> bool:
+    """Whether ``folder`` is a dataset written by ``covgap prepare`` (safe to replace)."""
+    try:
+        text = (folder / "dataset.toml").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return re.search(r"^\[prepare\]\s*$", text, re.MULTILINE) is not None
+
+
 def _swap_into_place(stage: Path, out: Path) -> None:
     old = None
     if out.exists():
@@ -451,7 +460,8 @@ def prepare_dataset(
     ----------
     out_dir
         Folder to write (replaced as a whole once everything is written; an
-        existing folder must be empty or a dataset, i.e. hold ``dataset.toml``).
+        existing folder must be empty or written by an earlier ``prepare``,
+        whose ``dataset.toml`` has a ``[prepare]`` table).
     communes
         Commune boundaries (see :func:`read_communes`).
     osm
@@ -486,11 +496,10 @@ def prepare_dataset(
     PrepareReport
     """
     out = Path(out_dir)
-    if out.exists() and (
-        not out.is_dir() or (any(out.iterdir()) and not (out / "dataset.toml").is_file())
-    ):
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _prepared_before(out))):
         raise DatasetError(
-            "the output folder exists and is not a covgap dataset; give a new or empty folder",
+            "the output folder exists and was not written by covgap prepare; "
+            "give a new or empty folder",
             path=out,
         )
     if cells is None and sites is None:
