@@ -193,6 +193,7 @@ def test_run_on_prepared_folder_names_the_sources(
     data = html[html.index('"attribution":[') :]
     for text in ("© OpenStreetMap contributors", "OpenCelliD", "SRTM", "WorldPop"):
         assert text in data[: data.index("]")]
+    assert '"Điện lưới quốc gia","Có (ước tính)"' in html  # the popups say so too
     villages = pd.read_csv(out / "villages.csv", encoding="utf-8-sig")
     assert villages["power_estimated"].all()
 

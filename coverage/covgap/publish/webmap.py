@@ -251,8 +251,9 @@ def _village_rows(row: pd.Series, state: str, lang: str) -> list[list[str]]:
         [label("mobile_signal", lang), _yes_no(row.get("mobile_signal"), lang)],
     ]
     estimated = row.get("power_estimated")
-    if not _missing(estimated) and bool(estimated):
-        rows[4][1] += f" ({label('estimated', lang)})"
+    if not _missing(estimated) and bool(estimated):  # a covgap prepare estimate, so marked
+        grid = next(r for r in rows if r[0] == label("grid_power", lang))
+        grid[1] += f" ({label('estimated', lang)})"
     status = row.get("modelled_status")
     if isinstance(status, str):
         text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
