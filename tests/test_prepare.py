@@ -595,3 +595,28 @@ def test_out_folder_of_other_files_is_never_replaced(open_inputs, tmp_path, caps
     line = _error(capsys, _prepare(open_inputs, mine))
     assert "was not written by covgap prepare" in line
     assert [p.name for p in mine.iterdir()] == ["dataset.toml"]
+
+
+def test_village_polygons_are_clipped_to_their_commune(open_inputs: dict, tmp_path: Path) -> None:
+    villages = tmp_path / "thon.gpkg"
+    gpd.GeoDataFrame(
+        {"village_name": ["Thôn Tây", "Thôn Đông", "Thôn Xa"]},
+        geometry=[
+            shapely.box(103.95, 21.40, 103.975, 21.45),
+            shapely.box(103.975, 21.40, 104.01, 21.45),  # spills into the next commune
+            shapely.box(105.0, 21.0, 105.1, 21.1),  # outside every commune
+        ],
+        crs=4326,
+    ).to_file(villages, driver="GPKG", engine="pyogrio")
+    out = tmp_path / "ds"
+    assert _prepare(open_inputs, out, villages=str(villages), osm=None) == 0
+    dataset = load_dataset(out)
+    by_name = dataset.villages.set_index("village_name")
+    assert by_name.loc["Thôn Đông", "commune_code"] == "11111"
+    commune = dataset.communes.set_index("commune_code").geometry["11111"]
+    assert by_name.geometry["Thôn Đông"].difference(commune).area < 1e-6 * commune.area
+    # the two other communes have no given village: one village each
+    assert set(dataset.villages["commune_code"]) == {"11111", "11112", "11113"}
+    assert len(dataset.villages) == 4
+    report = json.loads((out / "prepare_report.json").read_text(encoding="utf-8"))
+    assert report["place_points_outside"] == 1
