@@ -620,3 +620,11 @@ def test_village_polygons_are_clipped_to_their_commune(open_inputs: dict, tmp_pa
     assert len(dataset.villages) == 4
     report = json.loads((out / "prepare_report.json").read_text(encoding="utf-8"))
     assert report["place_points_outside"] == 1
+
+
+def test_tiles_away_from_the_area_are_not_read(tmp_path: Path) -> None:
+    od.write_hgt(tmp_path, 21, 103, voids=False)
+    (tmp_path / "N10E100.hgt").write_bytes(b"not a tile")  # would fail if it were read
+    area = gpd.GeoSeries([shapely.box(103.4, 21.4, 103.5, 21.5)], crs=4326).to_crs(32648)
+    result = build_dem([tmp_path], area.iloc[0], area.crs, tmp_path / "dem.tif")
+    assert [p.name for p in result.files] == ["N21E103.hgt"]

@@ -187,9 +187,18 @@ def dem_files(paths: Iterable[str | Path]) -> list[Path]:
     return sorted(set(found), key=lambda p: (p.name, str(p)))
 
 
+def _is_hgt(path: Path) -> bool:
+    return path.name.lower().endswith((".hgt", ".hgt.zip"))
+
+
+def _hgt_box(path: Path) -> shapely.Polygon:
+    lat, lon = _hgt_corner(path)
+    return shapely.box(lon, lat, lon + 1, lat + 1)
+
+
 def _open_tile(path: Path, stack: ExitStack) -> Any:
     """Open one tile as a rasterio dataset in EPSG:4326."""
-    if path.name.lower().endswith((".hgt", ".hgt.zip")):
+    if _is_hgt(path):
         heights, transform = read_hgt(path)
         memfile = stack.enter_context(MemoryFile())
         dataset = stack.enter_context(
@@ -277,6 +286,9 @@ def build_dem(
         crs, "EPSG:4326", left, bottom, right, top, densify_pts=51
     )
     notes: list[str] = []
+    # an .hgt tile's extent is in its name: tiles of a folder away from the area are not read
+    near = shapely.box(needed[0] - 0.01, needed[1] - 0.01, needed[2] + 0.01, needed[3] + 0.01)
+    files = [p for p in files if not _is_hgt(p) or _hgt_box(p).intersects(near)] or files[:1]
     with ExitStack() as stack:
         tiles = [_open_tile(p, stack) for p in files]
         missing = _missing_tiles(needed, [_footprint(t) for t in tiles])
