@@ -44,7 +44,7 @@ from covgap.data.electricity import read_power
 from covgap.data.join import join_status
 from covgap.data.opencellid import filter_cells
 from covgap.data.osm import PLACE_VALUES, read_buildings, read_places, read_power_lines
-from covgap.data.population import household_size_for, zonal_sums
+from covgap.data.population import COVERAGE_SHARE_MIN, household_size_for, zonal_sums
 from covgap.data.provenance import Source, dem_kind, population_kind, source_for
 from covgap.data.readers import POLYGON_TYPES, parse_code, read_vector
 from covgap.data.territories import (
@@ -579,7 +579,7 @@ def prepare_dataset(
                     )
                 size, size_source = known
             zonal = zonal_sums(population, table.geometry)
-            if zonal.covered_share < 0.99:
+            if zonal.covered_share < COVERAGE_SHARE_MIN:
                 raise DatasetError(
                     f"the population raster covers only {zonal.covered_share:.0%} of the communes; "
                     "give a raster covering all of them (WorldPop's country file)",
