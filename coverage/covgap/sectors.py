@@ -1,0 +1,177 @@
+"""Per-cell terms added to each site's signal raster: sectors, land cover, calibration.
+
+The path-loss kernel (whichever model the scenario chooses) gives each site's
+received signal with an omnidirectional antenna of the site's
+``antenna_gain_dbi``.  :func:`adjust_site` then adds, cell by cell within the
+site's radius:
+
+* **sectors** (when the site has some): ``max over sectors (G_s - A_s(phi,
+  theta)) - antenna_gain_dbi``, the best sector's gain towards the cell
+  minus the omnidirectional gain already counted.  ``phi`` is the azimuth
+  from the site's cell centre to the cell's (grid north; UTM grid north
+  differs from true north by the meridian convergence, under 2 degrees in
+  Vietnam), ``theta`` the angle of the receiver below the antenna's
+  horizontal: ``atan((z_site + h_site - z_cell - h_rx + bulge(d)) / d)``
+  with the earth bulge of :func:`covgap.pathloss.earth_bulge_m`.  All sectors
+  of a site share its position and height, so they share the path loss and
+  the best-serving sector is the one of largest gain towards the cell.
+* **land cover** (when the terrain carries one): minus the clutter loss of
+  the cell's class and the foliage loss of the vegetation on the last
+  stretch of the path (:mod:`covgap.landcover`).
+* **calibration**: ``offset + slope log10(d / d_ref)`` of the site's
+  operator (:meth:`covgap.scenario.Scenario.calibration_for`), ``d`` in km,
+  at least :data:`MIN_CALIBRATION_KM`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from covgap import pathloss
+from covgap.antennas import Sector
+from covgap.scenario import Scenario
+from covgap.terrain import Terrain
+
+__all__ = ["MIN_CALIBRATION_KM", "SiteWindow", "adjust_site", "sector_gain_db", "site_window"]
+
+#: Shortest distance used by the calibration slope, km (the slope is not extrapolated closer).
+MIN_CALIBRATION_KM = 0.1
+
+
+@dataclass(frozen=True)
+class SiteWindow:
+    """The cells within a site's radius: a window of the grid and their geometry.
+
+    Attributes
+    ----------
+    rows, cols
+        Slices of the grid.
+    dx, dy
+        float64 offsets east and north from the site's cell centre to each
+        cell centre of the window, m.
+    distance
+        Horizontal distance, m.
+    """
+
+    rows: slice
+    cols: slice
+    dx: np.ndarray
+    dy: np.ndarray
+    distance: np.ndarray
+
+    @property
+    def azimuth_deg(self) -> np.ndarray:
+        """Azimuth from the site to each cell, degrees clockwise from grid north."""
+        return np.mod(np.degrees(np.arctan2(self.dx, self.dy)), 360.0)
+
+
+def site_window(terrain: Terrain, row: int, col: int, radius_m: float) -> SiteWindow:
+    """Return the window of cells around the site's cell ``(row, col)`` within ``radius_m``."""
+    n_rows, n_cols = terrain.shape
+    cw, ch = terrain.resolution
+    rr = math.ceil(radius_m / ch) + 1
+    rc = math.ceil(radius_m / cw) + 1
+    r0, r1 = max(0, row - rr), min(n_rows, row + rr + 1)
+    c0, c1 = max(0, col - rc), min(n_cols, col + rc + 1)
+    t = terrain.transform
+    dx = (np.arange(c0, c1) - col) * t.a
+    dy = (np.arange(r0, r1) - row) * t.e
+    gx, gy = np.meshgrid(dx, dy)
+    return SiteWindow(slice(r0, r1), slice(c0, c1), gx, gy, np.hypot(gx, gy))
+
+
+def sector_gain_db(
+    sectors: Sequence[Sector],
+    site_gain_dbi: float,
+    azimuth_deg: np.ndarray,
+    below_deg: np.ndarray,
+) -> np.ndarray:
+    """Best sector's gain towards each cell, dBi.
+
+    Parameters
+    ----------
+    sectors
+        The site's sectors (at least one).
+    site_gain_dbi
+        The site's antenna gain (for sectors without their own).
+    azimuth_deg, below_deg
+        Azimuth from the site and angle below the antenna's horizontal of each cell.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, same shape: ``max_s (G_s - A_s)``.
+    """
+    best = np.full(np.shape(azimuth_deg), -np.inf)
+    for sector in sectors:
+        gain = sector.max_gain_dbi(site_gain_dbi) - sector.attenuation_db(azimuth_deg, below_deg)
+        np.maximum(best, gain, out=best)
+    return best
+
+
+def adjust_site(
+    terrain: Terrain,
+    raster: np.ndarray,
+    row: int,
+    col: int,
+    height_m: float,
+    site_gain_dbi: float,
+    sectors: Sequence[Sector],
+    operator: str,
+    scenario: Scenario,
+) -> None:
+    """Add the sector, land-cover and calibration terms to one site's raster, in place.
+
+    Parameters
+    ----------
+    terrain
+        The DEM (with its optional ``landcover``).
+    raster
+        float32 ``(rows, cols)`` of the site from the kernel (NaN where not reached).
+    row, col
+        The site's cell.
+    height_m
+        Antenna height above ground, m.
+    site_gain_dbi
+        The omnidirectional gain the kernel counted, dBi.
+    sectors
+        The site's sectors (empty: omnidirectional).
+    operator
+        The site's operator (for per-operator calibration).
+    scenario
+        Receiver height, curvature, land-cover and calibration settings.
+    """
+    offset, slope = scenario.calibration_for(operator)
+    has_landcover = terrain.landcover is not None
+    if not sectors and not has_landcover and not offset and not slope:
+        return
+    n_rows, n_cols = terrain.shape
+    if not (0 <= row < n_rows and 0 <= col < n_cols):
+        return
+    win = site_window(terrain, row, col, scenario.radius_m)
+    view = raster[win.rows, win.cols]
+    delta = np.zeros(view.shape)
+    if sectors:
+        z = terrain.elevation[win.rows, win.cols].astype(np.float64)
+        z_site = float(terrain.elevation[row, col])
+        d = np.maximum(win.distance, 1e-6)
+        drop = (
+            z_site
+            + height_m
+            - (z + scenario.receiver_height_m)
+            + scenario.curvature_coef * d * d / pathloss.EARTH_DIAMETER_M
+        )
+        below = np.degrees(np.arctan2(drop, d))
+        delta += sector_gain_db(sectors, site_gain_dbi, win.azimuth_deg, below) - site_gain_dbi
+    if has_landcover:
+        from covgap.landcover import landcover_loss_db
+
+        delta -= landcover_loss_db(terrain, win, scenario)
+    if offset or slope:
+        d_km = np.maximum(win.distance / 1000.0, MIN_CALIBRATION_KM)
+        delta += offset + slope * np.log10(d_km / scenario.calibration_distance_km)
+    raster[win.rows, win.cols] = (view + delta).astype(raster.dtype)
