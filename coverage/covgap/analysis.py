@@ -237,6 +237,11 @@ def analyse(
     from covgap.terrain import check_coverage, load_terrain
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    if dataset.landcover_path is not None:
+        from covgap.landcover import with_landcover
+
+        terrain, notes = with_landcover(terrain, dataset.landcover_path)
+        analysis.warnings.extend(notes)
     sites = dataset.sites
     analysis.warnings.extend(
         check_coverage(

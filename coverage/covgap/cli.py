@@ -297,6 +297,10 @@ def _cmd_signal(args: argparse.Namespace) -> int:
         raise DatasetError("no tower sites to model", path=data)
     scenario = as_scenario(args.scenario)
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    if dataset.landcover_path is not None:
+        from covgap.landcover import with_landcover
+
+        terrain, _ = with_landcover(terrain, dataset.landcover_path)
     out = Path(args.out)
     if args.by is None:
         result = compute_signal(terrain, dataset.sites, scenario)

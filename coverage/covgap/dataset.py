@@ -45,6 +45,8 @@ FILES = {
     "survey": "survey/village_signal.csv",
     "dem": "terrain/dem.tif",
     "toml": "dataset.toml",
+    "landcover": "terrain/landcover.tif",
+    "measurements": "survey/measurements.csv",
 }
 """Paths of the dataset's files, relative to its folder."""
 
@@ -80,6 +82,8 @@ class Dataset:
     unmatched_rows: list[dict[str, Any]] = field(default_factory=list)
     missing_status: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    landcover_path: Path | None = None
+    measurements_path: Path | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -135,6 +139,10 @@ class Dataset:
             lines.append("DEM: absent")
         else:
             lines.append(f"DEM: {self.dem_path}")
+        if self.landcover_path is not None:
+            lines.append(f"land cover: {self.landcover_path}")
+        if self.measurements_path is not None:
+            lines.append(f"signal measurements: {self.measurements_path}")
         lines.append(f"problems: {len(self.problems)}")
         return lines
 
@@ -404,6 +412,8 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         unmatched_rows=unmatched,
         missing_status=missing_status,
         warnings=notes,
+        landcover_path=files["landcover"] if files["landcover"].is_file() else None,
+        measurements_path=files["measurements"] if files["measurements"].is_file() else None,
     )
     log.info(
         "loaded dataset %s: %d communes, %d villages, %d sites, %d problems",
