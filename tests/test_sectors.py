@@ -252,3 +252,36 @@ def test_sites_without_sector_columns_are_unchanged(tmp_path: Path):
         read_sites(path)
     path.write_text("site_id,operator,lon,lat\nA,Viettel,103.4,22.0\n")
     assert "sectors" not in read_sites(path).columns
+
+
+def test_point_to_point_links_apply_the_same_terms_as_the_raster():
+    import dataclasses
+
+    from covgap.links import coverage_matrix
+
+    classes = np.full((N, N), 30, np.uint8)
+    classes[:, :45] = 10
+    terrain = dataclasses.replace(flat(), landcover=classes)
+    s = scen(
+        calibration_offset_db=3.0,
+        calibration_slope_db=-4.0,
+        calibration_distance_km=0.5,
+        calibration_operators={"B": {"offset_db": -2.0, "slope_db": 0.0}},
+    )
+    site = one_site([Sector(azimuth_deg=300.0), Sector(azimuth_deg=60.0, tilt_deg=4.0)])
+    raster = compute_signal(terrain, site, s).rsrp
+    cells = [(50, 10), (50, 90), (20, 50), (80, 50), (35, 30), (60, 75), (50, 44)]
+    demand = gpd.GeoDataFrame(
+        {"village_code": ["V"] * len(cells), "households": [1] * len(cells)},
+        geometry=[Point(*centre(r, c)) for r, c in cells],
+        crs="EPSG:32648",
+    )
+    _, rsrp = coverage_matrix(terrain, site, demand, s, step_m=CELL / 2)
+    expected = np.array([raster[r, c] for r, c in cells])
+    assert np.all(np.isfinite(expected))
+    assert np.allclose(rsrp[:, 0], expected, atol=0.05)
+    # the operator's own calibration applies to its sites
+    other = site.assign(operator="B")
+    _, rsrp_b = coverage_matrix(terrain, other, demand, s, step_m=CELL / 2)
+    raster_b = compute_signal(terrain, other, s).rsrp
+    assert np.allclose(rsrp_b[:, 0], [raster_b[r, c] for r, c in cells], atol=0.05)

@@ -39,7 +39,13 @@ from covgap.terrain import Terrain
 if TYPE_CHECKING:
     from covgap.sectors import SiteWindow
 
-__all__ = ["class_table", "landcover_loss_db", "read_landcover", "with_landcover"]
+__all__ = [
+    "class_table",
+    "landcover_loss_db",
+    "pair_landcover_loss_db",
+    "read_landcover",
+    "with_landcover",
+]
 
 log = logging.getLogger(__name__)
 
@@ -197,4 +203,50 @@ def landcover_loss_db(terrain: Terrain, win: SiteWindow, scenario: Scenario) -> 
         ok = inside & (r >= 0) & (r < n_rows) & (c >= 0) & (c < n_cols)
         sampled = classes[np.clip(r, 0, n_rows - 1), np.clip(c, 0, n_cols - 1)]
         linear += np.where(ok, gamma[sampled], 0.0) * step
+    return loss + cap * (1.0 - np.exp(-linear / cap))
+
+
+def pair_landcover_loss_db(
+    terrain: Terrain, tx_xy: np.ndarray, rx_xy: np.ndarray, scenario: Scenario
+) -> np.ndarray:
+    """Clutter + foliage loss of point-to-point pairs, dB (``(n_tx, n_rx)``).
+
+    The rule of :func:`landcover_loss_db`, with the receiver's cell the one
+    holding the receiver point and the path the straight line to the
+    transmitter.
+    """
+    classes = terrain.landcover
+    n_tx, n_rx = len(tx_xy), len(rx_xy)
+    if classes is None or n_tx == 0 or n_rx == 0:
+        return np.zeros((n_tx, n_rx))
+    n_rows, n_cols = terrain.shape
+    inverse = ~terrain.transform
+
+    def lookup(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = np.floor(inverse.a * x + inverse.b * y + inverse.c).astype(np.int64)
+        r = np.floor(inverse.d * x + inverse.e * y + inverse.f).astype(np.int64)
+        ok = (r >= 0) & (r < n_rows) & (c >= 0) & (c < n_cols)
+        return classes[np.clip(r, 0, n_rows - 1), np.clip(c, 0, n_cols - 1)], ok
+
+    rx_class, rx_ok = lookup(rx_xy[:, 0], rx_xy[:, 1])
+    clutter = class_table(scenario.clutter_loss_db)
+    loss = np.broadcast_to(np.where(rx_ok, clutter[rx_class], 0.0), (n_tx, n_rx)).copy()
+    gamma = class_table(scenario.foliage_db_per_m)
+    cap = scenario.foliage_max_db
+    if cap <= 0.0 or not gamma.any() or scenario.foliage_depth_m <= 0.0:
+        return loss
+    step = min(terrain.resolution)
+    dx = tx_xy[:, None, 0] - rx_xy[None, :, 0]
+    dy = tx_xy[:, None, 1] - rx_xy[None, :, 1]
+    d = np.maximum(np.hypot(dx, dy), 1e-9)
+    linear = np.zeros((n_tx, n_rx))
+    for k in range(1, math.floor(scenario.foliage_depth_m / step) + 1):
+        along = k * step
+        inside = along < d
+        if not inside.any():
+            break
+        x = rx_xy[None, :, 0] + dx / d * along
+        y = rx_xy[None, :, 1] + dy / d * along
+        sampled, ok = lookup(x, y)
+        linear += np.where(inside & ok, gamma[sampled], 0.0) * step
     return loss + cap * (1.0 - np.exp(-linear / cap))

@@ -565,6 +565,44 @@ def _transmitters(gdf: Any, scenario: Scenario) -> dict[str, np.ndarray]:
     return site_parameters(frame, scenario)
 
 
+def _pair_terms(
+    terrain: Any, cands: Any, demand: Any, params: dict[str, np.ndarray], scenario: Scenario
+) -> np.ndarray:
+    """Sector, land-cover and calibration terms of each pair (:func:`covgap.sectors.pair_terms_db`).
+
+    Zero (and nothing computed) for omnidirectional transmitters, no land
+    cover and an uncalibrated scenario, the default.
+    """
+    n = len(cands)
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in cands["sectors"]]
+        if "sectors" in cands.columns
+        else [()] * n
+    )
+    has_landcover = getattr(terrain, "landcover", None) is not None
+    if not scenario.calibrated and not has_landcover and not any(sectors):
+        return np.zeros((n, len(demand)), dtype=np.float32)
+    from covgap.sectors import pair_terms_db
+
+    operators = [str(v) for v in cands["operator"]] if "operator" in cands.columns else [""] * n
+    tx_xy = _point_xy(cands, "candidates")
+    rx_xy = _point_xy(demand, "demand")
+    tx_z = sample_elevation(terrain, tx_xy[:, 0], tx_xy[:, 1]) if n else np.empty(0)
+    rx_z = sample_elevation(terrain, rx_xy[:, 0], rx_xy[:, 1]) if len(demand) else np.empty(0)
+    return pair_terms_db(
+        terrain,
+        tx_xy,
+        tx_z,
+        params["height_m"],
+        params["antenna_gain_dbi"],
+        sectors,
+        operators,
+        rx_xy,
+        rx_z,
+        scenario,
+    ).astype(np.float32)
+
+
 def coverage_matrix(
     terrain: Any,
     candidates_gdf: Any,
@@ -617,7 +655,9 @@ def coverage_matrix(
         eirp_dbm=params["eirp_dbm"],
         step_m=step_m,
     )
-    rsrp = np.ascontiguousarray(result.rsrp_dbm.T)
+    rsrp = np.ascontiguousarray(
+        (result.rsrp_dbm + _pair_terms(terrain, cands, demand, params, scenario)).T
+    ).astype(np.float32)
     with np.errstate(invalid="ignore"):
         covered = np.nan_to_num(rsrp, nan=-np.inf) >= threshold
     logger.info(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,14 @@ from covgap.antennas import Sector
 from covgap.scenario import Scenario
 from covgap.terrain import Terrain
 
-__all__ = ["MIN_CALIBRATION_KM", "SiteWindow", "adjust_site", "sector_gain_db", "site_window"]
+__all__ = [
+    "MIN_CALIBRATION_KM",
+    "SiteWindow",
+    "adjust_site",
+    "pair_terms_db",
+    "sector_gain_db",
+    "site_window",
+]
 
 #: Shortest distance used by the calibration slope, km (the slope is not extrapolated closer).
 MIN_CALIBRATION_KM = 0.1
@@ -175,3 +183,73 @@ def adjust_site(
         d_km = np.maximum(win.distance / 1000.0, MIN_CALIBRATION_KM)
         delta += offset + slope * np.log10(d_km / scenario.calibration_distance_km)
     raster[win.rows, win.cols] = (view + delta).astype(raster.dtype)
+
+
+def pair_terms_db(
+    terrain: Any,
+    tx_xy: np.ndarray,
+    tx_ground_m: np.ndarray,
+    tx_height_m: np.ndarray,
+    tx_gain_dbi: np.ndarray,
+    tx_sectors: Sequence[Sequence[Sector]],
+    tx_operators: Sequence[str],
+    rx_xy: np.ndarray,
+    rx_ground_m: np.ndarray,
+    scenario: Scenario,
+) -> np.ndarray:
+    """Return the terms of :func:`adjust_site` for point-to-point pairs (:mod:`covgap.links`).
+
+    Parameters
+    ----------
+    terrain
+        The DEM (its ``landcover``, when it has one, adds the land-cover terms).
+    tx_xy, rx_xy
+        ``(n, 2)`` coordinates in the terrain's CRS.
+    tx_ground_m, rx_ground_m
+        Ground elevation under each point, m.
+    tx_height_m
+        Antenna heights above ground, m.
+    tx_gain_dbi
+        The omnidirectional gain already counted in each transmitter's EIRP.
+    tx_sectors
+        Each transmitter's sectors (empty: omnidirectional).
+    tx_operators
+        Each transmitter's operator (``""`` when unknown: the global calibration).
+    scenario
+        Receiver height, curvature, land cover and calibration.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n_tx, n_rx)``, dB to add to the received power.
+    """
+    n_tx, n_rx = len(tx_xy), len(rx_xy)
+    out = np.zeros((n_tx, n_rx))
+    if n_tx == 0 or n_rx == 0:
+        return out
+    dx = rx_xy[None, :, 0] - tx_xy[:, None, 0]
+    dy = rx_xy[None, :, 1] - tx_xy[:, None, 1]
+    d = np.hypot(dx, dy)
+    for i in range(n_tx):
+        offset, slope = scenario.calibration_for(str(tx_operators[i]))
+        if offset or slope:
+            d_km = np.maximum(d[i] / 1000.0, MIN_CALIBRATION_KM)
+            out[i] += offset + slope * np.log10(d_km / scenario.calibration_distance_km)
+        if tx_sectors[i]:
+            di = np.maximum(d[i], 1e-6)
+            drop = (
+                tx_ground_m[i]
+                + tx_height_m[i]
+                - (rx_ground_m + scenario.receiver_height_m)
+                + scenario.curvature_coef * di * di / pathloss.EARTH_DIAMETER_M
+            )
+            below = np.degrees(np.arctan2(drop, di))
+            azimuth = np.mod(np.degrees(np.arctan2(dx[i], dy[i])), 360.0)
+            gain = sector_gain_db(tx_sectors[i], float(tx_gain_dbi[i]), azimuth, below)
+            out[i] += gain - float(tx_gain_dbi[i])
+    classes = getattr(terrain, "landcover", None)
+    if classes is not None:
+        from covgap.landcover import pair_landcover_loss_db
+
+        out -= pair_landcover_loss_db(terrain, tx_xy, rx_xy, scenario)
+    return out
