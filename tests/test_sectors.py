@@ -285,3 +285,27 @@ def test_point_to_point_links_apply_the_same_terms_as_the_raster():
     _, rsrp_b = coverage_matrix(terrain, other, demand, s, step_m=CELL / 2)
     raster_b = compute_signal(terrain, other, s).rsrp
     assert np.allclose(rsrp_b[:, 0], [raster_b[r, c] for r, c in cells], atol=0.05)
+
+
+def test_map_draws_a_wedge_per_sector():
+    from covgap.publish.assets import covgap_js
+    from covgap.publish.webmap import _sectors_layer
+
+    sectors = tuple(Sector(azimuth_deg=a) for a in (0.0, 120.0, 240.0))
+    sites = gpd.GeoDataFrame(
+        {"site_id": ["S1", "S2"], "operator": ["Viettel", "MobiFone"], "sectors": [sectors, ()]},
+        geometry=[Point(103.4, 22.0), Point(103.5, 22.1)],
+        crs="EPSG:4326",
+    )
+    layer = _sectors_layer(sites, "en")
+    assert layer is not None and layer["kind"] == "sectors" and layer["name"] == "Sector antennas"
+    assert [item["title"] for item in layer["items"]] == ["S1 · 0°", "S1 · 120°", "S1 · 240°"]
+    first = layer["items"][0]["shape"]["coordinates"][0]
+    assert first[0] == [103.4, 22.0] and first[-1] == first[0]  # closed, from the mast
+    # the 0-degree wedge points north, within +-32.5 degrees
+    tips = np.array(first[1:-1])
+    assert np.all(tips[:, 1] > 22.0)
+    assert np.all(np.abs(tips[:, 0] - 103.4) <= 0.6 * 600 / 111_320 / math.cos(math.radians(22)))
+    assert _sectors_layer(sites.drop(columns="sectors"), "en") is None
+    assert _sectors_layer(sites.iloc[[1]], "en") is None
+    assert 'spec.kind === "sectors"' in covgap_js()

@@ -152,6 +152,16 @@ class Sector:
             return self.pattern.gain_dbi
         return site_gain_dbi
 
+    @property
+    def half_power_width_deg(self) -> float:
+        """Horizontal half-power (3 dB) beamwidth, degrees (of the pattern file when given)."""
+        if self.pattern is None:
+            return self.beamwidth_deg
+        h = self.pattern.horizontal
+        right = next((a for a in range(1, 181) if h[a % 360] > 3.0), 180)
+        left = next((a for a in range(1, 181) if h[(360 - a) % 360] > 3.0), 180)
+        return float(min(360, right + left))
+
     def attenuation_db(self, azimuth_deg: np.ndarray, below_deg: np.ndarray) -> np.ndarray:
         """Attenuation towards cells at grid azimuth ``azimuth_deg`` and ``below_deg``, dB.
 
