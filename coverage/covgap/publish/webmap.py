@@ -393,7 +393,7 @@ SECTOR_WEDGE_M = 600.0
 
 
 def _wedge(lon: float, lat: float, azimuth: float, width: float) -> dict[str, Any]:
-    """A sector wedge as a GeoJSON polygon around ``(lon, lat)`` (local flat-earth offsets)."""
+    """Return a sector wedge as a GeoJSON polygon around ``(lon, lat)`` (flat-earth offsets)."""
     width = min(max(width, 10.0), 360.0)
     steps = max(4, int(width // 10))
     ring = [[lon, lat]] if width < 360.0 else []
