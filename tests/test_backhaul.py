@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from covgap.costs import CostSettings, default_cost_settings
-from covgap.links import line_of_sight
-from covgap.pathloss import wavelength_m
+from covgap.planning.costs import CostSettings, default_cost_settings
+from covgap.radio.links import line_of_sight
+from covgap.radio.pathloss import wavelength_m
 
 CELL = 50.0
 COLS = 220  # 11 km

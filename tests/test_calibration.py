@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from covgap.calibration import calibrate, synthetic_measurements
 from covgap.cli import main
-from covgap.dataset import load_dataset
+from covgap.data.dataset import load_dataset
+from covgap.data.measurements import read_measurements
+from covgap.data.terrain import load_terrain
 from covgap.errors import DatasetError
-from covgap.measurements import read_measurements
-from covgap.scenario import default_scenario, load_scenario
-from covgap.terrain import load_terrain
+from covgap.radio.calibration import calibrate, synthetic_measurements
+from covgap.radio.scenario import default_scenario, load_scenario
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_run_reports_the_error_against_survey_measurements(
 
 @pytest.mark.slow
 def test_calibrate_cli_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    from covgap.cli import default_data_dir
+    from covgap.demo.paths import default_data_dir
 
     data = default_data_dir()
     ds = load_dataset(data)

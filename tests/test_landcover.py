@@ -12,11 +12,11 @@ from affine import Affine
 from pyproj import CRS
 from shapely.geometry import Point
 
+from covgap.data.terrain import Terrain
 from covgap.errors import DatasetError, DEMError
-from covgap.landcover import read_landcover, with_landcover
-from covgap.scenario import Scenario
-from covgap.signal import compute_signal
-from covgap.terrain import Terrain
+from covgap.radio.landcover import read_landcover, with_landcover
+from covgap.radio.scenario import Scenario
+from covgap.radio.signal import compute_signal
 
 X0, Y0 = 500_000.0, 2_400_000.0
 CELL = 20.0

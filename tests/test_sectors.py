@@ -10,12 +10,12 @@ from affine import Affine
 from pyproj import CRS
 from shapely.geometry import Point
 
-from covgap.antennas import FRONT_TO_BACK_DB, Sector, read_msi
+from covgap.data.antennas import FRONT_TO_BACK_DB, Sector, read_msi
+from covgap.data.terrain import Terrain
+from covgap.data.towers import read_sites
 from covgap.errors import DatasetError
-from covgap.scenario import Scenario
-from covgap.signal import compute_signal
-from covgap.terrain import Terrain
-from covgap.towers import read_sites
+from covgap.radio.scenario import Scenario
+from covgap.radio.signal import compute_signal
 
 X0, Y0 = 500_000.0, 2_400_000.0
 CELL = 20.0
@@ -257,7 +257,7 @@ def test_sites_without_sector_columns_are_unchanged(tmp_path: Path):
 def test_point_to_point_links_apply_the_same_terms_as_the_raster():
     import dataclasses
 
-    from covgap.links import coverage_matrix
+    from covgap.radio.links import coverage_matrix
 
     classes = np.full((N, N), 30, np.uint8)
     classes[:, :45] = 10

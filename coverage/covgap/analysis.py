@@ -14,21 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from covgap.dataset import Dataset, load_dataset
+from covgap.data.dataset import Dataset, load_dataset
 from covgap.gaps import Gaps, find_gaps
-from covgap.scenario import Scenario, as_scenario
+from covgap.radio.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.figure import Figure
 
-    from covgap.reception import SurveyComparison
+    from covgap.data.terrain import Terrain
+    from covgap.planning.siteplan import SitePlan
+    from covgap.radio.reception import SurveyComparison
+    from covgap.radio.signal import SignalResult
     from covgap.sensitivity import Sensitivity
-    from covgap.signal import SignalResult
-    from covgap.siteplan import SitePlan
-    from covgap.terrain import Terrain
 
-__all__ = ["Analysis", "analyse", "demo_dir"]
+__all__ = ["Analysis", "analyse"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Analysis:
         Model against survey, or ``None``.
     measurements
         Model against ``survey/measurements.csv`` (``n``, ``mean_error_db``,
-        ``rmse_db``, ``bad_rows``; see :func:`covgap.calibration.measurement_error`),
+        ``rmse_db``, ``bad_rows``; see :func:`covgap.radio.calibration.measurement_error`),
         or ``None`` when the dataset has none.
     warnings
         Problems met while modelling (in addition to ``dataset.warnings``).
@@ -179,17 +179,10 @@ class Analysis:
         return list(publish_run(self, out_dir, lang=lang, plan=plan, plots=plots).files)
 
 
-def demo_dir() -> Path:
-    """Return the synthetic Tủa Chùa demo dataset folder (generated on first use)."""
-    from covgap.cli import default_data_dir
-
-    return default_data_dir()
-
-
 def _signal(terrain: Terrain, sites: Any, settings: Scenario, progress: bool) -> SignalResult:
     """Best-server signal of ``sites``, with a progress bar over the sites if asked."""
     from covgap import progress as progress_mod
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     if not progress:
         return compute_signal(terrain, sites, settings)
@@ -212,7 +205,7 @@ def analyse(
     Parameters
     ----------
     data
-        A dataset folder or an already loaded :class:`~covgap.dataset.Dataset`.
+        A dataset folder or an already loaded :class:`~covgap.data.dataset.Dataset`.
     scenario
         Radio scenario (object or TOML path); default: the packaged scenario.
     crs
@@ -239,13 +232,13 @@ def analyse(
         analysis.warnings.append("no tower sites: coverage was not modelled")
         return analysis
 
+    from covgap.data.terrain import check_coverage, load_terrain
     from covgap.progress import resolve
-    from covgap.reception import compare_with_survey, signal_reception
-    from covgap.terrain import check_coverage, load_terrain
+    from covgap.radio.reception import compare_with_survey, signal_reception
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
     if dataset.landcover_path is not None:
-        from covgap.landcover import with_landcover
+        from covgap.radio.landcover import with_landcover
 
         terrain, notes = with_landcover(terrain, dataset.landcover_path)
         analysis.warnings.extend(notes)
@@ -267,9 +260,9 @@ def analyse(
     analysis.comparison = compare_with_survey(reception, dataset.survey)
     analysis.gaps = find_gaps(dataset, reception=reception)
     if dataset.measurements_path is not None:
-        from covgap.calibration import measurement_error
-        from covgap.dataset import FILES
-        from covgap.measurements import read_measurements
+        from covgap.data.dataset import FILES
+        from covgap.data.measurements import read_measurements
+        from covgap.radio.calibration import measurement_error
 
         measurements = read_measurements(
             dataset.measurements_path,

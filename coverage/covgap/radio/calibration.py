@@ -2,7 +2,7 @@
 
 Procedure (``covgap calibrate``; ``docs/radio.md``)
 ---------------------------------------------------
-1. Read the measurements (:func:`covgap.measurements.read_measurements`);
+1. Read the measurements (:func:`covgap.data.measurements.read_measurements`);
    bad rows are listed, never dropped silently.
 2. Predict RSRP at each point with the scenario: the best server over every
    site, or over the operator's sites when the row names an operator
@@ -39,11 +39,11 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
 
-from covgap.measurements import Measurements
-from covgap.reception import sample_cells
-from covgap.scenario import Scenario
-from covgap.sectors import MIN_CALIBRATION_KM
-from covgap.terrain import Terrain
+from covgap.data.measurements import Measurements
+from covgap.data.terrain import Terrain
+from covgap.radio.reception import sample_cells
+from covgap.radio.scenario import Scenario
+from covgap.radio.sectors import MIN_CALIBRATION_KM
 
 __all__ = [
     "MIN_OPERATOR_POINTS",
@@ -179,7 +179,7 @@ def predict_points(
         (NaN where no site reaches or outside), ``site_id`` and
         ``distance_km`` to the serving site.
     """
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     x, y, rows, cols, inside = _cells(terrain, points)
     n = len(points)
@@ -276,7 +276,7 @@ def calibrate(
     scenario
         The scenario to calibrate (any calibration it has is replaced).
     measurements
-        From :func:`covgap.measurements.read_measurements`.
+        From :func:`covgap.data.measurements.read_measurements`.
 
     Returns
     -------
@@ -418,7 +418,7 @@ def synthetic_measurements(
     pandas.DataFrame
         ``lon``, ``lat``, ``rsrp_dbm`` (rounded to 0.1 dB), ``operator``.
     """
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     rng = np.random.default_rng(seed)
     results = compute_signal(terrain, sites, _uncalibrated(scenario), group_by="operator")
@@ -468,7 +468,7 @@ def _toml_value(value: Any) -> str:
 
 
 def scenario_toml(scenario: Scenario, header: list[str] | None = None) -> str:
-    """Render a scenario as a TOML file that :func:`covgap.scenario.load_scenario` reads back.
+    """Render a scenario as a TOML file that :func:`covgap.radio.scenario.load_scenario` reads back.
 
     Parameters
     ----------
@@ -500,6 +500,6 @@ def scenario_toml(scenario: Scenario, header: list[str] | None = None) -> str:
 
 def write_scenario(scenario: Scenario, path: str | Path, header: list[str] | None = None) -> Path:
     """Write :func:`scenario_toml` atomically to ``path``."""
-    from covgap.publish.files import atomic_write_text
+    from covgap.files import atomic_write_text
 
     return atomic_write_text(Path(path), scenario_toml(scenario, header))

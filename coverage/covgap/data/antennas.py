@@ -4,7 +4,7 @@ A site of ``towers/sites.csv`` may list sectors (several rows with one
 ``site_id``, each with ``azimuth_deg`` and optionally ``beamwidth_deg``,
 ``tilt_deg``, ``gain_dbi`` or ``pattern``).  This module holds what the data
 layer needs to read them: :class:`Sector`, :class:`AntennaPattern` and
-:func:`read_msi`; :mod:`covgap.sectors` applies them to the signal grid.
+:func:`read_msi`; :mod:`covgap.radio.sectors` applies them to the signal grid.
 
 Angles
 ------

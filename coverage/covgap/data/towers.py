@@ -38,9 +38,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from covgap.antennas import DEFAULT_BEAMWIDTH_DEG, AntennaPattern, Sector, read_msi
-from covgap.errors import DatasetError, ValueParseError
-from covgap.readers import (
+from covgap.data.antennas import DEFAULT_BEAMWIDTH_DEG, AntennaPattern, Sector, read_msi
+from covgap.data.readers import (
     REQUIRED_BLANK,
     decode_text,
     parse_code,
@@ -48,7 +47,8 @@ from covgap.readers import (
     read_bytes,
     read_table,
 )
-from covgap.text import fold, nfc
+from covgap.data.text import fold, nfc
+from covgap.errors import DatasetError, ValueParseError
 
 __all__ = [
     "CELL_COLUMNS",
@@ -447,10 +447,10 @@ def read_sites(
     Returns
     -------
     geopandas.GeoDataFrame
-        Sites as in :class:`~covgap.dataset.Dataset` (``source`` = ``"sites"``,
+        Sites as in :class:`~covgap.data.dataset.Dataset` (``source`` = ``"sites"``,
         ``n_cells`` = 0), in EPSG:4326; one row per site.  When the file has
         sector columns, a ``sectors`` column holds a tuple of
-        :class:`~covgap.antennas.Sector` per site (empty: omnidirectional).
+        :class:`~covgap.data.antennas.Sector` per site (empty: omnidirectional).
 
     Raises
     ------

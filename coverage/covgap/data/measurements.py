@@ -7,7 +7,7 @@ is listed with its file, row, column and reason, and the caller reports them
 ``summary.json``).  A row is bad when a value cannot be read, the RSRP lies
 outside :data:`RSRP_RANGE_DBM`, or the operator is not one of the dataset's.
 Points outside the DEM are checked later, by the model that needs the DEM
-(:mod:`covgap.calibration`), and reported the same way.
+(:mod:`covgap.radio.calibration`), and reported the same way.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from covgap.data.readers import parse_number, read_table
+from covgap.data.towers import RADIOS, _normal_operator
 from covgap.errors import DatasetError
-from covgap.readers import parse_number, read_table
-from covgap.towers import RADIOS, _normal_operator
 
 __all__ = ["MEASUREMENT_COLUMNS", "RSRP_RANGE_DBM", "Measurements", "read_measurements"]
 

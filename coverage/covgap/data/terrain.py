@@ -21,7 +21,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import Resampling
 
-from covgap.crs import is_metric, utm_crs
+from covgap.data.crs import is_metric, utm_crs
 from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [
@@ -68,7 +68,7 @@ class Terrain:
         The file it came from, if any.
     landcover
         Optional uint8 ``(rows, cols)`` ESA WorldCover class of each cell
-        (0: unknown), set by :func:`covgap.landcover.with_landcover`.
+        (0: unknown), set by :func:`covgap.radio.landcover.with_landcover`.
     """
 
     elevation: np.ndarray

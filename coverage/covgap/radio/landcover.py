@@ -5,7 +5,7 @@ cover, 20 shrubland, 30 grassland, 40 cropland, 50 built-up, 60 bare/sparse
 vegetation, 70 snow and ice, 80 permanent water, 90 herbaceous wetland,
 95 mangroves, 100 moss and lichen; 0 = no data).  :func:`with_landcover`
 resamples it onto the DEM grid (nearest class) and attaches it to the
-:class:`~covgap.terrain.Terrain`; the signal computation then subtracts, for
+:class:`~covgap.data.terrain.Terrain`; the signal computation then subtracts, for
 each site and cell (:func:`landcover_loss_db`):
 
 * the **clutter loss** of the cell's class, ``scenario.clutter_loss_db``
@@ -32,12 +32,12 @@ import rasterio
 import rasterio.warp
 from pyproj import CRS
 
+from covgap.data.terrain import Terrain
 from covgap.errors import DEMError
-from covgap.scenario import WORLDCOVER_CLASSES, Scenario
-from covgap.terrain import Terrain
+from covgap.radio.scenario import WORLDCOVER_CLASSES, Scenario
 
 if TYPE_CHECKING:
-    from covgap.sectors import SiteWindow
+    from covgap.radio.sectors import SiteWindow
 
 __all__ = [
     "class_table",
@@ -164,7 +164,7 @@ def landcover_loss_db(terrain: Terrain, win: SiteWindow, scenario: Scenario) -> 
     terrain
         The DEM with its ``landcover``.
     win
-        The site's window (:func:`covgap.sectors.site_window`).
+        The site's window (:func:`covgap.radio.sectors.site_window`).
     scenario
         Clutter and foliage tables, foliage depth and cap.
 

@@ -12,14 +12,14 @@ site's radius:
   differs from true north by the meridian convergence, under 2 degrees in
   Vietnam), ``theta`` the angle of the receiver below the antenna's
   horizontal: ``atan((z_site + h_site - z_cell - h_rx + bulge(d)) / d)``
-  with the earth bulge of :func:`covgap.pathloss.earth_bulge_m`.  All sectors
+  with the earth bulge of :func:`covgap.radio.pathloss.earth_bulge_m`.  All sectors
   of a site share its position and height, so they share the path loss and
   the best-serving sector is the one of largest gain towards the cell.
 * **land cover** (when the terrain carries one): minus the clutter loss of
   the cell's class and the foliage loss of the vegetation on the last
-  stretch of the path (:mod:`covgap.landcover`).
+  stretch of the path (:mod:`covgap.radio.landcover`).
 * **calibration**: ``offset + slope log10(d / d_ref)`` of the site's
-  operator (:meth:`covgap.scenario.Scenario.calibration_for`), ``d`` in km,
+  operator (:meth:`covgap.radio.scenario.Scenario.calibration_for`), ``d`` in km,
   at least :data:`MIN_CALIBRATION_KM`.
 """
 
@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from covgap import pathloss
-from covgap.antennas import Sector
-from covgap.scenario import Scenario
-from covgap.terrain import Terrain
+from covgap.data.antennas import Sector
+from covgap.data.terrain import Terrain
+from covgap.radio import pathloss
+from covgap.radio.scenario import Scenario
 
 __all__ = [
     "MIN_CALIBRATION_KM",
@@ -176,7 +176,7 @@ def adjust_site(
         below = np.degrees(np.arctan2(drop, d))
         delta += sector_gain_db(sectors, site_gain_dbi, win.azimuth_deg, below) - site_gain_dbi
     if has_landcover:
-        from covgap.landcover import landcover_loss_db
+        from covgap.radio.landcover import landcover_loss_db
 
         delta -= landcover_loss_db(terrain, win, scenario)
     if offset or slope:
@@ -197,7 +197,7 @@ def pair_terms_db(
     rx_ground_m: np.ndarray,
     scenario: Scenario,
 ) -> np.ndarray:
-    """Return the terms of :func:`adjust_site` for point-to-point pairs (:mod:`covgap.links`).
+    """Return the terms of :func:`adjust_site` for point-to-point pairs (:mod:`covgap.radio.links`).
 
     Parameters
     ----------
@@ -249,7 +249,7 @@ def pair_terms_db(
             out[i] += gain - float(tx_gain_dbi[i])
     classes = getattr(terrain, "landcover", None)
     if classes is not None:
-        from covgap.landcover import pair_landcover_loss_db
+        from covgap.radio.landcover import pair_landcover_loss_db
 
         out -= pair_landcover_loss_db(terrain, tx_xy, rx_xy, scenario)
     return out
