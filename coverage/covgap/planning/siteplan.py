@@ -215,6 +215,24 @@ class SitePlan:
                     "source": f"radio scenario '{scenario.name}' (see docs/radio.md)",
                 }
             )
+        if getattr(scenario, "calibrated", False):
+            calibration = [
+                ("calibration_offset_db", scenario.calibration_offset_db, "dB"),
+                ("calibration_slope_db", scenario.calibration_slope_db, "dB per decade"),
+                ("calibration_distance_km", scenario.calibration_distance_km, "km"),
+            ] + [
+                (f"calibration_operators.{op}", f"{off:+g} dB, {slope:+g} dB/decade", "-")
+                for op, off, slope in scenario.calibration_operators
+            ]
+            rows.extend(
+                {
+                    "key": f"scenario.{key}",
+                    "value": value,
+                    "unit": unit,
+                    "source": f"fitted to measurements by covgap calibrate ('{scenario.name}')",
+                }
+                for key, value, unit in calibration
+            )
         plan_rows = [
             ("plan.method", self.result.method, "-"),
             ("plan.operator", self.operator or "any", "-"),
