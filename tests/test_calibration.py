@@ -182,3 +182,20 @@ def test_calibrate_cli_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["calibrate", "--measurements", str(path), "--out", str(out)]) == 0
     assert abs(load_scenario(out).calibration_offset_db - 8.0) < 1.0
     assert "after: n 300" in capsys.readouterr().out
+
+
+def test_calibrated_scenario_is_listed_in_the_assumptions(dataset_dir: Path):
+    from covgap.analysis import analyse
+    from covgap.planning.siteplan import plan_sites
+
+    analysis = analyse(dataset_dir)
+    plan = plan_sites(analysis, k=1, signal_after=False)
+    plain = {row["key"] for row in plan.assumptions(analysis.scenario)}
+    assert not any(k.startswith("scenario.calibration") for k in plain)
+    tuned = analysis.scenario.with_overrides(
+        calibration_offset_db=7.5, calibration_operators={"Viettel": {"offset_db": 6.0}}
+    )
+    rows = {row["key"]: row for row in plan.assumptions(tuned)}
+    assert rows["scenario.calibration_offset_db"]["value"] == 7.5
+    assert rows["scenario.calibration_operators.Viettel"]["value"] == "+6 dB, +0 dB/decade"
+    assert "covgap calibrate" in rows["scenario.calibration_offset_db"]["source"]
