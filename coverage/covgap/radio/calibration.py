@@ -432,7 +432,9 @@ def synthetic_measurements(
         rows, cols = np.nonzero((best >= -125.0) & (best <= -55.0))
         candidates = np.column_stack([np.full(rows.size, -1), rows, cols])
     if len(candidates) == 0:
-        raise ValueError("the model predicts no signal between -125 and -55 dBm anywhere")
+        from covgap.errors import ProblemInputError
+
+        raise ProblemInputError("the model predicts no signal between -125 and -55 dBm anywhere")
     pick = candidates[rng.choice(len(candidates), size=n, replace=len(candidates) < n)]
     t = terrain.transform
     x = t.c + (pick[:, 2] + 0.5) * t.a
