@@ -309,3 +309,19 @@ def test_map_draws_a_wedge_per_sector():
     assert _sectors_layer(sites.drop(columns="sectors"), "en") is None
     assert _sectors_layer(sites.iloc[[1]], "en") is None
     assert 'spec.kind === "sectors"' in covgap_js()
+
+
+def test_validate_counts_the_sectors(make_dataset):
+    from covgap.data.dataset import load_dataset
+
+    rows = (
+        "site_id,operator,lon,lat,height_m,azimuth_deg\n"
+        "VT-A,Viettel,103.3451,21.9551,30,0\n"
+        "VT-A,Viettel,103.3451,21.9551,30,120\n"
+        "VT-A,Viettel,103.3451,21.9551,30,240\n"
+        "VNP-B,VNPT,103.3400,21.9420,,\n"
+    )
+    ds = load_dataset(make_dataset(sites=rows))
+    assert "sector antennas: 3 sectors on 1 sites" in ds.describe()
+    by_id = dict(zip(ds.sites["site_id"], ds.sites["sectors"], strict=True))
+    assert len(by_id["VT-A"]) == 3 and by_id["VNP-B"] == ()

@@ -135,6 +135,9 @@ class Dataset:
         per_operator = self.sites["operator"].value_counts().sort_index()
         ops = ", ".join(f"{op} {count}" for op, count in per_operator.items()) or "none"
         lines.append(f"sites: {len(self.sites)} ({ops})")
+        if "sectors" in self.sites.columns:
+            counts = [len(v) for v in self.sites["sectors"] if isinstance(v, tuple) and v]
+            lines.append(f"sector antennas: {sum(counts)} sectors on {len(counts)} sites")
         if self.dem_path is None:
             lines.append("DEM: absent")
         else:
