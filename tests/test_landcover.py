@@ -189,3 +189,21 @@ def test_dataset_landcover_reaches_the_analysis(make_dataset):
     assert known.sum() > 1000
     # built-up everywhere, no foliage classes: exactly the built-up clutter loss
     assert np.allclose((plain.signal.rsrp - built.signal.rsrp)[known], 1.0, atol=1e-4)
+
+
+def test_compiled_terms_match_the_numpy_reference():
+    from covgap.radio.landcover import landcover_loss_db
+    from covgap.radio.sectors import site_window
+
+    rng = np.random.default_rng(4)
+    classes = rng.choice(np.array([10, 20, 30, 50, 95], np.uint8), size=(N, N))
+    s = scen(clutter_loss_db={10: 4.8, 50: 1.0}, foliage_db_per_m={10: 0.2, 20: 0.1, 95: 0.25})
+    one = sites((40, 40))
+    bare = compute_signal(flat(), one, s).rsrp
+    rsrp = compute_signal(flat(classes), one, s).rsrp
+    win = site_window(flat(classes), 40, 40, s.radius_m)
+    reference = landcover_loss_db(flat(classes), win, s)
+    known = np.isfinite(bare[win.rows, win.cols])
+    got = (bare - rsrp)[win.rows, win.cols]
+    assert known.sum() > 3000
+    assert np.allclose(got[known], reference[known], atol=1e-3)

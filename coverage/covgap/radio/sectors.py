@@ -31,8 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
 
-from covgap.data.antennas import Sector
+from covgap.data.antennas import (
+    FRONT_TO_BACK_DB,
+    SIDELOBE_V_DB,
+    VERTICAL_BEAMWIDTH_DEG,
+    Sector,
+)
 from covgap.data.terrain import Terrain
 from covgap.radio import pathloss
 from covgap.radio.scenario import Scenario
@@ -154,35 +160,177 @@ def adjust_site(
         Receiver height, curvature, land-cover and calibration settings.
     """
     offset, slope = scenario.calibration_for(operator)
-    has_landcover = terrain.landcover is not None
-    if not sectors and not has_landcover and not offset and not slope:
+    classes = terrain.landcover
+    if not sectors and classes is None and not offset and not slope:
         return
     n_rows, n_cols = terrain.shape
     if not (0 <= row < n_rows and 0 <= col < n_cols):
         return
     win = site_window(terrain, row, col, scenario.radius_m)
-    view = raster[win.rows, win.cols]
-    delta = np.zeros(view.shape)
-    if sectors:
-        z = terrain.elevation[win.rows, win.cols].astype(np.float64)
-        z_site = float(terrain.elevation[row, col])
-        d = np.maximum(win.distance, 1e-6)
-        drop = (
-            z_site
-            + height_m
-            - (z + scenario.receiver_height_m)
-            + scenario.curvature_coef * d * d / pathloss.EARTH_DIAMETER_M
-        )
-        below = np.degrees(np.arctan2(drop, d))
-        delta += sector_gain_db(sectors, site_gain_dbi, win.azimuth_deg, below) - site_gain_dbi
-    if has_landcover:
-        from covgap.radio.landcover import landcover_loss_db
+    n = len(sectors)
+    azimuth = np.array([s.azimuth_deg for s in sectors], np.float64)
+    width = np.array([s.beamwidth_deg for s in sectors], np.float64)
+    tilt = np.array([s.tilt_deg for s in sectors], np.float64)
+    gain = np.array([s.max_gain_dbi(site_gain_dbi) for s in sectors], np.float64)
+    use_file = np.array([s.pattern is not None for s in sectors], np.bool_)
+    horizontal = np.zeros((n, 360))
+    vertical = np.zeros((n, 360))
+    limit = np.full(n, FRONT_TO_BACK_DB)
+    for i, sector in enumerate(sectors):
+        if sector.pattern is not None:
+            horizontal[i] = sector.pattern.horizontal
+            vertical[i] = sector.pattern.vertical
+            limit[i] = sector.pattern.front_to_back_db
+    if classes is None:
+        lookup = np.zeros((1, 1), np.uint8)
+        clutter = gamma = np.zeros(256)
+    else:
+        from covgap.radio.landcover import class_table
 
-        delta -= landcover_loss_db(terrain, win, scenario)
-    if offset or slope:
-        d_km = np.maximum(win.distance / 1000.0, MIN_CALIBRATION_KM)
-        delta += offset + slope * np.log10(d_km / scenario.calibration_distance_km)
-    raster[win.rows, win.cols] = (view + delta).astype(raster.dtype)
+        lookup = classes
+        clutter = class_table(scenario.clutter_loss_db)
+        gamma = class_table(scenario.foliage_db_per_m)
+    step = min(terrain.resolution)
+    foliage_on = classes is not None and scenario.foliage_max_db > 0 and bool(gamma.any())
+    _adjust_kernel(
+        raster,
+        terrain.elevation,
+        row,
+        col,
+        win.rows.start,
+        win.rows.stop,
+        win.cols.start,
+        win.cols.stop,
+        float(terrain.transform.a),
+        float(terrain.transform.e),
+        float(scenario.radius_m),
+        float(height_m),
+        float(scenario.receiver_height_m),
+        float(scenario.curvature_coef),
+        float(site_gain_dbi),
+        azimuth,
+        width,
+        tilt,
+        gain,
+        use_file,
+        horizontal,
+        vertical,
+        limit,
+        classes is not None,
+        lookup,
+        clutter,
+        gamma,
+        float(scenario.foliage_max_db),
+        math.floor(scenario.foliage_depth_m / step) if foliage_on else 0,
+        float(step),
+        float(offset),
+        float(slope),
+        float(scenario.calibration_distance_km),
+    )
+
+
+@njit(cache=True, inline="always")
+def _circular(values: np.ndarray, angle: float) -> float:
+    a = angle % 360.0
+    i0 = math.floor(a) % 360
+    frac = a - math.floor(a)
+    return values[i0] * (1.0 - frac) + values[(i0 + 1) % 360] * frac
+
+
+@njit(cache=True, error_model="numpy")
+def _adjust_kernel(
+    raster: np.ndarray,
+    z: np.ndarray,
+    row: int,
+    col: int,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    cell_x: float,
+    cell_y: float,
+    radius: float,
+    height: float,
+    rx_height: float,
+    cc: float,
+    site_gain: float,
+    azimuth: np.ndarray,
+    width: np.ndarray,
+    tilt: np.ndarray,
+    gain: np.ndarray,
+    use_file: np.ndarray,
+    horizontal: np.ndarray,
+    vertical: np.ndarray,
+    limit: np.ndarray,
+    has_classes: bool,
+    classes: np.ndarray,
+    clutter: np.ndarray,
+    gamma: np.ndarray,
+    foliage_max: float,
+    n_steps: int,
+    step: float,
+    offset: float,
+    slope: float,
+    d_ref_km: float,
+) -> None:
+    """Add the terms of :func:`adjust_site` to the finite cells of the window, in place."""
+    n_rows, n_cols = raster.shape
+    n_sectors = azimuth.shape[0]
+    z_site = np.float64(z[row, col])
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            value = np.float64(raster[r, c])
+            if not math.isfinite(value):
+                continue
+            dx = (c - col) * cell_x
+            dy = (r - row) * cell_y
+            d = math.sqrt(dx * dx + dy * dy)
+            if d > radius:
+                continue
+            delta = 0.0
+            if n_sectors > 0:
+                dd = max(d, 1e-6)
+                drop = (
+                    z_site
+                    + height
+                    - (np.float64(z[r, c]) + rx_height)
+                    + cc * dd * dd / pathloss.EARTH_DIAMETER_M
+                )
+                below = math.degrees(math.atan2(drop, dd))
+                az = math.degrees(math.atan2(dx, dy)) % 360.0
+                best = -math.inf
+                for s in range(n_sectors):
+                    phi = (az - azimuth[s] + 180.0) % 360.0 - 180.0
+                    theta = below - tilt[s]
+                    if use_file[s]:
+                        a_h = _circular(horizontal[s], phi)
+                        a_v = _circular(vertical[s], theta)
+                        att = min(a_h + a_v, limit[s])
+                    else:
+                        a_h = min(12.0 * (phi / width[s]) ** 2, FRONT_TO_BACK_DB)
+                        a_v = min(12.0 * (theta / VERTICAL_BEAMWIDTH_DEG) ** 2, SIDELOBE_V_DB)
+                        att = min(a_h + a_v, FRONT_TO_BACK_DB)
+                    best = max(best, gain[s] - att)
+                delta += best - site_gain
+            if has_classes:
+                delta -= clutter[classes[r, c]]
+                if n_steps > 0 and d > 0.0:
+                    ux = -dx / d / cell_x
+                    uy = -dy / d / cell_y
+                    linear = 0.0
+                    for k in range(1, n_steps + 1):
+                        along = k * step
+                        if along >= d:
+                            break
+                        rr = math.floor(r + 0.5 + uy * along)
+                        cc_ = math.floor(c + 0.5 + ux * along)
+                        if 0 <= rr < n_rows and 0 <= cc_ < n_cols:
+                            linear += gamma[classes[rr, cc_]] * step
+                    delta -= foliage_max * (1.0 - math.exp(-linear / foliage_max))
+            if offset != 0.0 or slope != 0.0:
+                d_km = max(d / 1000.0, MIN_CALIBRATION_KM)
+                delta += offset + slope * math.log10(d_km / d_ref_km)
+            raster[r, c] = np.float32(value + delta)
 
 
 def pair_terms_db(
