@@ -17,8 +17,8 @@ from covgap.radio.scenario import default_scenario, load_scenario
 
 
 @pytest.fixture
-def model(dataset_dir: Path):
-    ds = load_dataset(dataset_dir)
+def model(shared_dataset_dir: Path):
+    ds = load_dataset(shared_dataset_dir)
     return ds, load_terrain(ds.dem_path, crs=ds.crs)
 
 
@@ -110,8 +110,9 @@ def test_missing_column_and_nothing_usable_are_errors(tmp_path: Path):
 
 
 def test_calibrate_cli_end_to_end(
-    dataset_dir: Path, model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_dataset_dir: Path, model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
+    dataset_dir = shared_dataset_dir
     ds, terrain = model
     truth = synthetic_measurements(terrain, ds.sites, default_scenario(), 300, seed=5)
     path = write(truth, tmp_path / "m.csv")
@@ -184,11 +185,10 @@ def test_calibrate_cli_on_the_demo(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "after: n 300" in capsys.readouterr().out
 
 
-def test_calibrated_scenario_is_listed_in_the_assumptions(dataset_dir: Path):
-    from covgap.analysis import analyse
+def test_calibrated_scenario_is_listed_in_the_assumptions(shared_analysis):
     from covgap.planning.siteplan import plan_sites
 
-    analysis = analyse(dataset_dir)
+    analysis = shared_analysis
     plan = plan_sites(analysis, k=1, signal_after=False)
     plain = {row["key"] for row in plan.assumptions(analysis.scenario)}
     assert not any(k.startswith("scenario.calibration") for k in plain)
