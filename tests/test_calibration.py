@@ -126,6 +126,7 @@ def test_calibrate_cli_end_to_end(
     assert "before (default): n 300" in text and "after: n 300" in text
     scenario = load_scenario(out)
     assert abs(scenario.calibration_offset_db - 8.0) < 1.0
+    assert scenario.name == "calibrated"
     # the written scenario changes the model: the run with it uses the offset
     signal_dir = tmp_path / "signal"
     assert main(["-q", "signal", "--data", str(dataset_dir), "--scenario", str(out),

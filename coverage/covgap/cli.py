@@ -456,7 +456,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         f"Before: {result.before}.",
         f"After: {result.after}.",
     ]
-    path = write_scenario(result.scenario, args.out, header)
+    named = result.scenario.with_overrides(name=Path(args.out).stem)
+    path = write_scenario(named, args.out, header)
     _out(args, f"wrote {path}")
     return EXIT_OK
 
