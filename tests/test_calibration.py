@@ -200,3 +200,21 @@ def test_calibrated_scenario_is_listed_in_the_assumptions(shared_analysis):
     assert rows["scenario.calibration_offset_db"]["value"] == 7.5
     assert rows["scenario.calibration_operators.Viettel"]["value"] == "+6 dB, +0 dB/decade"
     assert "covgap calibrate" in rows["scenario.calibration_offset_db"]["source"]
+
+
+def test_scenario_toml_round_trips(tmp_path: Path):
+    from covgap.radio.calibration import write_scenario
+
+    tuned = default_scenario().with_overrides(
+        name="tuned",
+        k_factor=math.inf,
+        calibration_offset_db=8.1,
+        calibration_slope_db=-2.5,
+        calibration_distance_km=3.2,
+        calibration_operators={"Viettel": {"offset_db": 7.2, "slope_db": -1.1}},
+        clutter_loss_db={"10": 5.0},
+        foliage_db_per_m={},
+    )
+    path = write_scenario(tuned, tmp_path / "tuned.toml", ["a header"])
+    assert path.read_text(encoding="utf-8").startswith("# a header\n")
+    assert load_scenario(path) == tuned

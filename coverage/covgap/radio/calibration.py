@@ -462,11 +462,17 @@ def synthetic_measurements(
 def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, float):
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return repr(value)
-    return str(value)
+    from covgap.errors import ProblemInputError
+
+    raise ProblemInputError(f"cannot write {value!r} to a scenario TOML file")
 
 
 def scenario_toml(scenario: Scenario, header: list[str] | None = None) -> str:
