@@ -325,3 +325,22 @@ def test_validate_counts_the_sectors(make_dataset):
     assert "sector antennas: 3 sectors on 1 sites" in ds.describe()
     by_id = dict(zip(ds.sites["site_id"], ds.sites["sectors"], strict=True))
     assert len(by_id["VT-A"]) == 3 and by_id["VNP-B"] == ()
+
+
+def test_calibration_terms_follow_the_formula_cell_by_cell():
+    plain = scen()
+    tuned = scen(
+        calibration_offset_db=6.0,
+        calibration_slope_db=-10.0,
+        calibration_distance_km=0.4,
+        calibration_operators={"B": {"offset_db": -3.0, "slope_db": 2.0}},
+    )
+    _, _, d = geometry()
+    d_km = np.maximum(d / 1000.0, 0.1)
+    for operator, (offset, slope) in {"A": (6.0, -10.0), "B": (-3.0, 2.0)}.items():
+        site = one_site(operator=operator)
+        base = compute_signal(flat(), site, plain).rsrp
+        got = compute_signal(flat(), site, tuned).rsrp
+        known = np.isfinite(base)
+        expected = base + offset + slope * np.log10(d_km / 0.4)
+        assert np.allclose(got[known], expected[known], atol=1e-3), operator
