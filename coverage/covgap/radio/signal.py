@@ -312,6 +312,7 @@ def compute_signal(
         scenario.radius_m,
     )
     xy = np.column_stack([table["x"], table["y"]])
+    extras = _site_extras(sites)
     if group_by is None:
         groups = {"": np.arange(len(site_ids))}
     else:
@@ -328,6 +329,7 @@ def compute_signal(
             stack = site_signal(
                 terrain, xy[part], table["height_m"][part], table["eirp_dbm"][part], scenario
             )
+            _adjust(terrain, stack, xy[part], part, table, extras, scenario)
             unknown |= _unknown_cells(terrain, xy[part], scenario.radius_m, stack).any(axis=0)
             part_rsrp, part_best = best_server(stack)
             stronger = np.nan_to_num(part_rsrp, nan=-np.inf) > np.nan_to_num(rsrp, nan=-np.inf)
@@ -359,6 +361,45 @@ def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
         raise ModelValidityError(
             f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
             f"outside for site(s) {', '.join(bad)}"
+        )
+
+
+def _site_extras(sites: Any) -> dict[str, list[Any]]:
+    """Each site's operator and sectors (empty tuple: omnidirectional)."""
+    n = len(sites)
+    operators = [str(v) for v in sites["operator"]] if "operator" in sites.columns else [""] * n
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in sites["sectors"]]
+        if "sectors" in sites.columns
+        else [()] * n
+    )
+    return {"operator": operators, "sectors": sectors}
+
+
+def _adjust(
+    terrain: Terrain,
+    stack: np.ndarray,
+    xy: np.ndarray,
+    part: np.ndarray,
+    table: dict[str, np.ndarray],
+    extras: dict[str, list[Any]],
+    scenario: Scenario,
+) -> None:
+    """Add the per-cell sector, land-cover and calibration terms to a stack, in place."""
+    from covgap.radio.sectors import adjust_site
+
+    rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
+    for i, s in enumerate(part):
+        adjust_site(
+            terrain,
+            stack[i],
+            int(rows[i]),
+            int(cols[i]),
+            float(table["height_m"][s]),
+            float(table["antenna_gain_dbi"][s]),
+            extras["sectors"][s],
+            extras["operator"][s],
+            scenario,
         )
 
 
