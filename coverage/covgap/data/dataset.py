@@ -95,6 +95,7 @@ class Dataset:
         return list(
             dict.fromkeys(str(s["attribution"]) for s in self.sources if s.get("attribution"))
         )
+
     landcover_path: Path | None = None
     measurements_path: Path | None = None
 
