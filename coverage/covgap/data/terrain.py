@@ -122,12 +122,16 @@ class Terrain:
         Projected CRS in metres.
     path
         The file it came from, if any.
+    landcover
+        Optional uint8 ``(rows, cols)`` ESA WorldCover class of each cell
+        (0: unknown), set by :func:`covgap.radio.landcover.with_landcover`.
     """
 
     elevation: np.ndarray
     transform: Affine
     crs: CRS
     path: Path | None = None
+    landcover: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.elevation.ndim != 2:
@@ -159,13 +163,15 @@ class Terrain:
     def window(self, window: GridWindow) -> Terrain:
         """Return the part of the DEM inside ``window``, sharing this Terrain's memory.
 
-        The elevation is a view (no copy) and the transform is shifted to the
-        window's top-left corner, so coordinates keep their meaning.
+        The elevation (and land cover, if any) are views (no copy) and the
+        transform is shifted to the window's top-left corner, so coordinates
+        keep their meaning.
         """
         rs, cs = window.slices
         t = self.transform
         shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
-        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path)
+        cover = None if self.landcover is None else self.landcover[rs, cs]
+        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path, cover)
 
     def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (col, row) of points (north-up grid, no rotation)."""

@@ -177,7 +177,8 @@ def site_signal(
         ``(n,)`` power per reference signal + antenna gain - cable loss, dBm.
     scenario
         Frequency, receiver height and gain, radius, k, model, environment,
-        diffraction method.
+        diffraction method; with ``model = "itm"``, ITM along radials
+        (:func:`covgap.radio.itm.site_signal_itm`) with the ``itm_*`` keys.
 
     Returns
     -------
@@ -190,6 +191,8 @@ def site_signal(
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     rc = np.column_stack([rows, cols]).astype(np.int64)
     heights = np.asarray(heights_m, float)
+    if scenario.model == "itm":
+        return _site_signal_itm(k, rc, heights, eirp_dbm, scenario)
     return _raycast.signal_many(
         k.zp,
         k.zpt,
@@ -205,6 +208,28 @@ def site_signal(
         LOSS_STEP_M,
         scenario.wavelength_m,
         scenario.diffraction_code,
+    )
+
+
+def _site_signal_itm(
+    k: _Kernel, rc: np.ndarray, heights: np.ndarray, eirp_dbm: Any, scenario: Scenario
+) -> np.ndarray:
+    """:func:`site_signal` with ``model = "itm"`` (:func:`covgap.radio.itm.site_signal_itm`)."""
+    from covgap.radio.itm import site_signal_itm
+
+    return site_signal_itm(
+        k.zp,
+        rc,
+        heights,
+        np.asarray(eirp_dbm, float) + scenario.receiver_gain_dbi,
+        receiver_height_m=scenario.receiver_height_m,
+        radius_m=scenario.radius_m,
+        dx=k.dx,
+        dy=k.dy,
+        frequency_mhz=scenario.frequency_mhz,
+        params=scenario.itm_parameters(),
+        radials=scenario.itm_radials,
+        step_m=scenario.itm_step_m,
     )
 
 
@@ -362,6 +387,9 @@ def signal_tile(
     site_index: np.ndarray | None = None,
     *,
     keep_per_site: bool = False,
+    gains_dbi: np.ndarray | None = None,
+    sectors: Sequence[Any] | None = None,
+    operators: Sequence[str] | None = None,
 ) -> SignalTile:
     """Best server of a batch of sites, computed on the batch's window only.
 
@@ -384,6 +412,11 @@ def signal_tile(
         ``0..n-1``); must be ascending for ties to go to the lowest index.
     keep_per_site
         Also return the batch's per-site rasters on the window.
+    gains_dbi, sectors, operators
+        Per site: the omnidirectional gain the kernel counted, the sectors
+        (empty: omnidirectional) and the operator, for the sector, land-cover
+        and calibration terms (:func:`covgap.radio.sectors.adjust_site`);
+        defaults: the scenario's gain, omnidirectional, no operator.
 
     Returns
     -------
@@ -394,21 +427,42 @@ def signal_tile(
     index = np.arange(len(xy)) if site_index is None else np.asarray(site_index, np.int64)
     window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
     sub = terrain.window(window)
-    # operators sharing a mast (same place, height and power) share one computation
+    n = len(xy)
+    gains = np.full(n, scenario.antenna_gain_dbi) if gains_dbi is None else np.asarray(gains_dbi)
+    sectors = [()] * n if sectors is None else list(sectors)
+    operators = [""] * n if operators is None else [str(o) for o in operators]
+    adjusted = (
+        sub.landcover is not None
+        or any(len(sec) for sec in sectors)
+        or any(any(scenario.calibration_for(op)) for op in operators)
+    )
     params = np.column_stack(
         [xy, np.asarray(heights_m, float).reshape(-1), np.asarray(eirp_dbm, float).reshape(-1)]
     )
-    unique, inverse = np.unique(params, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    # order the distinct masts by their first site, so the best server over
-    # them breaks ties towards the lowest site index, as over all the sites
-    first = np.full(len(unique), len(params))
-    np.minimum.at(first, inverse, np.arange(len(params)))
-    order = np.argsort(first, kind="stable")
-    position = np.empty(len(order), np.int64)
-    position[order] = np.arange(len(order))
-    unique, inverse, first = unique[order], position[inverse], first[order]
+    if adjusted:  # per-site terms: every site is its own computation
+        unique, inverse, first = params, np.arange(n), np.arange(n)
+    else:
+        # operators sharing a mast (same place, height and power) share one computation
+        unique, inverse = np.unique(params, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        # order the distinct masts by their first site, so the best server over
+        # them breaks ties towards the lowest site index, as over all the sites
+        first = np.full(len(unique), n)
+        np.minimum.at(first, inverse, np.arange(n))
+        order = np.argsort(first, kind="stable")
+        position = np.empty(len(order), np.int64)
+        position[order] = np.arange(len(order))
+        unique, inverse, first = unique[order], position[inverse], first[order]
     stack_u = site_signal(sub, unique[:, :2], unique[:, 2], unique[:, 3], scenario)
+    if adjusted:
+        from covgap.radio.sectors import adjust_site
+
+        rows, cols = sub.cell_of(xy[:, 0], xy[:, 1])
+        for i in range(n):
+            adjust_site(
+                sub, stack_u[i], int(rows[i]), int(cols[i]), float(params[i, 2]),
+                float(gains[i]), sectors[i], operators[i], scenario,
+            )  # fmt: skip
     if np.isnan(sub.elevation).any():
         unknown = _unknown_cells(sub, unique[:, :2], scenario.radius_m, stack_u).any(axis=0)
     else:  # without nodata on any path, nothing within the radius is unknown
@@ -434,7 +488,9 @@ def signal_tile_from_dem(
     the batch's radius (:func:`covgap.data.terrain.read_window`), and returns
     a :class:`SignalTile` whose window is in the DEM file's grid, ready for
     :func:`merge_tile` into rasters of that grid.  A pure function: the same
-    arguments give the same tile.
+    arguments give the same tile.  The window read from the file carries no
+    land cover: for a dataset with ``landcover.tif``, use :func:`signal_tile`
+    on a Terrain that has it.
 
     Parameters
     ----------
@@ -531,12 +587,15 @@ def compute_signal(
     """
     table = _site_table(sites, terrain, scenario)
     site_ids = [str(s) for s in table["site_id"]]
+    if scenario.model == "itm":
+        _check_itm_heights(site_ids, table["height_m"])
     check_coverage(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
         scenario.radius_m,
     )
     xy = np.column_stack([table["x"], table["y"]])
+    extras = _site_extras(sites)
     if group_by is None:
         groups = {"": np.arange(len(site_ids))}
     else:
@@ -558,6 +617,9 @@ def compute_signal(
                 scenario,
                 local,
                 keep_per_site=keep_per_site,
+                gains_dbi=table["antenna_gain_dbi"][part],
+                sectors=[extras["sectors"][i] for i in part],
+                operators=[extras["operator"][i] for i in part],
             )
             merge_tile(rsrp, best, unknown, tile)
             if kept is not None and tile.per_site is not None:
@@ -575,6 +637,31 @@ def compute_signal(
             per_site=kept if keep_per_site and len(idx) else None,
         )
     return results[""] if group_by is None else results
+
+
+def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
+    """Refuse antenna heights outside ITM's 0.5-3000 m, naming the sites."""
+    from covgap.errors import ModelValidityError
+
+    bad = [f"{sid} ({h:g} m)" for sid, h in zip(site_ids, heights, strict=True)
+           if not 0.5 <= h <= 3000.0]  # fmt: skip
+    if bad:
+        raise ModelValidityError(
+            f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
+            f"outside for site(s) {', '.join(bad)}"
+        )
+
+
+def _site_extras(sites: Any) -> dict[str, list[Any]]:
+    """Each site's operator and sectors (empty tuple: omnidirectional)."""
+    n = len(sites)
+    operators = [str(v) for v in sites["operator"]] if "operator" in sites.columns else [""] * n
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in sites["sectors"]]
+        if "sectors" in sites.columns
+        else [()] * n
+    )
+    return {"operator": operators, "sectors": sectors}
 
 
 def _unknown_cells(
