@@ -28,13 +28,18 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+from pyproj import CRS
 
-from covgap.errors import ProblemInputError
+from covgap.data.crs import is_metric
+from covgap.errors import CRSError, ProblemInputError
 from covgap.planning import _mclp
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "CoverageProblem",
@@ -43,6 +48,7 @@ __all__ = [
     "PlanResult",
     "ReducedProblem",
     "reduce_problem",
+    "saturating_k",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,6 +140,87 @@ class CoverageProblem:
         self.candidate_ids = cand_ids
         self.demand_ids = dem_ids
 
+    @classmethod
+    def from_geodataframes(
+        cls,
+        demand: gpd.GeoDataFrame,
+        candidates: gpd.GeoDataFrame,
+        coverage: Any,
+        *,
+        weight: str = "households",
+        cost: str = "total_vnd",
+        candidate_id: str = "candidate_id",
+        demand_id: str = "village_code",
+        already_covered: str | None = None,
+    ) -> CoverageProblem:
+        """Build the problem from demand points and candidate sites.
+
+        The glue between the planning tables and the array model: checks that
+        both tables share one projected metric CRS (the coverage matrix was
+        computed on distances) and carry the named columns, then hands their
+        columns, as arrays, to the constructor.
+
+        Parameters
+        ----------
+        demand
+            Demand points (rows of ``coverage``), e.g. the settlements of the
+            uncovered villages.
+        candidates
+            Candidate sites (columns of ``coverage``).
+        coverage
+            ``len(demand) x len(candidates)`` boolean matrix (sparse or dense),
+            e.g. from :func:`covgap.radio.links.coverage_matrix`.
+        weight, cost
+            Columns of ``demand`` (weight per point) and of
+            ``candidates`` (cost per site).
+        candidate_id, demand_id
+            Columns whose values label the candidates and demand points.
+        already_covered
+            Boolean column of ``demand``: points existing towers already cover.
+
+        Returns
+        -------
+        CoverageProblem
+
+        Raises
+        ------
+        covgap.errors.CRSError
+            If a table has no CRS, a geographic one, or not the other's.
+        covgap.errors.ProblemInputError
+            If a column is missing or the matrix does not match the tables.
+        """
+        crs = _metric_crs(demand, "demand points")
+        if len(candidates) or candidates.crs is not None:
+            other = _metric_crs(candidates, "candidate sites")
+            if other != crs:
+                raise CRSError(
+                    f"demand points are in {crs.name!r} but candidate sites in {other.name!r}; "
+                    "reproject both to the analysis CRS"
+                )
+        for table, what, columns in (
+            (demand, "demand points", [weight, demand_id, already_covered]),
+            (candidates, "candidate sites", [cost, candidate_id]),
+        ):
+            missing = [c for c in columns if c is not None and c not in table.columns]
+            if missing:
+                raise ProblemInputError(f"{what} have no column {', '.join(map(repr, missing))}")
+        shape = (len(demand), len(candidates))
+        if tuple(coverage.shape) != shape:
+            raise ProblemInputError(
+                f"coverage has shape {tuple(coverage.shape)}, expected {shape} "
+                "(demand points x candidate sites)"
+            )
+        return cls(
+            coverage=coverage,
+            weights=demand[weight].to_numpy(float),
+            costs=candidates[cost].to_numpy(float),
+            already_covered=None
+            if already_covered is None
+            else demand[already_covered].to_numpy(bool),
+            candidate_ids=candidates[candidate_id].astype(str).tolist(),
+            demand_ids=demand[demand_id].astype(str).tolist(),
+        )
+
     @property
     def n_demand(self) -> int:
         """Number of demand points."""
@@ -174,6 +261,19 @@ class CoverageProblem:
             [ids[j] for j in keep],
             self.demand_ids,
         )
+
+
+def _metric_crs(table: gpd.GeoDataFrame, what: str) -> CRS:
+    """Return the table's CRS, which must be projected in metres."""
+    if getattr(table, "crs", None) is None:
+        raise CRSError(f"{what} have no CRS; give them the analysis CRS (projected, metres)")
+    crs = CRS.from_user_input(table.crs)
+    if not is_metric(crs):
+        raise CRSError(
+            f"{what} are in {crs.name!r}, not a projected CRS in metres; "
+            "reproject them to the analysis CRS first"
+        )
+    return crs
 
 
 def _check_vector(name: str, v: np.ndarray, n: int, what: str) -> None:
@@ -245,6 +345,40 @@ def reduce_problem(problem: CoverageProblem, max_cost: float | None = None) -> R
     return ReducedProblem(
         r.coverage, r.weights, r.costs, r.candidate_index, r.demand_index, r.dropped
     )
+
+
+def saturating_k(problem: CoverageProblem) -> int:
+    """Return the number of sites after which no further site gains anything.
+
+    It is the length of the lazy greedy run without a limit (no ``k``, no
+    budget) on the reduced problem: greedy stops when no candidate adds any
+    weight, or when the useful candidates run out.  Its set then covers all
+    the weight any plan can cover, so for every ``k`` at or above it the
+    greedy and exact plans without a budget cover everything coverable (the
+    exact optimum may need fewer sites), and a plan for a larger ``k`` is
+    solved as the plan for this one.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+
+    Returns
+    -------
+    int
+        0 when no candidate covers any weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = CoverageProblem(np.array([[1, 1, 0], [0, 1, 1]], bool), [1, 1], [1, 1, 1])
+    >>> saturating_k(p)
+    1
+    """
+    red = reduce_problem(problem)
+    if red.shape[1] == 0:
+        return 0
+    return len(_mclp.lazy_greedy(red.coverage, red.weights, red.costs, None, None).order)
 
 
 @dataclass
