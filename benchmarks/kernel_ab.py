@@ -5,7 +5,8 @@ REV:coverage/covgap/radio/_raycast.py`` into a temporary module) and run on
 the DEM and observers of ``viewshed_vs_gdal.py`` (2000 x 2000 cells at 30 m,
 15 km radius, mast 30 m, receiver 1.5 m, k = 4/3). Each of ``--rounds``
 rounds times ``viewshed_one`` and ``signal_one`` (Deygout) over the sites on
-one core, old and new alternating (their order flips every round), because
+one core, old and new alternating site by site (old, new, new, old; the
+reverse every other round), because
 this shared machine's speed drifts by up to 2x within a minute; the verdict
 is the median over the rounds of the ratio new / old *within* each round.
 
@@ -146,11 +147,16 @@ def main(argv: list[str] | None = None) -> int:
         runners = {"old": Runner(old, z), "new": Runner(new, z)}
         ratios: dict[str, list[float]] = {"viewshed": [], "signal": []}
         for r in range(args.rounds):
-            order = ["old", "new"] if r % 2 == 0 else ["new", "old"]
+            # per site old, new, new, old (ABBA; BAAB every other round): cancels a
+            # load that drifts within the round and favours neither the first nor the second
+            order = ["old", "new", "new", "old"] if r % 2 == 0 else ["new", "old", "old", "new"]
             for what in ratios:
-                ms = {v: 1000 * runners[v].time(what, sites) for v in order}
-                ratios[what].append(ms["new"] / ms["old"])
+                ms = {"old": 0.0, "new": 0.0}
+                for site in sites:
+                    for v in order:
+                        ms[v] += 1000 * runners[v].time(what, site[None]) / (2 * len(sites))
                 ratio = ms["new"] / ms["old"]
+                ratios[what].append(ratio)
                 print(
                     f"round {r + 1} {what:>8}: old {ms['old']:7.2f} ms/site, "
                     f"new {ms['new']:7.2f} ms/site, new/old {ratio:.3f}"

@@ -386,64 +386,66 @@ def _start_rays(kk: int, rays: tuple, unk: np.ndarray, starts: tuple) -> None:
 
 
 @njit(inline="always", **_JIT)
+def _double_rays(kk: int, rays: tuple, unk: np.ndarray, mean_seed: bool) -> int:
+    """Double the fan of ``kk`` rays, shared by the kernels; return the new number of rays.
+
+    Ray ``k`` becomes ray ``2 k``, and a new ray ``2 k + 1`` is seeded from
+    its two neighbours: with ``mean_seed`` every field (``rays``: one array
+    per field, the horizon first) is their mean (viewshed), else it takes all
+    the fields of the neighbour with the higher horizon, the more obstructed
+    one (signal); it is unknown if either neighbour is. The kernels call it
+    only when a column needs more rays (a few times per octant), outside
+    :func:`_next_column`, so that the per-column path passes no ray arrays.
+    """
+    for k in range(kk, 0, -1):
+        for a in rays:
+            a[2 * k] = a[k]
+        unk[2 * k] = unk[k]
+    hz = rays[0]
+    for k in range(kk):
+        if mean_seed:
+            for a in rays:
+                a[2 * k + 1] = 0.5 * (a[2 * k] + a[2 * k + 2])
+        else:
+            src = 2 * k if hz[2 * k] >= hz[2 * k + 2] else 2 * k + 2
+            for a in rays:
+                a[2 * k + 1] = a[src]
+        unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
+    kk *= 2
+    for a in rays:  # read with weight 0 only
+        a[kk + 1] = _NEG if mean_seed else a[kk]
+    unk[kk + 1] = 0
+    return kk
+
+
+@njit(inline="always", **_JIT)
 def _next_column(
     i: int,
     kk: int,
-    dens: int,
-    rays: tuple,
-    unk: np.ndarray,
-    mean_seed: bool,
     zf: np.ndarray,
     frame: tuple[int, int, int, int, int, int, float, int, float, float, float],
     site: tuple[int, float, float, float],
     col: np.ndarray,
-) -> tuple[int, bool, float, int, int, int, float, bool]:
-    """Ray doubling and set-up of column ``i``, shared by the kernels.
+) -> tuple[bool, float, int, int, int, float, bool]:
+    """Set up column ``i`` of an octant swept with ``kk`` rays, shared by the kernels.
 
-    1. Doubles the fan while it has fewer than ``dens * i`` rays: ray ``k``
-       becomes ray ``2 k``, and a new ray ``2 k + 1`` is seeded from its two
-       neighbours: with ``mean_seed`` every field (``rays``: arrays of one
-       field each, the horizon first) is their mean (viewshed), else it takes
-       all the fields of the neighbour with the higher horizon, the more
-       obstructed one (signal); it is unknown if either neighbour is.
-    2. Fills ``col`` with column ``i`` as tangents from the antenna,
-       curvature included (:func:`_fill_column`), as far as the cells and
-       the rays need it, plus one weight-0 element.
-
-    ``frame`` is :func:`_octant_frame`'s, ``site`` :func:`_site_frame`'s.
-    Returns ``(kk, ok, inv_i, j_end, ocol, k_end, step_k, nan_col)``: the
-    number of rays; ``ok`` false when column ``i`` lies beyond the radius
-    (the octant is done); ``1 / i``; the last cell of the column to decide;
-    the output index of its cell 0; the last ray that samples it; the minor
-    step between rays on it (ray ``k`` crosses it at ``k * step_k``: exact,
-    ``kk`` is a power of two); whether it has nodata.
+    Fills ``col`` with the column as tangents from the antenna, curvature
+    included (:func:`_fill_column`), as far as the cells and the rays need
+    it, plus one weight-0 element. ``frame`` is :func:`_octant_frame`'s,
+    ``site`` :func:`_site_frame`'s. Returns ``(ok, inv_i, j_end, ocol,
+    k_end, step_k, nan_col)``: ``ok`` false when column ``i`` lies beyond
+    the radius (the octant is done); ``1 / i``; the last cell of the column
+    to decide; the output index of its cell 0; the last ray that samples it;
+    the minor step between rays on it (ray ``k`` crosses it at ``k *
+    step_k``: exact, ``kk`` is a power of two); whether it has nodata.
     """
     zbase, zs_maj, zs_min, os_maj, _, reach_min, step_min, _, a2, b2, r_ray2 = frame
     obase, z0, curv, r2 = site
-    if kk < dens * i:
-        for k in range(kk, 0, -1):
-            for a in rays:
-                a[2 * k] = a[k]
-            unk[2 * k] = unk[k]
-        hz = rays[0]
-        for k in range(kk):
-            if mean_seed:
-                for a in rays:
-                    a[2 * k + 1] = 0.5 * (a[2 * k] + a[2 * k + 2])
-            else:
-                src = 2 * k if hz[2 * k] >= hz[2 * k + 2] else 2 * k + 2
-                for a in rays:
-                    a[2 * k + 1] = a[src]
-            unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
-        kk *= 2
-        for a in rays:  # read with weight 0 only
-            a[kk + 1] = _NEG if mean_seed else a[kk]
-        unk[kk + 1] = 0
     inv_i = 1.0 / i
     dd = i * i * a2
     rem = r2 - dd
     if rem < 0.0:
-        return kk, False, inv_i, 0, 0, 0, 0.0, False
+        return False, inv_i, 0, 0, 0, 0.0, False
     j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
     zcol = zbase + i * zs_maj
     ocol = obase + i * os_maj
@@ -453,7 +455,7 @@ def _next_column(
     # col[f] = (z - z0 - curv d^2) / i at the cell centres
     nan_col = _fill_column(zf, zcol, zs_min, m, z0 + curv * dd, curv * b2, inv_i, col)
     col[m + 1] = 0.0  # read with weight 0 only
-    return kk, True, inv_i, j_end, ocol, k_end, step_k, nan_col
+    return True, inv_i, j_end, ocol, k_end, step_k, nan_col
 
 
 @njit(**_JIT)
@@ -526,8 +528,10 @@ def viewshed_one(
         _start_rays(kk, rays, unk, (_NEG,))
         any_unk = False
         for i in range(1, n + 1):
-            kk, ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
-                i, kk, dens, rays, unk, True, zf, frame, site, col
+            if kk < dens * i:  # new rays take their neighbours' mean horizon
+                kk = _double_rays(kk, rays, unk, True)
+            ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
+                i, kk, zf, frame, site, col
             )
             if not ok:
                 break
@@ -887,9 +891,10 @@ def signal_one(
         blocked = octant < 4  # columns of the octant are rows apart in the output
         nb = 0  # columns in the block
         for i in range(1, n + 1):
-            # a new ray takes its more obstructed neighbour's state
-            kk, ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
-                i, kk, dens, rays, unk, False, zf, frame, site, col
+            if kk < dens * i:  # a new ray takes its more obstructed neighbour's state
+                kk = _double_rays(kk, rays, unk, False)
+            ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
+                i, kk, zf, frame, site, col
             )
             if not ok:
                 break
