@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from covgap.analysis import analyse
 from covgap.planning.plan import CoverageProblem
 from covgap.planning.siteplan import coverage_curve, plan_sites
 from covgap.publish.plots import PLOT_FILES, status_counts, write_plots
