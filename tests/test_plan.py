@@ -611,3 +611,26 @@ def test_from_geodataframes_checks_the_crs_and_hands_arrays_over() -> None:
         CoverageProblem.from_geodataframes(demand, cands.drop(columns="total_vnd"), cover)
     with pytest.raises(ProblemInputError, match=r"shape \(2, 2\), expected \(2, 3\)"):
         CoverageProblem.from_geodataframes(demand, cands, cover[:, :2])
+
+
+def test_a_plan_never_keeps_a_site_the_others_make_redundant() -> None:
+    from covgap.planning import _mclp
+
+    # A covers demand 0-9; C covers 0-4 and 10, D covers 5-9 and 11, B covers 12.
+    rows = {"A": range(10), "B": [12], "C": [0, 1, 2, 3, 4, 10], "D": [5, 6, 7, 8, 9, 11]}
+    dense = np.zeros((13, 4), dtype=bool)
+    for j, name in enumerate("ABCD"):
+        dense[list(rows[name]), j] = True
+    c = sp.csc_array(dense)
+    w = np.ones(13)
+    costs = np.array([5.0, 1.0, 1.0, 1.0])
+    # Ranked greedily, every member of {A, B, C, D} adds something, yet A is redundant.
+    assert _mclp.prune(c, w, costs, [0, 1, 2, 3]) == [1, 2, 3]
+    order, gains = _mclp.rank(c, w, costs, [0, 1, 2, 3], by_ratio=False)
+    assert sorted(order) == [1, 2, 3] and sum(gains) == 13
+    # Nothing is dropped when every member is needed.
+    assert _mclp.prune(c, w, costs, [1, 2, 3]) == [1, 2, 3]
+    # Of two equal members the more expensive goes.
+    assert _mclp.prune(
+        sp.csc_array(np.ones((2, 2), bool)), np.ones(2), np.array([2.0, 1.0]), [0, 1]
+    ) == [1]

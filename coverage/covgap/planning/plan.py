@@ -64,11 +64,13 @@ FIXING_NNZ_LIMIT = 200_000
 #: Share of the remaining time the LP relaxation may take.
 LP_TIME_SHARE = 0.2
 
-#: The branch-and-bound gets this share of the remaining time, at most
-#: :data:`BNB_MAX_SECONDS`, then hands over to HiGHS (whose cuts suit the hard
-#: cases better).
+#: The branch-and-bound explores at most this many nodes (about 2 s on one
+#: quiet core for the demo's matrix), then hands over to HiGHS, whose cuts
+#: suit the hard cases better. A node count, not a time: the same inputs
+#: must give the same plan on a loaded machine too.
+BNB_MAX_NODES = 30_000
+#: ... and, as a safety stop only, this share of the remaining time.
 BNB_TIME_SHARE = 0.5
-BNB_MAX_SECONDS = 2.0
 
 #: The branch-and-bound runs only when at most this many candidates are left
 #: after fixing: it proves the district instances (26-210 candidates left) in
@@ -699,8 +701,9 @@ class ExactCoverage(_Model):
        :data:`BNB_COLUMN_LIMIT` candidates left, a depth-first Lagrangian
        branch-and-bound (numba; subgradient multipliers per node, bound-based
        fixing, ties to the lowest index) searches the fixed instance, for at
-       most :data:`BNB_TIME_SHARE` of the time left and
-       :data:`BNB_MAX_SECONDS`;
+       most :data:`BNB_MAX_NODES` nodes (a count, so that the path taken does
+       not depend on the machine's load; :data:`BNB_TIME_SHARE` of the time
+       left is only a safety stop);
     4. otherwise, or if that did not finish, HiGHS solves the fixed
        instance as a MIP (through ``highspy``, which takes the incumbent as a
        starting solution) with the time left.
@@ -853,10 +856,17 @@ class ExactCoverage(_Model):
             and state.columns.size <= BNB_COLUMN_LIMIT
         ):
             return None
-        limit = max(min(BNB_TIME_SHARE * self._seconds_left(state), BNB_MAX_SECONDS), 0.01)
+        limit = max(BNB_TIME_SHARE * self._seconds_left(state), 0.01)
         sub, sub_w = state.fixed_instance()
         bb = _mclp.branch_and_bound(
-            sub, sub_w, self.k, state.multipliers, state.start_obj, state.target, limit
+            sub,
+            sub_w,
+            self.k,
+            state.multipliers,
+            state.start_obj,
+            state.target,
+            limit,
+            max_nodes=BNB_MAX_NODES,
         )
         state.details.update(bnb_status=bb.status, bnb_nodes=bb.nodes, bnb_seconds=bb.seconds)
         if bb.selected is not None:
