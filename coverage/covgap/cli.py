@@ -202,6 +202,8 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> None:
         f"{o['uncovered_villages']} uncovered villages gained, "
         f"{o['cost_vnd'] / 1e9:,.2f} bn VND",
     )
+    if o.get("sites_note"):
+        _out(args, f"  {o['sites_note']}")
     for rec in plan.plan.itertuples():
         _out(
             args,
@@ -496,6 +498,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         household_size=args.household_size,
         power_status=args.power_status,
         villages=args.villages,
+        landcover=args.landcover,
         radius_m=radius,
         commune_code_field=args.commune_code_field,
         commune_name_field=args.commune_name_field,
@@ -522,6 +525,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         f"DEM: {report.dem_shape[1]} x {report.dem_shape[0]} cells "
         f"at {report.dem_resolution_m:g} m",
     )
+    if report.landcover_share == report.landcover_share:  # not NaN
+        _out(args, f"land cover: {report.landcover_share:.1%} of the DEM")
     if report.warnings:
         _out(args, f"{len(report.warnings)} warning(s):")
         for line in report.warnings:
@@ -552,6 +557,9 @@ def _prepare_parser(sub: Any) -> None:
         "--power-status", help="village grid status from the power company (CSV/XLSX)"
     )
     prep.add_argument("--villages", help="village points or polygons with names (replaces OSM's)")
+    prep.add_argument(
+        "--landcover", nargs="+", help="ESA WorldCover tiles or folders: clutter and foliage loss"
+    )
     prep.add_argument("--scenario", help="scenario TOML whose radius_m sets the towers' reach")
     prep.add_argument("--crs", help="metric CRS to work in (default: UTM zone of the communes)")
     prep.add_argument("--name", help="dataset slug (default: the province)")

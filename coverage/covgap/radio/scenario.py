@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from covgap.data.worldcover import WORLDCOVER_CLASSES
 from covgap.errors import ConfigError
 from covgap.radio import pathloss
 from covgap.settings import check_keys, check_number, read_toml
@@ -348,8 +349,6 @@ def _check_keys(mapping: Mapping[str, Any], source: str) -> None:
     check_keys(mapping, _FIELDS, source)
 
 
-#: WorldCover class codes (ESA WorldCover 10 m v200 product user manual, table 2).
-WORLDCOVER_CLASSES: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100)
 _CLASS_TABLES = {"clutter_loss_db": (0.0, 60.0), "foliage_db_per_m": (0.0, 5.0)}
 
 
