@@ -171,7 +171,7 @@ def test_layers_popups_and_legends(layers: dict[str, gpd.GeoDataFrame]) -> None:
     assert site["Nguồn điện"] == "Điện mặt trời" and site["Truyền dẫn"] == "Vi ba"
     assert site["Tổng chi phí (VNĐ)"] == "1.970.000.000"
     assert by_id["towers"]["items"][0]["tech"] == "2G/4G"
-    assert by_id["signal"]["image"].startswith("data:image/png;base64,")
+    assert by_id["signal"]["raster"] == "signal" and "image" not in by_id["signal"]
 
 
 def test_english_labels_and_numbers(layers: dict[str, gpd.GeoDataFrame]) -> None:
@@ -282,15 +282,20 @@ def test_hillshade_lights_slopes_facing_the_sun() -> None:
     assert np.allclose(from_east[5:15, 5:15], 0.0, atol=1e-6)
 
 
-def test_hillshade_image_is_bounded_and_transparent_outside() -> None:
+def test_hillshade_image_is_grey_bounded_and_light_outside() -> None:
     rows, cols = np.mgrid[0:300, 0:200]
     dem = (800.0 + 2.0 * cols + np.sin(rows / 10.0) * 50).astype("float32")
     dem[:10, :10] = np.nan
     transform = Affine(30.0, 0.0, 326_400.0, 0.0, -30.0, 2_431_500.0)
-    picture = hillshade_image(dem, transform, CRS.from_epsg(32648), max_pixels=100)
-    assert picture.rgba.dtype == np.uint8 and picture.rgba.shape[2] == 4
-    assert 90 <= max(picture.rgba.shape[:2]) <= 110  # about max_pixels (grid convergence)
-    assert picture.rgba[0, 0, 3] == 0  # the nodata corner stays transparent
-    assert (picture.rgba[picture.rgba.shape[0] // 2, :, 3] == 255).any()
+    picture = hillshade_image(dem, transform, CRS.from_epsg(32648), max_pixels=10_000)
+    assert picture.grey.dtype == np.uint8 and picture.grey.ndim == 2
+    assert 9_000 <= picture.grey.size <= 10_000  # capped at max_pixels
+    assert picture.grey[0, 0] == 232  # outside the DEM: the light no-data grey
+    middle = picture.grey[picture.grey.shape[0] // 2]
+    assert middle.min() < middle.max()  # shaded, not flat
     (south, west), (north, east) = picture.bounds
     assert 21.8 < south < north < 22.1 and 103.2 < west < east < 103.5
+    # cell_m coarsens the picture; it is never finer than the DEM
+    coarse = hillshade_image(dem, transform, CRS.from_epsg(32648), cell_m=300.0)
+    fine = hillshade_image(dem, transform, CRS.from_epsg(32648), cell_m=1.0)
+    assert coarse.grey.size < fine.grey.size <= 1.2 * dem.size

@@ -135,7 +135,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
     for path in outputs.files:
         _out(args, f"wrote {path}")
+    _print_map_size(args, Path(args.out) / f"{dataset.name}.html")
     return EXIT_OK
+
+
+def _print_map_size(args: argparse.Namespace, html: Path) -> None:
+    """Print the map's file size: what a planner downloads over a mobile link."""
+    if html.is_file():
+        _out(args, f"map: {html} ({html.stat().st_size / 1e6:.2f} MB)")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

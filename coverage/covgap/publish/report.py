@@ -13,7 +13,7 @@ import pandas as pd
 
 from covgap.publish.exports import write_priorities
 from covgap.publish.files import staged_outputs, write_csv, write_geojson, write_json
-from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
+from covgap.publish.overlay import GreyImage, hillshade_image, to_mercator, view_cell_m
 from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
@@ -138,8 +138,12 @@ def run_table(
     return table
 
 
-def _hillshade(analysis: Analysis) -> RgbaImage | None:
-    """Return the DEM's hillshade for the map's basemap (``None`` without a DEM)."""
+def _hillshade(analysis: Analysis) -> GreyImage | None:
+    """Return the DEM's hillshade for the map's basemap (``None`` without a DEM).
+
+    Its pixels are one zoom level finer than the zoom at which the map opens
+    on the communes (:func:`covgap.publish.overlay.view_cell_m`).
+    """
     terrain = analysis.terrain
     if terrain is None and analysis.dataset.dem_path is not None:
         from covgap.terrain import load_terrain
@@ -147,7 +151,9 @@ def _hillshade(analysis: Analysis) -> RgbaImage | None:
         terrain = load_terrain(analysis.dataset.dem_path, crs=analysis.dataset.crs)
     if terrain is None:
         return None
-    return hillshade_image(terrain.elevation, terrain.transform, terrain.crs)
+    west, south, east, north = analysis.dataset.communes.to_crs(4326).total_bounds
+    cell = view_cell_m([[south, west], [north, east]])
+    return hillshade_image(terrain.elevation, terrain.transform, terrain.crs, cell_m=cell)
 
 
 def run_map(
