@@ -326,7 +326,10 @@
         minY = Math.min(minY, p.y); maxY = Math.max(maxY, p.y);
       });
     });
-    minX -= w / 2; maxX += w / 2; minY -= h; maxY += h;
+    /* around the commune, but never further than a few label sizes from home */
+    var reachX = Math.max(3 * w, 150), reachY = Math.max(8 * h, 150);
+    minX = Math.max(minX - w / 2, home.x - reachX); maxX = Math.min(maxX + w / 2, home.x + reachX);
+    minY = Math.max(minY - h, home.y - reachY); maxY = Math.min(maxY + h, home.y + reachY);
     var stepX = Math.max(4, w / 6), stepY = Math.max(3, h / 3), list = [];
     for (var x = home.x - Math.floor((home.x - minX) / stepX) * stepX; x <= maxX; x += stepX) {
       for (var y = home.y - Math.floor((home.y - minY) / stepY) * stepY; y <= maxY; y += stepY) {
@@ -451,7 +454,10 @@
     toggle.title = T.layers;
     toggle.setAttribute("aria-label", T.layers);
     if (!SMALL) return;
-    /* collapsed on phones: the toggle opens the list, this button (or a tap on the map) closes it */
+    /* collapsed on phones: a tap on the toggle opens the list, this button (or a tap on the
+     * map) closes it.  Leaflet also opens it on mouseenter, which a touch screen emulates
+     * before the click: the click would then land on the close button, so hover is off. */
+    L.DomEvent.off(box, { mouseenter: control._expandSafely, mouseleave: control.collapse }, control);
     var close = el("button", "covgap-layers-close", T.close);
     close.type = "button";
     close.setAttribute("aria-label", T.close);
