@@ -18,42 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from covgap import __version__
+from covgap.demo.paths import default_data_dir
 from covgap.errors import CoverageError
 
-__all__ = ["default_data_dir", "main"]
+__all__ = ["main"]
 
 log = logging.getLogger("covgap.cli")
 
 EXIT_OK = 0
 EXIT_INPUT = 2
-
-
-def default_data_dir(checkout: Path | None = None) -> Path:
-    """Return the embedded demo dataset folder.
-
-    In a source checkout this is the committed ``data/`` folder beside
-    ``coverage/``.  In an installed copy without it, the demo is generated
-    (deterministically) into the user's cache folder on first use.
-
-    Parameters
-    ----------
-    checkout
-        The folder to look in first (default: the source checkout's ``data/``).
-    """
-    if checkout is None:
-        checkout = Path(__file__).resolve().parents[2] / "data"
-    if (checkout / "dataset.toml").is_file():
-        return checkout
-    import os
-
-    from covgap.demo import generate_demo
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    target = cache / "covgap" / f"demo-{__version__}"
-    if not (target / "dataset.toml").is_file():
-        log.info("generating the synthetic demo dataset into %s", target)
-        generate_demo(target)
-    return target
 
 
 @contextlib.contextmanager
@@ -146,7 +119,7 @@ def _print_map_size(args: argparse.Namespace, html: Path) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)
@@ -163,8 +136,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, analysis: Any) -> Any:
-    from covgap.costs import load_cost_settings
-    from covgap.siteplan import plan_sites
+    from covgap.planning.costs import load_cost_settings
+    from covgap.planning.siteplan import plan_sites
 
     k = args.sites if args.sites is not None else (None if args.budget is not None else 10)
     return plan_sites(
@@ -250,8 +223,8 @@ def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> 
 
 def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
     """Read an observers CSV: columns ``x``, ``y`` (DEM CRS) and optional ``name``."""
+    from covgap.data.readers import parse_number, read_table
     from covgap.errors import DatasetError
-    from covgap.readers import parse_number, read_table
 
     table = read_table(path, required=("x", "y"), optional=("name",))
     if table.empty:
@@ -271,7 +244,7 @@ def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
 
 
 def _cmd_viewshed(args: argparse.Namespace) -> int:
-    from covgap.visibility import write_viewshed_tiffs
+    from covgap.radio.visibility import write_viewshed_tiffs
 
     points, names = read_observers(Path(args.observers))
     files = write_viewshed_tiffs(
@@ -290,11 +263,11 @@ def _cmd_viewshed(args: argparse.Namespace) -> int:
 
 
 def _cmd_signal(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
+    from covgap.data.terrain import load_terrain
     from covgap.errors import DatasetError
-    from covgap.scenario import as_scenario
-    from covgap.signal import compute_signal, write_signal_tiff
-    from covgap.terrain import load_terrain
+    from covgap.radio.scenario import as_scenario
+    from covgap.radio.signal import compute_signal, write_signal_tiff
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)
