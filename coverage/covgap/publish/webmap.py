@@ -506,6 +506,7 @@ def _basemap_uri(image: GreyImage | RgbaImage) -> str:
     return png_data_uri(image.rgba)
 
 
+_RASTER_ID = re.compile(r"[A-Za-z0-9_-]+")
 _DATA_URI = re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/=]*")
 
 
@@ -519,10 +520,10 @@ def raster_blocks(rasters: dict[str, str]) -> str:
     """
     parts = []
     for raster_id, uri in rasters.items():
-        if not re.fullmatch(r"[\w-]+", raster_id) or not re.fullmatch(
-            r"data:[\w/+.-]+;base64,[\w+/=]*", uri
-        ):
-            raise ValueError(f"raster {raster_id!r} is not a base64 data URI with a plain id")
+        if not _RASTER_ID.fullmatch(raster_id):
+            raise ValueError(f"raster id {raster_id!r} is not a plain id (letters, digits, _ -)")
+        if not _DATA_URI.fullmatch(uri):
+            raise ValueError(f"raster {raster_id!r} is not a base64 data URI of an image")
         parts.append(
             f'<script type="text/plain" class="covgap-raster-data" id="covgap-raster-{raster_id}">'
             f"{uri}</script>"
