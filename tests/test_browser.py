@@ -365,6 +365,12 @@ def test_phone_popup_opens_inside_the_screen(phone: Page) -> None:
     page.wait_for_timeout(600)  # after the pan that brings it into view
     box = _rect(page, ".leaflet-popup")
     assert _inside(box, width, height), box
+    # the buttons at the top step aside while it is open, and come back when it closes
+    assert not page.locator(".covgap-search-input").is_visible()
+    page.tap(".leaflet-popup-close-button")
+    popup.wait_for(state="detached", timeout=3000)
+    assert page.locator(".covgap-search-input").is_visible()
+    assert page.locator(".leaflet-control-layers-toggle").is_visible()
     assert phone.errors == []
 
 

@@ -541,6 +541,12 @@
   }
   map.on("overlayadd overlayremove baselayerchange layeradd layerremove", syncLegend);
   map.on("zoomend overlayadd overlayremove resize", declutter);
+  if (SMALL) {
+    /* on a phone an open popup takes the width of the screen: the buttons at the top
+     * step aside until it is closed (a tap on its x or on the map) */
+    map.on("popupopen", function () { map.getContainer().classList.add("covgap-popup-open"); });
+    map.on("popupclose", function () { map.getContainer().classList.remove("covgap-popup-open"); });
+  }
   declutter();
   timeline.push("vectors");
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", loadRasters);
