@@ -113,7 +113,8 @@
   /* popups fit the screen: narrower than the map, and on phones scrolling inside */
   function popupOptions() {
     var size = map.getSize();
-    var options = { maxWidth: Math.max(160, Math.min(340, size.x - 70)), autoPanPadding: L.point(10, 10) };
+    var width = size.x > 0 ? Math.max(160, Math.min(340, size.x - 70)) : 340; /* 0: not laid out yet */
+    var options = { maxWidth: width, autoPanPadding: L.point(10, 10) };
     if (SMALL) options.maxHeight = Math.max(160, Math.round(size.y * 0.5));
     return options;
   }
