@@ -30,6 +30,8 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.warp import Resampling, reproject, transform_bounds
 
+from covgap.errors import ParameterError
+
 __all__ = [
     "JPEG_QUALITY",
     "MAX_RASTER_PIXELS",
@@ -372,9 +374,9 @@ def png_bytes(
     height, width, bands = data.shape
     if palette is not None:
         if bands != 1 or not 0 < len(palette) <= 256:
-            raise ValueError("a palette PNG needs a 2-D index image and 1 to 256 colours")
+            raise ParameterError("a palette PNG needs a 2-D index image and 1 to 256 colours")
         if int(data.max(initial=0)) >= len(palette):
-            raise ValueError("the image has an index beyond the palette")
+            raise ParameterError("the image has an index beyond the palette")
     colour_type = 3 if palette is not None else {1: 0, 2: 4, 3: 2, 4: 6}[bands]
     raw = np.zeros((height, 1 + width * bands), dtype=np.uint8)
     raw[:, 1:] = data.reshape(height, width * bands)
@@ -416,7 +418,7 @@ def jpeg_bytes(grey: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
 
     data = np.ascontiguousarray(grey, dtype=np.uint8)
     if data.ndim != 2:
-        raise ValueError("jpeg_bytes takes a 2-D greyscale image")
+        raise ParameterError("jpeg_bytes takes a 2-D greyscale image")
     buffer = io.BytesIO()
     Image.fromarray(data).save(
         buffer, format="JPEG", quality=quality, optimize=True, progressive=False

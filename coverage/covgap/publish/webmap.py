@@ -43,6 +43,7 @@ from jinja2 import Template
 from pyproj import CRS
 
 from covgap.data.text import fold
+from covgap.errors import ParameterError
 from covgap.files import atomic_write_text
 from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
 from covgap.publish.labels import LANGUAGES, label, labels_for
@@ -521,9 +522,11 @@ def raster_blocks(rasters: dict[str, str]) -> str:
     parts = []
     for raster_id, uri in rasters.items():
         if not _RASTER_ID.fullmatch(raster_id):
-            raise ValueError(f"raster id {raster_id!r} is not a plain id (letters, digits, _ -)")
+            raise ParameterError(
+                f"raster id {raster_id!r} is not a plain id (letters, digits, _, -)"
+            )
         if not _DATA_URI.fullmatch(uri):
-            raise ValueError(f"raster {raster_id!r} is not a base64 data URI of an image")
+            raise ParameterError(f"raster {raster_id!r} is not a base64 data URI of an image")
         parts.append(
             f'<script type="text/plain" class="covgap-raster-data" id="covgap-raster-{raster_id}">'
             f"{uri}</script>"
@@ -795,11 +798,11 @@ def build_map(
         Render it with :meth:`WebMap.render` or write it with :func:`write_map`.
     """
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+        raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     villages_ll = _to_wgs84(_simplified(villages))
     communes_ll = _to_wgs84(_simplified(communes))
     if villages_ll is None or communes_ll is None:
-        raise ValueError("the map needs at least one village and one commune")
+        raise ParameterError("the map needs at least one village and one commune")
 
     layers: list[dict[str, Any]] = []
     rasters: dict[str, str] = {}
