@@ -597,7 +597,9 @@
           li.tabIndex = 0;
           li.appendChild(el("span", "covgap-search-name", e.item.name));
           li.appendChild(el("span", "covgap-search-commune", e.item.commune));
-          li.addEventListener("click", function () { choose(e); });
+          /* stopped here: choose() empties the list, and Leaflet would take a click on an
+           * element no longer in the page for a click on the map, closing the new popup */
+          li.addEventListener("click", function (ev) { L.DomEvent.stop(ev); choose(e); });
           li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") choose(e); });
           list.appendChild(li);
         });
