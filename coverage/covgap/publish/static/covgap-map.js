@@ -57,6 +57,10 @@
   var map = window[D.map]; /* the folium map: L.map(...) in the script before this one */
   if (!(map instanceof L.Map)) throw new Error("covgap: no Leaflet map named " + D.map);
   map.attributionControl.setPrefix("Leaflet");
+  /* the data sources (Leaflet adds attributions as HTML: give it escaped text) */
+  (D.attribution || []).forEach(function (text) {
+    map.attributionControl.addAttribution(el("span", "covgap-source", text).outerHTML);
+  });
   map.fitBounds(D.bounds);
   map.createPane("covgap-basemap").style.zIndex = 150;
   map.createPane("covgap-raster").style.zIndex = 300;
@@ -199,6 +203,16 @@
       m.bindTooltip(textNode(t.title));
       addPopup(m, t.heading, t.rows);
       group.addLayer(avoid(m));
+    });
+  }
+
+  function buildSectors(spec, group) {
+    spec.items.forEach(function (w) {
+      var wedge = L.geoJSON(w.shape, {
+        style: { color: w.colour, weight: 1, fillColor: w.colour, fillOpacity: 0.25, className: "covgap-sector" }
+      });
+      wedge.bindTooltip(textNode(w.title), { sticky: true });
+      group.addLayer(wedge);
     });
   }
 
@@ -422,7 +436,8 @@
     communes: buildCommunes,
     grid: buildGrid,
     towers: buildTowers,
-    plan: buildPlan
+    plan: buildPlan,
+    sectors: buildSectors
   };
 
   var overlays = [];
