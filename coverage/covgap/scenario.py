@@ -76,6 +76,8 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "threshold_dbm": (-160.0, -20.0, True, True),
     "threshold_good_dbm": (-160.0, -20.0, True, True),
     "covered_share": (0.0, 1.0, False, True),
+    "weight_covered": (0.0, 1000.0, True, True),
+    "weight_powered": (0.0, 1000.0, True, True),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "environment": tuple(ENVIRONMENTS),
@@ -127,6 +129,9 @@ class Scenario:
     covered_share
         Share of a village's households at or above ``threshold_dbm`` for the
         village to count as covered (0.5).
+    weight_covered, weight_powered
+        Weights of a household gaining coverage and of one gaining grid power
+        in the joint plan's objective (:mod:`covgap.joint`; 1 : 1).
     """
 
     name: str = "default"
@@ -146,6 +151,8 @@ class Scenario:
     threshold_dbm: float = -110.0
     threshold_good_dbm: float = -100.0
     covered_share: float = 0.5
+    weight_covered: float = 1.0
+    weight_powered: float = 1.0
 
     def __post_init__(self) -> None:
         for key, value in _validated(dataclasses.asdict(self), "scenario").items():
