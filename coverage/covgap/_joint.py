@@ -352,7 +352,7 @@ def solve_joint(
     n_n = p.n_nodes
     has_grid = p.site_node >= 0
     worst = (
-        p.seg_cost.sum()
+        1.01 * p.seg_cost.sum()
         + p.village_cost.sum()
         + np.fmax(p.site_solar_cost, np.nan_to_num(p.site_grid_cost)).sum()
     )
@@ -366,7 +366,8 @@ def solve_joint(
     g = cols.add(n_v, -p.weight_powered * p.village_benefit + eps * p.village_cost, 1.0, True)
     e = cols.add(n_n, 0.0, 1.0, True)  # e[0] (the grid) is fixed to 1 below
     xu = cols.add(n_e, eps * p.seg_cost, 1.0, True)
-    xo = cols.add(n_e, eps * p.seg_cost, 1.0 if p.split else 0.0, True)
+    # a line paid by the operators costs a hair more: the utility pays when it can
+    xo = cols.add(n_e, 1.01 * eps * p.seg_cost, 1.0 if p.split else 0.0, True)
     f_fw = cols.add(n_e, 0.0, float(n_n), False)
     f_bw = cols.add(n_e, 0.0, float(n_n), False)
     rows = _Rows()

@@ -18,6 +18,7 @@ from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.joint import JointPlan
     from covgap.sensitivity import Sensitivity
     from covgap.siteplan import SitePlan
 
@@ -94,6 +95,7 @@ def write_plan_lists(
     *,
     table: gpd.GeoDataFrame | None = None,
     name: str = "priorities",
+    joint: JointPlan | None = None,
 ) -> list[Path]:
     """Write the priority lists of a plan (XLSX, CSV, GeoJSON, GeoPackage, KML).
 
@@ -107,16 +109,28 @@ def write_plan_lists(
         The run's village table, if already built (:func:`run_table`).
     name
         Base name of the files.
+    joint
+        A joint plan (:func:`covgap.joint.plan_joint`): adds the "joint plan"
+        sheet, the joint lines and powered sites to the electrification list
+        and the joint settings to the assumptions.
     """
     if table is None:
         table = run_table(analysis, plan)
+    electrification = plan.electrification
+    assumptions = plan.assumptions(analysis.scenario)
+    extra = None
+    if joint is not None:
+        electrification = joint.electrification_lines(electrification)
+        assumptions = [*assumptions, *joint.assumptions()]
+        extra = {"joint plan": joint.sheet()}
     return write_priorities(
         out_dir,
         plan.plan,
         _uncovered_sheet(table, plan),
-        plan.electrification,
-        plan.assumptions(analysis.scenario),
+        electrification,
+        assumptions,
         name=name,
+        extra_sheets=extra,
     )
 
 
@@ -158,6 +172,7 @@ def run_map(
     plan: SitePlan | None = None,
     lang: str = "vi",
     offline: bool = False,
+    joint: JointPlan | None = None,
 ) -> WebMap:
     """Build the run's map from its village table (see :func:`run_table`)."""
     dataset = analysis.dataset
@@ -182,7 +197,16 @@ def run_map(
         after_image=after_image,
         hillshade=_hillshade(analysis),
         offline=offline,
+        extra_layers=_joint_layers(joint, lang),
     )
+
+
+def _joint_layers(joint: JointPlan | None, lang: str) -> list[dict[str, Any]] | None:
+    if joint is None:
+        return None
+    from covgap.publish.jointmap import joint_layers
+
+    return joint_layers(joint, lang)
 
 
 def publish_run(
@@ -194,6 +218,7 @@ def publish_run(
     offline: bool = False,
     sensitivity: Sensitivity | None = None,
     plots: bool = True,
+    joint: JointPlan | None = None,
 ) -> RunOutputs:
     """Write the run's outputs into ``out_dir``.
 
@@ -224,11 +249,15 @@ def publish_run(
         ``uncertain_villages`` summary key and ``sensitivity.csv``.
     plots
         Also write the PNG charts (:func:`covgap.publish.plots.write_plots`).
+    joint
+        A joint plan of lines and towers (:func:`covgap.joint.plan_joint`):
+        adds the ``joint`` key of the summary, its sheet and columns in
+        ``priorities.xlsx`` and its three map layers.
     """
     with staged_outputs(out_dir) as stage:
         summary, written = _write_all(
             analysis, stage, lang=lang, plan=plan, offline=offline,
-            sensitivity=sensitivity, plots=plots,
+            sensitivity=sensitivity, plots=plots, joint=joint,
         )  # fmt: skip
     out = Path(out_dir)
     files = [out / p.name for p in written]
@@ -245,6 +274,7 @@ def _write_all(
     offline: bool,
     sensitivity: Sensitivity | None,
     plots: bool,
+    joint: JointPlan | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Write every output of a run into ``out`` (a staging folder)."""
     dataset, gaps = analysis.dataset, analysis.gaps
@@ -257,6 +287,8 @@ def _write_all(
     if plan is not None:
         summary["plan"] = plan.summary()
         summary["plan_overview"] = plan.overview()
+    if joint is not None:
+        summary["joint"] = joint.summary()
     columns = [c for c in VILLAGE_COLUMNS if c in table.columns]
     files = [
         write_csv(out / "villages.csv", table, columns),
@@ -270,8 +302,8 @@ def _write_all(
     for name, codes in lists.items():
         files.append(write_csv(out / name, table[table["village_code"].isin(codes)], columns))
     if plan is not None:
-        files.extend(write_plan_lists(analysis, plan, out, table=table))
-    fmap = run_map(analysis, table, summary, plan=plan, lang=lang, offline=offline)
+        files.extend(write_plan_lists(analysis, plan, out, table=table, joint=joint))
+    fmap = run_map(analysis, table, summary, plan=plan, lang=lang, offline=offline, joint=joint)
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
     if sensitivity is not None:
         files.append(sensitivity.export(out))

@@ -155,6 +155,30 @@
     });
   }
 
+  /* lines and points with popups (the joint plan's layers) */
+  function buildLines(spec, group) {
+    spec.items.forEach(function (g) {
+      var line = L.geoJSON(g.shape, {
+        style: { color: spec.colour, weight: 3, opacity: 0.9, className: "covgap-line-" + spec.id }
+      });
+      if (g.title) line.bindTooltip(textNode(g.title), { sticky: true });
+      if (g.rows) addPopup(line, g.heading, g.rows);
+      group.addLayer(line);
+    });
+  }
+
+  function buildPoints(spec, group) {
+    spec.items.forEach(function (p) {
+      var m = L.circleMarker(p.at, {
+        radius: 7, color: "#222222", weight: 1.5, fillColor: spec.colour, fillOpacity: 0.95,
+        className: "covgap-point-" + spec.id
+      });
+      m.bindTooltip(textNode(p.title));
+      addPopup(m, p.heading, p.rows);
+      group.addLayer(m);
+    });
+  }
+
   var overlays = [];
   D.layers.forEach(function (spec) {
     var group = L.featureGroup();
@@ -167,6 +191,8 @@
     else if (spec.kind === "grid") buildGrid(spec, group);
     else if (spec.kind === "towers") buildTowers(spec, group);
     else if (spec.kind === "plan") buildPlan(spec, group);
+    else if (spec.kind === "lines") buildLines(spec, group);
+    else if (spec.kind === "points") buildPoints(spec, group);
     byId[spec.id] = { spec: spec, layer: group };
     overlays.push({ name: spec.name, layer: group, spec: spec });
     if (spec.show) group.addTo(map);
