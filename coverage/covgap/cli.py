@@ -89,6 +89,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from covgap.analysis import analyse
     from covgap.publish import publish_run
 
+    _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
     dataset = analysis.dataset
@@ -199,6 +200,7 @@ def _cmd_sites(args: argparse.Namespace) -> int:
     from covgap.errors import DatasetError
     from covgap.publish.report import write_plan_lists
 
+    _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs)
     if analysis.terrain is None:
@@ -266,13 +268,20 @@ def _joint_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _joint(args: argparse.Namespace, analysis: Any, plan: Any) -> Any:
+def _check_joint_args(args: argparse.Namespace) -> None:
+    """Refuse inconsistent joint budgets before any work is done."""
     from covgap.errors import ProblemInputError
 
     split = args.budget_power is not None or args.budget_towers is not None
+    if split and not args.joint:
+        raise ProblemInputError("--budget-power and --budget-towers need --joint")
+    if split and args.budget is not None:
+        raise ProblemInputError("give --budget or --budget-power/--budget-towers, not both")
+
+
+def _joint(args: argparse.Namespace, analysis: Any, plan: Any) -> Any:
+    split = args.budget_power is not None or args.budget_towers is not None
     if not args.joint:
-        if split:
-            raise ProblemInputError("--budget-power and --budget-towers need --joint")
         return None
     if analysis.terrain is None:
         from covgap.errors import DatasetError

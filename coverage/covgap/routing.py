@@ -415,12 +415,13 @@ class Router:
         rx, ry = abs(surf.transform.a), abs(surf.transform.e)
 
         def snap(x: float, y: float) -> tuple[float, float]:
-            # shrink the box a hair so the snapped point stays in the start cell
-            box = (x - rx * 0.499, y - ry * 0.499, x + rx * 0.499, y + ry * 0.499)
-            part = shapely.clip_by_rect(network, *box)
+            box = (x - rx / 2, y - ry / 2, x + rx / 2, y + ry / 2)
+            part = network.intersection(shapely.box(*box))
             if part.is_empty:
                 return x, y
             point = shapely.ops.nearest_points(part, shapely.Point(x, y))[0]
+            if not surf.inside(np.array([point.x]), np.array([point.y]))[0]:
+                return x, y  # on the outer edge of the DEM: keep the cell centre
             return float(point.x), float(point.y)
 
         return self.routes(None, targets_xy, start_cells=cells, snap=snap)
