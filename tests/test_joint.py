@@ -396,3 +396,22 @@ def test_joint_settings_from_a_cost_file(tmp_path: Path) -> None:
     path.write_text("[joint]\nvillage_neighbors = 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="did you mean 'village_neighbours'"):
         load_joint_settings(path)
+
+
+def test_packaged_joint_table_matches_the_defaults_and_the_sin_chai_budget() -> None:
+    from covgap.costs import default_cost_settings
+    from covgap.joint import JointSettings, default_joint_settings
+    from covgap.settings import read_toml
+
+    table = read_toml(Path(__file__).parents[1] / "coverage/covgap/scenarios/costs.toml")
+    joint = dict(table["joint"])
+    sources = joint.pop("sources")
+    assert set(joint) == set(sources) == {r["key"][6:] for r in JointSettings().assumptions()}
+    assert all(isinstance(v, str) and len(v) > 20 for v in sources.values())
+    assert default_joint_settings() == JointSettings()
+    # Sín Chải: 12.455 km of 35 kV and 6 electrified villages (station + low-voltage
+    # network each) come back to the package's 24,160 million VND within 5 %
+    c, j = default_cost_settings(), default_joint_settings()
+    total = 12.455 * c.mv_line_vnd_per_km + 6 * (c.transformer_vnd + j.village_lv_network_vnd)
+    assert total == pytest.approx(24_160e6, rel=0.05)
+    assert j.default_budget_power_vnd == 24_160e6
