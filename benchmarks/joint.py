@@ -38,9 +38,9 @@ import pandas as pd
 
 import covgap  # noqa: F401  (guards the `coverage` module name before numba loads)
 from covgap.analysis import analyse
-from covgap.cli import default_data_dir
-from covgap.joint import JointPlan, default_joint_settings, plan_joint
-from covgap.siteplan import plan_sites
+from covgap.demo import default_data_dir
+from covgap.planning.joint import JointPlan, default_joint_settings, plan_joint
+from covgap.planning.siteplan import plan_sites
 
 TIME_LIMIT = 60.0
 TARGET_SECONDS = 10.0

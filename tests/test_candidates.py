@@ -13,10 +13,10 @@ import shapely
 from affine import Affine
 from pyproj import Transformer
 
-from covgap import candidates
-from covgap.candidates import CandidateSettings
 from covgap.errors import ConfigError, DatasetError, MissingColumnError, ValueParseError
-from covgap.scenario import Scenario
+from covgap.planning import candidates
+from covgap.planning.candidates import CandidateSettings
+from covgap.radio.scenario import Scenario
 
 CRS = "EPSG:32648"
 X0, Y0 = 500_000.0, 2_440_000.0  # top-left corner of the synthetic DEM
@@ -260,9 +260,9 @@ DEMO = Path(__file__).resolve().parents[1] / "data"
 @pytest.mark.slow
 @pytest.mark.skipif(not (DEMO / "terrain" / "dem.tif").is_file(), reason="demo dataset absent")
 def test_demo_yields_at_least_a_thousand_candidates() -> None:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
+    from covgap.data.terrain import load_terrain
     from covgap.gaps import find_gaps
-    from covgap.terrain import load_terrain
 
     dataset = load_dataset(DEMO)
     dem = load_terrain(dataset.dem_path, crs=dataset.crs)

@@ -165,8 +165,8 @@ def test_signal_command_per_operator(dataset_dir: Path, tmp_path: Path) -> None:
 def test_installed_copy_generates_the_demo_once_into_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import covgap.demo
-    from covgap.cli import default_data_dir
+    import covgap.demo.generator
+    from covgap.demo import default_data_dir
 
     calls: list[Path] = []
 
@@ -176,7 +176,7 @@ def test_installed_copy_generates_the_demo_once_into_the_cache(
         (out / "dataset.toml").write_text('name = "demo"\n', encoding="utf-8")
         return out
 
-    monkeypatch.setattr(covgap.demo, "generate_demo", fake_generate)
+    monkeypatch.setattr(covgap.demo.generator, "generate_demo", fake_generate)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     no_checkout = tmp_path / "site-packages" / "data"
     first = default_data_dir(no_checkout)

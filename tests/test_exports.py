@@ -12,8 +12,8 @@ import pyogrio
 import pytest
 import shapely
 
-from covgap.costs import default_cost_settings
 from covgap.errors import CRSError, MissingColumnError
+from covgap.planning.costs import default_cost_settings
 from covgap.publish.exports import KML_NS, LIST_SEPARATOR, SHEET_NAMES, write_priorities
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'

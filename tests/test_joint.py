@@ -11,7 +11,10 @@ import pytest
 from affine import Affine
 from pyproj import CRS
 
-from covgap._joint import (
+from covgap.cli import main
+from covgap.data.terrain import Terrain
+from covgap.errors import ProblemInputError
+from covgap.planning._joint import (
     JointProblem,
     JointSolution,
     _tree,
@@ -19,10 +22,7 @@ from covgap._joint import (
     sequential_plan,
     solve_joint,
 )
-from covgap.cli import main
-from covgap.errors import ProblemInputError
-from covgap.routing import Router, cost_surface
-from covgap.terrain import Terrain
+from covgap.planning.routing import Router, cost_surface
 
 UTM = CRS.from_epsg(32648)
 
@@ -257,7 +257,7 @@ def test_grid_routes_start_on_the_grid_and_none_when_it_is_outside() -> None:
 def small(tmp_path_factory: pytest.TempPathFactory):
     from conftest import write_dataset
     from covgap.analysis import analyse
-    from covgap.siteplan import plan_sites
+    from covgap.planning.siteplan import plan_sites
 
     root = write_dataset(tmp_path_factory.mktemp("joint") / "data")
     analysis = analyse(root)
@@ -276,7 +276,7 @@ def _walk_to_grid(lines: list[dict], node: str) -> bool:
 
 
 def test_plan_joint_on_a_small_district(small) -> None:
-    from covgap.joint import plan_joint
+    from covgap.planning.joint import plan_joint
 
     _, analysis, plan = small
     joint = plan_joint(analysis, plan=plan, budget_power_vnd=2e10, budget_towers_vnd=1e10)
@@ -307,7 +307,7 @@ def test_plan_joint_on_a_small_district(small) -> None:
 
 def test_plan_joint_says_what_is_not_possible(small, make_dataset) -> None:
     from covgap.analysis import analyse
-    from covgap.joint import plan_joint
+    from covgap.planning.joint import plan_joint
 
     _, analysis, plan = small
     poor = plan_joint(analysis, plan=plan, budget_power_vnd=1.0, budget_towers_vnd=1e10)
@@ -386,7 +386,7 @@ def test_demo_joint_beats_sequential_and_draws_the_lines(tmp_path: Path) -> None
 
 def test_joint_settings_from_a_cost_file(tmp_path: Path) -> None:
     from covgap.errors import ConfigError
-    from covgap.joint import load_joint_settings
+    from covgap.planning.joint import load_joint_settings
 
     path = tmp_path / "costs.toml"
     path.write_text("[joint]\nvillage_lv_network_vnd = 9e8\n", encoding="utf-8")
@@ -399,8 +399,8 @@ def test_joint_settings_from_a_cost_file(tmp_path: Path) -> None:
 
 
 def test_packaged_joint_table_matches_the_defaults_and_the_sin_chai_budget() -> None:
-    from covgap.costs import default_cost_settings
-    from covgap.joint import JointSettings, default_joint_settings
+    from covgap.planning.costs import default_cost_settings
+    from covgap.planning.joint import JointSettings, default_joint_settings
     from covgap.settings import read_toml
 
     table = read_toml(Path(__file__).parents[1] / "coverage/covgap/scenarios/costs.toml")

@@ -10,8 +10,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covgap import _mclp
-from covgap.plan import (
+from covgap.planning import _mclp
+from covgap.planning.plan import (
     CoverageProblem,
     ExactCoverage,
     GreedyCoverage,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from covgap.analysis import analyse
+from covgap.planning.siteplan import coverage_curve, plan_sites
 from covgap.publish.plots import PLOT_FILES, status_counts, write_plots
 from covgap.sensitivity import Variant, sensitivity
-from covgap.siteplan import coverage_curve, plan_sites
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

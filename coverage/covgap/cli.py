@@ -18,42 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from covgap import __version__
+from covgap.demo.paths import default_data_dir
 from covgap.errors import CoverageError
 
-__all__ = ["default_data_dir", "main"]
+__all__ = ["main"]
 
 log = logging.getLogger("covgap.cli")
 
 EXIT_OK = 0
 EXIT_INPUT = 2
-
-
-def default_data_dir(checkout: Path | None = None) -> Path:
-    """Return the embedded demo dataset folder.
-
-    In a source checkout this is the committed ``data/`` folder beside
-    ``coverage/``.  In an installed copy without it, the demo is generated
-    (deterministically) into the user's cache folder on first use.
-
-    Parameters
-    ----------
-    checkout
-        The folder to look in first (default: the source checkout's ``data/``).
-    """
-    if checkout is None:
-        checkout = Path(__file__).resolve().parents[2] / "data"
-    if (checkout / "dataset.toml").is_file():
-        return checkout
-    import os
-
-    from covgap.demo import generate_demo
-
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    target = cache / "covgap" / f"demo-{__version__}"
-    if not (target / "dataset.toml").is_file():
-        log.info("generating the synthetic demo dataset into %s", target)
-        generate_demo(target)
-    return target
 
 
 @contextlib.contextmanager
@@ -144,7 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)
@@ -161,8 +134,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, analysis: Any) -> Any:
-    from covgap.costs import load_cost_settings
-    from covgap.siteplan import plan_sites
+    from covgap.planning.costs import load_cost_settings
+    from covgap.planning.siteplan import plan_sites
 
     k = args.sites if args.sites is not None else (None if args.budget is not None else 10)
     return plan_sites(
@@ -287,8 +260,8 @@ def _joint(args: argparse.Namespace, analysis: Any, plan: Any) -> Any:
         from covgap.errors import DatasetError
 
         raise DatasetError("the joint plan needs the terrain model (a DEM and existing sites)")
-    from covgap.costs import load_cost_settings
-    from covgap.joint import load_joint_settings, plan_joint
+    from covgap.planning.costs import load_cost_settings
+    from covgap.planning.joint import load_joint_settings, plan_joint
 
     return plan_joint(
         analysis,
@@ -322,8 +295,8 @@ def _print_joint(args: argparse.Namespace, joint: Any) -> None:
 
 def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
     """Read an observers CSV: columns ``x``, ``y`` (DEM CRS) and optional ``name``."""
+    from covgap.data.readers import parse_number, read_table
     from covgap.errors import DatasetError
-    from covgap.readers import parse_number, read_table
 
     table = read_table(path, required=("x", "y"), optional=("name",))
     if table.empty:
@@ -343,7 +316,7 @@ def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
 
 
 def _cmd_viewshed(args: argparse.Namespace) -> int:
-    from covgap.visibility import write_viewshed_tiffs
+    from covgap.radio.visibility import write_viewshed_tiffs
 
     points, names = read_observers(Path(args.observers))
     files = write_viewshed_tiffs(
@@ -362,11 +335,11 @@ def _cmd_viewshed(args: argparse.Namespace) -> int:
 
 
 def _cmd_signal(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
+    from covgap.data.terrain import load_terrain
     from covgap.errors import DatasetError
-    from covgap.scenario import as_scenario
-    from covgap.signal import compute_signal, write_signal_tiff
-    from covgap.terrain import load_terrain
+    from covgap.radio.scenario import as_scenario
+    from covgap.radio.signal import compute_signal, write_signal_tiff
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)

@@ -7,14 +7,14 @@ then :func:`os.replace`) and, for the same inputs, byte for byte the same:
 
 - ``priorities.xlsx``: the workbook's core properties carry a fixed date and
   the zip entries a fixed timestamp;
-- ``priorities.csv`` and ``priorities.geojson``: :mod:`covgap.publish.files`;
+- ``priorities.csv`` and ``priorities.geojson``: :mod:`covgap.files`;
 - ``priorities.gpkg``: GDAL's ``OGR_CURRENT_DATE`` pins the ``last_change``
   timestamp of ``gpkg_contents``; nothing else in the SQLite file varies;
 - ``priorities.kml``: written here with :mod:`xml.etree.ElementTree`.
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-`` or ``@``) are defused: in the CSV by a leading apostrophe
-(:func:`covgap.publish.files.csv_text`), in the workbook by storing them as
+(:func:`covgap.files.csv_text`), in the workbook by storing them as
 text cells (``data_type 's'``, quote prefix) with the text unchanged.
 """
 
@@ -44,7 +44,7 @@ from openpyxl.writer.excel import ExcelWriter
 from pyproj import CRS
 
 from covgap.errors import CRSError, MissingColumnError
-from covgap.publish.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
+from covgap.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
 
 __all__ = [
     "FIXED_TIMESTAMP",
@@ -433,12 +433,12 @@ def write_priorities(
     electrification_df
         The joint electrification list for the power utility.
     assumptions
-        Rows ``key, value, unit, source`` (:meth:`covgap.costs.CostSettings.assumptions`).
+        Rows ``key, value, unit, source`` (:meth:`covgap.planning.costs.CostSettings.assumptions`).
     name
         Base name of the files.
     extra_sheets
         More workbook sheets after the others, by name (e.g. the "joint
-        plan" sheet of :meth:`covgap.joint.JointPlan.sheet`).
+        plan" sheet of :meth:`covgap.planning.joint.JointPlan.sheet`).
 
     Returns
     -------

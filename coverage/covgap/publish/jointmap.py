@@ -14,7 +14,7 @@ from covgap.publish.labels import label
 from covgap.publish.webmap import _geometry, _latlon, _number, _option, _swatch, _to_wgs84
 
 if TYPE_CHECKING:
-    from covgap.joint import JointPlan
+    from covgap.planning.joint import JointPlan
 
 __all__ = ["JOINT_LINE_COLOUR", "JOINT_SITE_COLOUR", "JOINT_VILLAGE_COLOUR", "joint_layers"]
 
@@ -147,7 +147,7 @@ def joint_layers(joint: JointPlan, lang: str = "vi") -> list[dict[str, Any]]:
     Parameters
     ----------
     joint
-        The joint plan (:func:`covgap.joint.plan_joint`).
+        The joint plan (:func:`covgap.planning.joint.plan_joint`).
     lang
         ``"vi"`` or ``"en"``.
     """

@@ -11,16 +11,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from covgap.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.exports import write_priorities
-from covgap.publish.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
 from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
-    from covgap.joint import JointPlan
+    from covgap.planning.joint import JointPlan
+    from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
-    from covgap.siteplan import SitePlan
 
 __all__ = [
     "VILLAGE_COLUMNS",
@@ -110,7 +110,7 @@ def write_plan_lists(
     name
         Base name of the files.
     joint
-        A joint plan (:func:`covgap.joint.plan_joint`): adds the "joint plan"
+        A joint plan (:func:`covgap.planning.joint.plan_joint`): adds the "joint plan"
         sheet, the joint lines and powered sites to the electrification list
         and the joint settings to the assumptions.
     """
@@ -156,7 +156,7 @@ def _hillshade(analysis: Analysis) -> RgbaImage | None:
     """Return the DEM's hillshade for the map's basemap (``None`` without a DEM)."""
     terrain = analysis.terrain
     if terrain is None and analysis.dataset.dem_path is not None:
-        from covgap.terrain import load_terrain
+        from covgap.data.terrain import load_terrain
 
         terrain = load_terrain(analysis.dataset.dem_path, crs=analysis.dataset.crs)
     if terrain is None:
@@ -237,7 +237,7 @@ def publish_run(
     lang
         Language of the map ("vi" or "en").
     plan
-        A site plan (:func:`covgap.siteplan.plan_sites`): adds the priority
+        A site plan (:func:`covgap.planning.siteplan.plan_sites`): adds the priority
         lists (``priorities.xlsx``, ``.csv``, ``.geojson``, ``.gpkg``,
         ``.kml``), the ``plan`` key of the summary and the plan on the map.
     offline
@@ -250,7 +250,7 @@ def publish_run(
     plots
         Also write the PNG charts (:func:`covgap.publish.plots.write_plots`).
     joint
-        A joint plan of lines and towers (:func:`covgap.joint.plan_joint`):
+        A joint plan of lines and towers (:func:`covgap.planning.joint.plan_joint`):
         adds the ``joint`` key of the summary, its sheet and columns in
         ``priorities.xlsx`` and its three map layers.
     """

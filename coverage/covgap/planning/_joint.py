@@ -340,7 +340,7 @@ def solve_joint(
     """
     from highspy import HighsLp, HighsModelStatus, HighsVarType, MatrixFormat
 
-    from covgap._mclp import _check, _new_highs
+    from covgap.planning._mclp import _check, _new_highs
 
     p = problem
     n_s, n_v, n_e, n_d = (
@@ -577,7 +577,7 @@ def sequential_plan(
 
     1. Each site costs the cheaper of solar and the grid over its own
        segment from the grid (paid by the operators); the exact maximal
-       coverage plan (:class:`covgap.plan.ExactCoverage`) is chosen under the
+       coverage plan (:class:`covgap.planning.plan.ExactCoverage`) is chosen under the
        towers' budget (the total budget when there is one).
     2. The utility takes the villages in ``village_order`` and connects each
        by its cheapest path over the segments from what is already energised,
@@ -585,7 +585,7 @@ def sequential_plan(
        left of the total budget when there is one); villages that do not fit
        are skipped.
     """
-    from covgap.plan import CoverageProblem, ExactCoverage
+    from covgap.planning.plan import CoverageProblem, ExactCoverage
 
     t0 = time.perf_counter()
     n_s = p.site_solar_cost.size

@@ -57,11 +57,11 @@ from pyproj import CRS, Transformer
 from scipy.ndimage import maximum_filter, uniform_filter
 from scipy.spatial import cKDTree
 
-from covgap.dataset import FILES
+from covgap.data.dataset import FILES
+from covgap.data.readers import POLYGON_TYPES, parse_number, read_table, read_vector
 from covgap.errors import ConfigError, DatasetError, ValueParseError
-from covgap.links import sample_elevation
-from covgap.readers import POLYGON_TYPES, parse_number, read_table, read_vector
-from covgap.scenario import Scenario, default_scenario
+from covgap.radio.links import sample_elevation
+from covgap.radio.scenario import Scenario, default_scenario
 
 __all__ = [
     "CANDIDATES_FILE",
@@ -333,7 +333,7 @@ def terrain_candidates(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` or ``(elevation, transform[, crs])``.
+        :class:`covgap.data.terrain.Terrain` or ``(elevation, transform[, crs])``.
     settings
         Constraints (default :class:`CandidateSettings`).
     area
@@ -616,7 +616,7 @@ def find_candidates(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` or ``(elevation, transform)``.
+        :class:`covgap.data.terrain.Terrain` or ``(elevation, transform)``.
     communes
         Commune polygons with ``commune_code``: the area candidates are
         generated in, and the commune of each candidate (``None``: the whole
@@ -830,9 +830,9 @@ def dataset_candidates(
     Parameters
     ----------
     dataset
-        A :class:`covgap.dataset.Dataset`.
+        A :class:`covgap.data.dataset.Dataset`.
     terrain
-        Its DEM as a :class:`covgap.terrain.Terrain`.
+        Its DEM as a :class:`covgap.data.terrain.Terrain`.
     village_codes
         Villages that get village-adjacent candidates (typically
         ``find_gaps(dataset).uncovered``); ``None``: every village.

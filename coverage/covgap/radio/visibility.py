@@ -1,6 +1,6 @@
 """Line of sight from many observers over a DEM: ``covgap.viewshed()`` and its GeoTIFFs.
 
-The compiled kernel lives in :mod:`covgap._raycast` (a ray sweep whose fan
+The compiled kernel lives in :mod:`covgap.radio._raycast` (a ray sweep whose fan
 of rays doubles with distance, with the horizon of each cell's own sight line
 interpolated between the two neighbouring rays). Conventions follow GDAL's
 ``gdal_viewshed``: an observer stands at the centre of the cell holding its
@@ -23,11 +23,11 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.io import MemoryFile
 
-from covgap import _raycast
-from covgap.crs import is_metric
+from covgap.data.crs import is_metric
+from covgap.data.terrain import Terrain, check_coverage, read_dem
 from covgap.errors import CRSError
-from covgap.publish.files import atomic_write_bytes
-from covgap.terrain import Terrain, check_coverage, read_dem
+from covgap.files import atomic_write_bytes
+from covgap.radio import _raycast
 
 __all__ = [
     "NOT_VISIBLE",
@@ -146,7 +146,7 @@ def _terrain_from_file(dem_path: str | Path) -> Terrain:
     if not is_metric(crs):
         raise CRSError(
             f"{dem_path}: the DEM must be in a projected CRS in metres (it is {crs.name}); "
-            "reproject it first, e.g. with covgap.terrain.load_terrain"
+            "reproject it first, e.g. with covgap.data.terrain.load_terrain"
         )
     return Terrain(z, transform, crs, Path(dem_path))
 

@@ -8,11 +8,11 @@ a built line or the existing grid reaches it) or on solar, under one budget or
 one for the utility and one for the operators.  Beside it, the **sequential**
 baseline does what happens today: the operators plan towers first on their
 cheapest power, then the utility connects villages in the order of its
-electrification list (:mod:`covgap.electrification`), with the same budgets.
+electrification list (:mod:`covgap.planning.electrification`), with the same budgets.
 
 Stages
 ------
-1. **Cost surface** from the DEM (:func:`covgap.routing.cost_surface`): slope
+1. **Cost surface** from the DEM (:func:`covgap.planning.routing.cost_surface`): slope
    classes gentle / steep / very steep with multipliers 1, ``terrain_factor``
    and ``very_steep_factor`` on ``mv_line_vnd_per_km``.
 2. **Nodes**: the existing grid (node 0), each unpowered village's connection
@@ -21,18 +21,18 @@ Stages
    within the grid/solar saving distance of the grid or of an unpowered
    village (only there can a line pay for itself).
 3. **Candidate segments**, least-cost routed
-   (:class:`covgap.routing.Router`): grid to every node; each village to its
+   (:class:`covgap.planning.routing.Router`): grid to every node; each village to its
    ``village_neighbours`` nearest villages within ``max_link_km``; each site
    to its ``site_neighbours`` nearest villages.  Pruned by usefulness: a site
    segment costing more than the site saves on the grid, and a village-village
    segment dearer than both villages' own grid segments, can never be in a
    best plan and are dropped.
-4. **The MIP** (:mod:`covgap._joint`), exact within the time limit, started
+4. **The MIP** (:mod:`covgap.planning._joint`), exact within the time limit, started
    from the sequential plan so that it is never worse.
 
 Costs: a village costs ``transformer_vnd + village_lv_network_vnd`` (the
 utility); a site costs tower + equipment + backhaul (as in
-:func:`covgap.siteplan.plan_sites`) plus, on solar, the lifetime solar cost,
+:func:`covgap.planning.siteplan.plan_sites`) plus, on solar, the lifetime solar cost,
 or, on the grid, ``grid_connection_fixed_vnd + transformer_vnd`` and its
 lifetime energy (the operators).  Segments are the utility's; under two
 budgets a segment may be paid by the operators instead (as today, when an
@@ -60,11 +60,11 @@ from covgap.errors import ConfigError, CoverageError, ProblemInputError
 from covgap.settings import check_keys, check_number, read_toml
 
 if TYPE_CHECKING:
-    from covgap._joint import JointProblem, JointSolution
     from covgap.analysis import Analysis
-    from covgap.costs import CostSettings
-    from covgap.routing import Route, Router
-    from covgap.siteplan import SitePlan
+    from covgap.planning._joint import JointProblem, JointSolution
+    from covgap.planning.costs import CostSettings
+    from covgap.planning.routing import Route, Router
+    from covgap.planning.siteplan import SitePlan
 
 __all__ = [
     "JointPlan",
@@ -745,7 +745,7 @@ def plan_joint(
         An analysis whose terrain model ran.
     plan
         The site plan whose candidates, coverage and costs are reused
-        (default: :func:`covgap.siteplan.plan_sites` with its defaults).
+        (default: :func:`covgap.planning.siteplan.plan_sites` with its defaults).
     budget_vnd
         One budget for everything, VND.
     budget_power_vnd, budget_towers_vnd
@@ -775,8 +775,8 @@ def plan_joint(
         When one budget and the split budgets are both given, or a budget
         is negative.
     """
-    from covgap._joint import JointProblem, sequential_plan, solve_joint
-    from covgap.routing import Router, cost_surface
+    from covgap.planning._joint import JointProblem, sequential_plan, solve_joint
+    from covgap.planning.routing import Router, cost_surface
 
     if analysis.terrain is None:
         raise CoverageError("the joint plan needs the terrain model (a DEM and existing sites)")
@@ -790,7 +790,7 @@ def plan_joint(
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ProblemInputError(f"--{name} must be a number >= 0, got {value!r}")
     if plan is None:
-        from covgap.siteplan import plan_sites
+        from covgap.planning.siteplan import plan_sites
 
         plan = plan_sites(analysis, signal_after=False, costs=costs)
     costs = costs if costs is not None else plan.costs
@@ -838,7 +838,7 @@ def plan_joint(
     cxy = np.column_stack([cand.geometry.x.to_numpy(), cand.geometry.y.to_numpy()])
     near = np.zeros(len(cand), dtype=bool)
     if grid is not None:
-        from covgap.costs import distance_to_lines
+        from covgap.planning.costs import distance_to_lines
 
         near |= np.nan_to_num(distance_to_lines(cand, grid), nan=np.inf) <= spur_m
     if len(vill):

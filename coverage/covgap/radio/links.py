@@ -1,6 +1,6 @@
 """Point-to-point terrain links: line of sight, path loss and received power.
 
-The raster engine (:mod:`covgap.signal`) sweeps every cell around a site; the
+The raster engine (:mod:`covgap.radio.signal`) sweeps every cell around a site; the
 planning stage needs the opposite: a few thousand *pairs* (candidate site to
 settlement, candidate to existing tower).  This module walks the straight
 line of each pair over the DEM.
@@ -11,20 +11,20 @@ Rule
   ``n = ceil(d / step_m)`` (``step_m`` defaults to half a cell), with the
   bilinear surface through the cell centres.  Within the raster's outer half
   cell the nearest edge value is used; off the raster the terrain is unknown.
-* Heights follow GDAL's convention (the one :mod:`covgap._raycast` uses):
+* Heights follow GDAL's convention (the one :mod:`covgap.radio._raycast` uses):
   antenna heights are above the ground *at the end points*, and a point at
   distance ``d`` from the transmitter is lowered by
-  :func:`covgap.pathloss.earth_bulge_m` ``cc d² / 12 740 000`` with
+  :func:`covgap.radio.pathloss.earth_bulge_m` ``cc d² / 12 740 000`` with
   ``cc = scenario.curvature_coef``.  The result is symmetric: swapping the
   ends changes the corrected heights by a linear function of distance only,
   which leaves every "above the sight line" test unchanged.
 * **Line of sight**: no interior profile point rises strictly above the
   straight line joining the two antennas (geometric; no Fresnel clearance).
-* **Path loss** = :func:`covgap.pathloss.median_loss_db` (distance, the
+* **Path loss** = :func:`covgap.radio.pathloss.median_loss_db` (distance, the
   transmitter's antenna height above ground as Hata's base height, the
   receiver height) + the diffraction of ``scenario.diffraction``
-  (:func:`~covgap.pathloss.dominant_edge_loss_db` or
-  :func:`~covgap.pathloss.deygout_loss_db` over the profile).
+  (:func:`~covgap.radio.pathloss.dominant_edge_loss_db` or
+  :func:`~covgap.radio.pathloss.deygout_loss_db` over the profile).
 * **Received power** = EIRP - loss + ``scenario.receiver_gain_dbi``.
 * **Unknown**: a pair whose profile touches nodata (NaN) is unknown: loss and
   power NaN, ``los`` false, ``unknown`` true.  Nodata is never sea level.
@@ -48,9 +48,9 @@ import scipy.sparse
 from numba import njit, prange
 from pyproj import CRS
 
-from covgap import pathloss
 from covgap.errors import GeometryError
-from covgap.scenario import Scenario, site_parameters
+from covgap.radio import pathloss
+from covgap.radio.scenario import Scenario, site_parameters
 
 __all__ = [
     "STATE_BLOCKED",
@@ -237,7 +237,7 @@ def _links(
 def _grid(terrain: Any) -> tuple[np.ndarray, np.ndarray, float, CRS | None]:
     """Elevation array, inverse transform coefficients, cell size and CRS of a terrain.
 
-    ``terrain`` is a :class:`covgap.terrain.Terrain` (or anything with
+    ``terrain`` is a :class:`covgap.data.terrain.Terrain` (or anything with
     ``elevation`` and ``transform`` attributes, and optionally ``crs``) or a
     tuple ``(elevation, transform)``.
     """
@@ -407,7 +407,7 @@ def link_budget(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` (``elevation`` float 2-D with NaN
+        :class:`covgap.data.terrain.Terrain` (``elevation`` float 2-D with NaN
         nodata, ``transform``) or a tuple ``(elevation, transform)``;
         coordinates are in its metric CRS.
     tx_xy, rx_xy

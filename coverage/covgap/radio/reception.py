@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from covgap.scenario import Scenario
+from covgap.radio.scenario import Scenario
 
 __all__ = [
     "BEST_SITE_NONE",
@@ -270,8 +270,8 @@ def signal_reception(dataset: Any, signal: Any, scenario: Scenario) -> pd.DataFr
     """:func:`village_reception` of a dataset's villages under a computed signal.
 
     ``dataset`` has ``settlements`` and ``villages`` (a
-    :class:`covgap.dataset.Dataset`), ``signal`` is a
-    :class:`covgap.signal.SignalResult`.
+    :class:`covgap.data.dataset.Dataset`), ``signal`` is a
+    :class:`covgap.radio.signal.SignalResult`.
     """
     return village_reception(
         dataset.settlements,

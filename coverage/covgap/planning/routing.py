@@ -17,7 +17,7 @@ cells the least-cost path crosses to its end point, so
 
 Its cost in "weighted metres" is the sum over its pieces of the piece's length
 times the mean multiplier of the two cells it joins; a caller turns that into
-money with a cost per metre (:func:`covgap.joint.plan_joint` uses
+money with a cost per metre (:func:`covgap.planning.joint.plan_joint` uses
 ``mv_line_vnd_per_km``).  Distances are in the DEM's metric CRS.
 """
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from affine import Affine
     from pyproj import CRS
 
-    from covgap.terrain import Terrain
+    from covgap.data.terrain import Terrain
 
 __all__ = [
     "SLOPE_CLASSES",
