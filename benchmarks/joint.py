@@ -15,7 +15,8 @@ Instances (all SYNTHETIC):
 For each it prints the households gaining coverage plus power in the joint
 and the sequential plan, households per billion VND of budget (the two plans
 have the same budgets) and per billion actually spent, the joint MIP's solve
-time on one core (HiGHS, ``threads = 1``) and its status and proved gap, then
+time on one core (HiGHS, ``threads = 1``: its CPU time, and the wall-clock
+time, which on a shared machine is longer) and its status and proved gap, then
 whether the targets hold: joint >= sequential everywhere, strictly better on
 the demo, proved optimal in under 10 s at district scale.
 
@@ -81,7 +82,8 @@ def _row(name: str, joint: JointPlan, budget: float, seconds: float) -> dict[str
         if s.cost_vnd
         else None,
         "segments": len(joint.segments),
-        "solve_s": round(j.seconds, 2),
+        "solve_cpu_s": round(j.cpu_seconds, 2),
+        "solve_wall_s": round(j.seconds, 2),
         "plan_joint_s": round(seconds, 2),
         "status": j.status,
         "gap": j.gap,
@@ -139,12 +141,12 @@ def main(argv: list[str] | None = None) -> int:
         print(table.to_string(index=False))
     never_worse = all(r["joint_hh"] >= r["seq_hh"] for r in rows)
     better_demo = rows[0]["joint_hh"] > rows[0]["seq_hh"]
-    exact = all(r["status"] == "optimal" and r["solve_s"] < TARGET_SECONDS for r in rows)
+    exact = all(r["status"] == "optimal" and r["solve_cpu_s"] < TARGET_SECONDS for r in rows)
     print(f"joint >= sequential on every instance: {'met' if never_worse else 'NOT met'}")
     print(f"joint strictly better on the demo: {'met' if better_demo else 'NOT met'}")
     print(
         f"proved optimal in under {TARGET_SECONDS:g} s on one core: "
-        f"{'met' if exact else 'NOT met'} (max {max(r['solve_s'] for r in rows):.2f} s)"
+        f"{'met' if exact else 'NOT met'} (max {max(r['solve_cpu_s'] for r in rows):.2f} s CPU)"
     )
     return 0 if never_worse and better_demo and exact else 1
 

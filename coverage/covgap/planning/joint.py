@@ -247,6 +247,7 @@ class JointSide:
     status: str
     gap: float | None
     seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def households_gained(self) -> int:
@@ -296,6 +297,7 @@ class JointSide:
             "status": self.status,
             "gap": self.gap,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
         }
 
 
@@ -595,6 +597,85 @@ def _build_segments(
     return segments
 
 
+def _dominated(
+    keep: np.ndarray,
+    cov: Any,
+    solar: np.ndarray,
+    grid_fixed: np.ndarray,
+    site_of_node: dict[int, int],
+    segs: list[dict[str, Any]],
+) -> np.ndarray:
+    """Candidates that another with the same coverage beats on every cost (exact to drop).
+
+    Sites linked to a village are always kept.  The others are compared on
+    (solar cost, grid cost, cost of their own segment from the grid), ``inf``
+    where an option is missing: one no dearer on all three can replace the
+    other in any plan under any budgets.
+    """
+    degree: dict[int, int] = {}
+    for seg in segs:
+        degree[seg["u"]] = degree.get(seg["u"], 0) + 1
+        degree[seg["v"]] = degree.get(seg["v"], 0) + 1
+    leaf_cost = {
+        seg["v"]: float(seg["cost_vnd"])
+        for seg in segs
+        if seg["u"] == 0 and degree.get(seg["v"], 0) == 1
+    }
+    node_of = {pos: node for node, pos in site_of_node.items()}
+    groups: dict[bytes, list[tuple[int, tuple[float, float, float]]]] = {}
+    for pos, j in enumerate(keep):
+        node = node_of.get(pos)
+        if node is not None and degree.get(node, 0) > 0 and node not in leaf_cost:
+            continue
+        if node is not None and node in leaf_cost:
+            vec = (float(solar[j]), float(grid_fixed[j]), leaf_cost[node])
+        else:
+            vec = (float(solar[j]), math.inf, math.inf)
+        key = cov.indices[cov.indptr[j] : cov.indptr[j + 1]].tobytes()
+        groups.setdefault(key, []).append((pos, vec))
+    drop = np.zeros(len(keep), dtype=bool)
+    for members in groups.values():
+        for a, (pa, va) in enumerate(members):
+            for b, (_, vb) in enumerate(members):
+                better = all(x <= y for x, y in zip(vb, va, strict=True))
+                if a != b and better and (vb != va or b < a):
+                    drop[pa] = True
+                    break
+    return drop
+
+
+def _compact(
+    drop: np.ndarray,
+    nodes: list[_Node],
+    segs: list[dict[str, Any]],
+    site_of_node: dict[int, int],
+    inside: list[bool],
+    keep: np.ndarray,
+) -> tuple[list[_Node], list[dict[str, Any]], dict[int, int], list[bool], np.ndarray]:
+    """Drop dominated candidates, and the nodes of sites no segment reaches."""
+    touched = {seg["u"] for seg in segs} | {seg["v"] for seg in segs}
+    gone = {n for n, pos in site_of_node.items() if drop[pos] or n not in touched}
+    index: dict[int, int] = {}
+    for i in range(len(nodes)):
+        if i not in gone:
+            index[i] = len(index)
+    kept_pos = np.flatnonzero(~drop)
+    pos_map = {int(old): new for new, old in enumerate(kept_pos)}
+    new_segs = [
+        dict(seg, u=index[seg["u"]], v=index[seg["v"]])
+        for seg in segs
+        if seg["u"] in index and seg["v"] in index
+    ]
+    new_sites = {index[n]: pos_map[pos] for n, pos in site_of_node.items() if n in index}
+    return (
+        [nodes[i] for i in index],
+        new_segs,
+        new_sites,
+        [inside[i] for i in index],
+        keep[kept_pos],
+    )
+
+
 def _dem_check(router: Router, nodes: list[_Node], notes: list[str]) -> list[bool]:
     ok = []
     for n in nodes:
@@ -722,6 +803,7 @@ def _side(
         status=sol.status,
         gap=gap,
         seconds=sol.seconds,
+        cpu_seconds=sol.cpu_seconds,
     )
 
 
@@ -873,6 +955,10 @@ def plan_joint(
     village_idx = [i for i in village_idx if inside[i]]
     site_idx = [i for i in site_idx if inside[i]]
     segs = _build_segments(router, grid, nodes, village_idx, site_idx, costs, settings, notes)
+    drop = _dominated(keep_arr, cov_all, solar, grid_fixed, site_of_node, segs)
+    nodes, segs, site_of_node, inside, keep_arr = _compact(
+        drop, nodes, segs, site_of_node, inside, keep_arr
+    )
     seg_rows = []
     for k, s in enumerate(segs):
         r = s["route"]
