@@ -415,3 +415,34 @@ def test_packaged_joint_table_matches_the_defaults_and_the_sin_chai_budget() -> 
     total = 12.455 * c.mv_line_vnd_per_km + 6 * (c.transformer_vnd + j.village_lv_network_vnd)
     assert total == pytest.approx(24_160e6, rel=0.05)
     assert j.default_budget_power_vnd == 24_160e6
+
+
+def test_at_the_time_limit_the_plan_is_kept_with_its_gap() -> None:
+    rng = np.random.default_rng(7)
+    n_v, n_s = 12, 60
+    n_nodes = 1 + n_v + n_s
+    seg = [(0, i) for i in range(1, n_nodes)]
+    seg += [(1 + a, 1 + b) for a in range(n_v) for b in range(a + 1, n_v) if rng.random() < 0.3]
+    seg += [(1 + int(rng.integers(n_v)), 1 + n_v + j) for j in range(n_s)]
+    problem = JointProblem(
+        n_nodes=n_nodes,
+        seg_from=[u for u, _ in seg],
+        seg_to=[v for _, v in seg],
+        seg_cost=rng.uniform(0.1, 3.0, size=len(seg)),
+        village_node=np.arange(1, 1 + n_v),
+        village_benefit=rng.integers(10, 90, size=n_v).astype(float),
+        village_cost=rng.uniform(0.5, 2.0, size=n_v),
+        site_solar_cost=rng.uniform(2.0, 4.0, size=n_s),
+        site_grid_cost=rng.uniform(1.0, 2.5, size=n_s),
+        site_node=np.arange(1 + n_v, n_nodes),
+        coverage=rng.random((80, n_s)) < 0.08,
+        weights=rng.integers(5, 60, size=80).astype(float),
+        budget=25.0,
+    )
+    sequential = sequential_plan(problem, np.arange(n_v))
+    joint = solve_joint(problem, time_limit=0.001, start=sequential)
+    assert joint.status in ("time_limit", "optimal")
+    assert check_solution(problem, joint) == []
+    assert joint.covered + joint.powered >= sequential.covered + sequential.powered - 1e-9
+    if joint.status == "time_limit" and not joint.notes:
+        assert joint.gap >= 0.0

@@ -467,6 +467,8 @@ def solve_joint(
         HighsModelStatus.kInterrupt: "interrupted",
         HighsModelStatus.kIterationLimit: "time_limit",
         HighsModelStatus.kSolutionLimit: "time_limit",
+        # stopped by the time limit before HiGHS could set a status (in presolve)
+        HighsModelStatus.kNotset: "time_limit",
     }
     if status not in names:
         raise SolverError(f"HiGHS stopped with status {h.modelStatusToString(status)!r}")
