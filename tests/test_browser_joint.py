@@ -74,7 +74,7 @@ def test_joint_layers_are_drawn_with_their_names(page: Any, joint_map: Any) -> N
 def test_a_joint_line_opens_its_popup(page: Any, joint_map: Any) -> None:
     _, joint = joint_map
     line = page.locator("path.covgap-line-joint_lines").first
-    line.click(force=True)
+    line.dispatch_event("click")
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for(timeout=5_000)
     text = popup.inner_text()
