@@ -331,6 +331,12 @@ def test_plan_joint_says_what_is_not_possible(small, make_dataset) -> None:
     result = plan_joint(all_powered, budget_vnd=3e10)
     assert any("no unpowered village" in n for n in result.not_possible)
 
+    survey = [{"village_code": f"V0{i}", "mobile_signal": "yes"} for i in range(1, 7)]
+    all_covered = analyse(make_dataset(survey=survey))
+    result = plan_joint(all_covered, budget_vnd=3e10)
+    assert any("no uncovered village" in n for n in result.not_possible)
+    assert result.summary()["households_powered_gained"] > 0
+
 
 def test_cli_run_joint_writes_the_block_sheet_and_layers(
     small, tmp_path: Path, capsys: pytest.CaptureFixture[str]

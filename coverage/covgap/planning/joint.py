@@ -891,6 +891,8 @@ def plan_joint(
     vill = vill.sort_values("village_code", kind="stable").reset_index(drop=True)
     if not len(vill):
         notes.append("no unpowered village: the joint plan can only power tower sites")
+    if plan.problem.weights.size == 0:
+        notes.append("no uncovered village: the joint plan can only electrify villages")
     grid = ds.grid if ds.grid is not None and len(ds.grid) else None
     if grid is None:
         notes.append("no grid layer: no line can be routed; sites run on solar only")
