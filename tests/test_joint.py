@@ -378,18 +378,6 @@ def test_cli_joint_budget_errors_are_one_line(
     assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
 
 
-@pytest.mark.slow
-def test_demo_joint_beats_sequential_and_draws_the_lines(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    assert main(["-q", "run", "--out", str(out), "--joint", "--no-sensitivity", "--offline"]) == 0
-    joint = json.loads((out / "summary.json").read_text(encoding="utf-8"))["joint"]
-    assert joint["status"] == "optimal"
-    assert joint["households_gained"] > joint["sequential"]["households_gained"]
-    assert joint["lines"]
-    html = (out / "tua_chua_demo.html").read_text(encoding="utf-8")
-    assert '"id":"joint_lines"' in html
-
-
 def test_joint_settings_from_a_cost_file(tmp_path: Path) -> None:
     from covgap.errors import ConfigError
     from covgap.planning.joint import load_joint_settings
