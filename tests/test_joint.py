@@ -343,11 +343,9 @@ def test_cli_run_joint_writes_the_block_sheet_and_layers(
 ) -> None:
     root, _, _ = small
     out = tmp_path / "out"
-    code = main(
-        ["run", "--data", str(root), "--out", str(out), "--joint", "--sites", "3",
-         "--no-sensitivity", "--budget-power", "2e10", "--budget-towers", "1e10"]
-    )  # fmt: skip
-    assert code == 0
+    args = ["run", "--data", str(root), "--out", str(out), "--joint", "--sites", "3",
+            "--no-sensitivity", "--budget-power", "2e10", "--budget-towers", "1e10"]  # fmt: skip
+    assert main(args) == 0
     printed = capsys.readouterr().out
     assert "joint plan (optimal" in printed and "sequential plan (heuristic" in printed
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -359,6 +357,10 @@ def test_cli_run_joint_writes_the_block_sheet_and_layers(
 
     book = openpyxl.load_workbook(out / "priorities.xlsx", read_only=True)
     assert "joint plan" in book.sheetnames
+    again = tmp_path / "again"
+    assert main(["-q", *args[:4], str(again), *args[5:]]) == 0
+    for name in ("summary.json", "priorities.xlsx", "test_dataset.html"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

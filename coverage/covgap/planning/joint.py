@@ -296,8 +296,6 @@ class JointSide:
             "households_per_billion_vnd": None if per_bn is None else round(per_bn, 2),
             "status": self.status,
             "gap": self.gap,
-            "seconds": round(self.seconds, 3),
-            "cpu_seconds": round(self.cpu_seconds, 3),
         }
 
 
