@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -266,10 +265,7 @@ def test_demo_yields_at_least_a_thousand_candidates() -> None:
 
     dataset = load_dataset(DEMO)
     dem = load_terrain(dataset.dem_path, crs=dataset.crs)
-    start = time.perf_counter()
     out = candidates.dataset_candidates(dataset, dem, village_codes=find_gaps(dataset).uncovered)
-    elapsed = time.perf_counter() - start
     assert len(out) >= 1000, len(out)
-    assert elapsed < 60.0
     assert out["commune_code"].notna().all()
     assert (out["slope_deg"] <= CandidateSettings().max_slope_deg).all()

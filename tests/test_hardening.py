@@ -866,7 +866,10 @@ def test_negative_k_is_a_one_line_error(make_dataset, tmp_path, capsys):
         main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2
-    assert err[-1] == "covgap sites: error: argument --sites: must not be negative, got '-3'"
+    assert err == [
+        "error: covgap sites: argument --sites: must be >= 0 and <= 1e+06, got '-3' "
+        "(see covgap sites --help)"
+    ]
 
 
 # ------------------------------------------------------------------- troubleshooting

@@ -13,8 +13,8 @@ from covgap.sensitivity import Variant, default_variants, sensitivity
 
 
 @pytest.fixture
-def analysis(dataset_dir: Path):
-    return analyse(dataset_dir)
+def analysis(shared_analysis):
+    return shared_analysis
 
 
 def test_default_variants_are_the_documented_ranges() -> None:

@@ -14,8 +14,8 @@ from covgap.planning.siteplan import plan_sites
 
 
 @pytest.fixture
-def analysis(dataset_dir: Path):
-    return analyse(dataset_dir)
+def analysis(shared_analysis):
+    return shared_analysis
 
 
 def test_plan_ranks_sites_and_accounts_for_every_household(analysis) -> None:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,44 @@ EXIT_OK = 0
 EXIT_INPUT = 2
 
 
+class _Console(logging.Handler):
+    """Log records on standard error, each distinct message once, above any progress bar.
+
+    tqdm's ``write`` prints above the bars instead of inside their lines.  A
+    message seen before is counted, not printed again; :meth:`close_run` then
+    says how often each repeated warning came.
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # pragma: no cover - logging's own contract
+            self.handleError(record)
+            return
+        self.counts[text] += 1
+        if self.counts[text] == 1:
+            _write_above_bars(text)
+
+    def close_run(self) -> None:
+        """Say once how many times each repeated message came."""
+        for text, count in self.counts.items():
+            if count > 1:
+                head = text if len(text) <= 90 else text[:87] + "..."
+                _write_above_bars(f"({count}x in this run) {head}")
+        self.counts.clear()
+
+
+def _write_above_bars(text: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
+
+
 @contextlib.contextmanager
 def _logging_to_stderr(verbosity: int) -> Iterator[None]:
     """Send covgap's log records to standard error for the duration of a command.
@@ -39,9 +80,7 @@ def _logging_to_stderr(verbosity: int) -> Iterator[None]:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     if verbosity < 0:
         level = logging.ERROR
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.setLevel(level)
+    handler = _Console(level)
     logger = logging.getLogger("covgap")
     saved_level = logger.level
     logger.addHandler(handler)
@@ -49,6 +88,7 @@ def _logging_to_stderr(verbosity: int) -> Iterator[None]:
     try:
         yield
     finally:
+        handler.close_run()
         logger.removeHandler(handler)
         logger.setLevel(saved_level)
 
@@ -66,6 +106,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
     dataset = analysis.dataset
+    if analysis.terrain is None and not args.no_model:
+        why = "no DEM (terrain/dem.tif)" if dataset.dem_path is None else "no tower sites"
+        log.warning(
+            "%s: coverage model, site plan and signal layers skipped; gaps come from the survey",
+            why,
+        )
     plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
     joint = _joint(args, analysis, plan)
     stability = None
@@ -189,23 +235,76 @@ def _cmd_sites(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _non_negative(kind: type) -> Any:
-    def parse(text: str) -> Any:
+@dataclass(frozen=True)
+class Number:
+    """An argparse ``type``: a finite number inside its range, checked when parsed.
+
+    A bad value (text, NaN, infinity, out of range) ends the command with one
+    ``error:`` line and exit code 2 before any work starts.
+
+    Parameters
+    ----------
+    kind
+        ``int`` or ``float``.
+    low
+        Smallest allowed value.
+    low_open
+        ``True`` for ``value > low`` (a radius), ``False`` for ``value >= low``.
+    high
+        Largest allowed value: beyond it the value cannot be meant (a 10^308 m
+        radius) and would only overflow later.
+    unit
+        Shown in the message.
+    """
+
+    kind: type = float
+    low: float = 0.0
+    low_open: bool = False
+    high: float = math.inf
+    unit: str = ""
+
+    @property
+    def __name__(self) -> str:  # argparse names the type in some messages
+        return "whole number" if self.kind is int else "number"
+
+    def describe(self) -> str:
+        """Return the allowed range in words, e.g. ``> 0 and <= 300000 m``."""
+        low = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{low} and <= {self.high:g}{unit}"
+
+    def __call__(self, text: str) -> Any:
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+            value = self.kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"expected a {self.__name__} {self.describe()}, got {text!r}"
+            ) from None
+        inside = value > self.low if self.low_open else value >= self.low
+        if not (math.isfinite(value) and inside and value <= self.high):
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text!r}")
         return value
 
-    parse.__name__ = kind.__name__
-    return parse
+
+#: The numeric options' ranges (shared by every subcommand that has them).
+SITES = Number(int, 0, high=1_000_000)
+BUDGET_VND = Number(float, 0, high=1e16, unit="VND")
+TIME_LIMIT_S = Number(float, 0, low_open=True, high=1e6, unit="s")
+RADIUS_M = Number(float, 0, low_open=True, high=300_000, unit="m")
+HEIGHT_M = Number(float, 0, high=3_000, unit="m")
+CURVATURE = Number(float, 0, high=1)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``error: covgap run: argument --sites: ...``."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> None:
-    parser.add_argument("--sites", type=_non_negative(int), help="number of new sites (default 10)")
-    parser.add_argument("--budget", type=_non_negative(float), help="budget in VND (e.g. 3e10)")
+    parser.add_argument("--sites", type=SITES, help="number of new sites (default 10)")
+    parser.add_argument("--budget", type=BUDGET_VND, help="budget in VND (e.g. 3e10)")
     parser.add_argument(
         "--method",
         choices=["exact", "greedy"],
@@ -219,7 +318,7 @@ def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> 
             help="plan for one operator's network (e.g. Viettel): villages its sites do not cover",
         )
     parser.add_argument(
-        "--time-limit", type=float, default=60.0, help="seconds for the exact solver"
+        "--time-limit", type=TIME_LIMIT_S, default=60.0, help="seconds for the exact solver"
     )
 
 
@@ -231,12 +330,12 @@ def _joint_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--budget-power",
-        type=_non_negative(float),
+        type=BUDGET_VND,
         help="with --joint: the power utility's budget in VND (default 2.416e10, Sín Chải)",
     )
     parser.add_argument(
         "--budget-towers",
-        type=_non_negative(float),
+        type=BUDGET_VND,
         help="with --joint: the operators' budget in VND (default: the site plan's cost)",
     )
 
@@ -397,7 +496,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``covgap`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="covgap",
         description="Mobile-coverage gap analysis: villages, grid power, towers and terrain.",
     )
@@ -465,12 +564,12 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument(
         "--observers", required=True, help="CSV with x, y (in the DEM's CRS) and optional name"
     )
-    view.add_argument("--radius", type=float, required=True, help="radius, metres")
-    view.add_argument("--observer-height", type=float, default=30.0, help="metres above ground")
-    view.add_argument("--target-height", type=float, default=1.5, help="metres above ground")
+    view.add_argument("--radius", type=RADIUS_M, required=True, help="radius, metres")
+    view.add_argument("--observer-height", type=HEIGHT_M, default=30.0, help="metres above ground")
+    view.add_argument("--target-height", type=HEIGHT_M, default=1.5, help="metres above ground")
     view.add_argument(
         "--curvature-coef",
-        type=float,
+        type=CURVATURE,
         default=0.75,
         help="GDAL's curvature coefficient 1/k (0.75 for k = 4/3; 0 for a flat earth)",
     )

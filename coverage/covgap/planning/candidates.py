@@ -59,7 +59,7 @@ from scipy.spatial import cKDTree
 
 from covgap.data.dataset import FILES
 from covgap.data.readers import POLYGON_TYPES, parse_number, read_table, read_vector
-from covgap.errors import ConfigError, DatasetError, ValueParseError
+from covgap.errors import ConfigError, CRSError, DatasetError, TerrainError, ValueParseError
 from covgap.radio.links import sample_elevation
 from covgap.radio.scenario import Scenario, default_scenario
 
@@ -193,7 +193,7 @@ def _grid(terrain: Any) -> tuple[np.ndarray, Any, CRS | None]:
         z, transform, crs = terrain.elevation, terrain.transform, getattr(terrain, "crs", None)
     z = np.asarray(z, dtype=np.float64)
     if transform.b != 0.0 or transform.d != 0.0:
-        raise ValueError("candidates need a north-up DEM (no rotation)")
+        raise TerrainError("candidates need a north-up DEM (no rotation)")
     return z, transform, (CRS.from_user_input(crs) if crs is not None else None)
 
 
@@ -651,7 +651,7 @@ def find_candidates(
     z, transform, tcrs = _grid(terrain)
     crs = tcrs if tcrs is not None else (CRS.from_user_input(crs) if crs is not None else None)
     if crs is None:
-        raise ValueError("find_candidates: the terrain has no CRS; pass crs=")
+        raise CRSError("find_candidates: the terrain has no CRS; pass crs=")
 
     communes = _to(communes, crs)
     if settlements is None or len(settlements) == 0:

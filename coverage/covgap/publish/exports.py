@@ -53,6 +53,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "SHEET_NAMES",
     "kml_text",
+    "rounded_for_operators",
     "write_priorities",
     "xlsx_bytes",
 ]
@@ -127,6 +128,27 @@ def _flat_frame(df: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
+def rounded_for_operators(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Round money to whole VND (and USD) and distances and heights to whole metres.
+
+    Operators and the utility read these lists; ``932698431.6113237`` VND or
+    ``161.8554081305542`` m claim a precision that no cost or distance here
+    has.  Columns ending in ``_vnd``, ``_usd`` or ``_m`` become whole numbers
+    (missing values stay missing); other columns are left as they are.
+    """
+    if frame is None:
+        return None
+    out = frame.copy()
+    for column in out.columns:
+        if not str(column).endswith(("_vnd", "_usd", "_m")):
+            continue
+        series = out[column]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        out[column] = series.round(0).astype("Int64")
+    return out
+
+
 def _ordered_plan(plan_df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Plan sorted by rank, with lon/lat (WGS84) and the standard column order."""
     for column in ("rank", "site_id"):
@@ -148,7 +170,8 @@ def _ordered_plan(plan_df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geom = plan.geometry.name
     columns = [c for c in PLAN_COLUMNS if c in plan.columns]
     columns += [c for c in plan.columns if c not in columns and c != geom]
-    return gpd.GeoDataFrame(plan[[*columns, geom]], geometry=geom, crs=plan.crs)
+    ordered = rounded_for_operators(plan[[*columns, geom]])
+    return gpd.GeoDataFrame(ordered, geometry=geom, crs=plan.crs)
 
 
 # -- XLSX ----------------------------------------------------------------------
@@ -463,7 +486,12 @@ def write_priorities(
     sheets = dict(
         zip(
             SHEET_NAMES,
-            [plan.drop(columns=geom), uncovered_df, electrification_df, assumptions_df],
+            [
+                plan.drop(columns=geom),
+                rounded_for_operators(uncovered_df),
+                rounded_for_operators(electrification_df),
+                assumptions_df,
+            ],
             strict=True,
         )
     )

@@ -43,6 +43,7 @@ from jinja2 import Template
 from pyproj import CRS
 
 from covgap.data.text import fold
+from covgap.errors import ParameterError
 from covgap.files import atomic_write_text
 from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
 from covgap.publish.labels import LANGUAGES, label, labels_for
@@ -717,11 +718,11 @@ def build_map(
         Render it with :meth:`WebMap.render` or write it with :func:`write_map`.
     """
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+        raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     villages_ll = _to_wgs84(villages)
     communes_ll = _to_wgs84(communes)
     if villages_ll is None or communes_ll is None:
-        raise ValueError("the map needs at least one village and one commune")
+        raise ParameterError("the map needs at least one village and one commune")
 
     layers: list[dict[str, Any]] = []
     if hillshade is None and offline:

@@ -48,7 +48,7 @@ import scipy.sparse
 from numba import njit, prange
 from pyproj import CRS
 
-from covgap.errors import GeometryError
+from covgap.errors import GeometryError, ParameterError
 from covgap.radio import pathloss
 from covgap.radio.scenario import Scenario, site_parameters
 
@@ -250,7 +250,7 @@ def _grid(terrain: Any) -> tuple[np.ndarray, np.ndarray, float, CRS | None]:
         crs = getattr(terrain, "crs", None)
     z = np.asarray(elevation)
     if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
-        raise ValueError(f"terrain elevation must be a non-empty 2-D array, got {z.shape}")
+        raise ParameterError(f"terrain elevation must be a non-empty 2-D array, got {z.shape}")
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float32)
     z = np.ascontiguousarray(z)
@@ -267,9 +267,9 @@ def _xy(points: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     if arr.ndim == 1 and arr.size == 2:
         arr = arr.reshape(1, 2)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{name}: expected an (n, 2) array of x, y, got shape {arr.shape}")
+        raise ParameterError(f"{name}: expected an (n, 2) array of x, y, got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: coordinates must be finite")
+        raise ParameterError(f"{name}: coordinates must be finite")
     return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
 
 
@@ -278,11 +278,11 @@ def _heights(values: Any, n: int, name: str, default: float | None) -> np.ndarra
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
-        raise ValueError(f"{name}: expected a scalar or {n} values, got shape {arr.shape}")
+        raise ParameterError(f"{name}: expected a scalar or {n} values, got shape {arr.shape}")
     if default is not None:
         arr = np.where(np.isnan(arr), default, arr)
     if np.isnan(arr).any() or (arr < 0).any() or np.isinf(arr).any():
-        raise ValueError(f"{name}: heights must be finite and >= 0")
+        raise ParameterError(f"{name}: heights must be finite and >= 0")
     return np.ascontiguousarray(arr)
 
 
@@ -317,9 +317,9 @@ def _run(
     z, inv, cell, _ = _grid(terrain)
     step = 0.5 * cell if step_m is None else float(step_m)
     if not step > 0.0:
-        raise ValueError(f"step_m must be > 0, got {step_m!r}")
+        raise ParameterError(f"step_m must be > 0, got {step_m!r}")
     if not max_distance > 0.0:
-        raise ValueError(f"max distance must be > 0, got {max_distance!r}")
+        raise ParameterError(f"max distance must be > 0, got {max_distance!r}")
     n_tx, n_rx = tx[0].size, rx[0].size
     state = np.empty((n_tx, n_rx), dtype=np.uint8)
     loss = np.empty((n_tx, n_rx), dtype=np.float64)
@@ -440,7 +440,7 @@ def link_budget(
     eirp = np.asarray(scenario.eirp_dbm if eirp_dbm is None else eirp_dbm, dtype=np.float64)
     eirp = np.broadcast_to(eirp, (tx_x.size,)) if eirp.ndim == 0 else eirp
     if eirp.shape != (tx_x.size,):
-        raise ValueError(f"eirp_dbm: expected a scalar or {tx_x.size} values, got {eirp.shape}")
+        raise ParameterError(f"eirp_dbm: expected a scalar or {tx_x.size} values, got {eirp.shape}")
     state, loss, distance = _run(
         terrain,
         (tx_x, tx_y, tx_h),

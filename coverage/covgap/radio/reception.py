@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from covgap.errors import ParameterError
 from covgap.radio.scenario import Scenario
 
 __all__ = [
@@ -217,9 +218,9 @@ def village_reception(
     rsrp = np.asarray(rsrp)
     best_site = np.asarray(best_site)
     if rsrp.shape != best_site.shape or rsrp.ndim != 2:
-        raise ValueError(f"rsrp {rsrp.shape} and best_site {best_site.shape} must be equal 2-D")
+        raise ParameterError(f"rsrp {rsrp.shape} and best_site {best_site.shape} must be equal 2-D")
     if unknown is not None and np.shape(unknown) != rsrp.shape:
-        raise ValueError(f"unknown mask {np.shape(unknown)} does not match rsrp {rsrp.shape}")
+        raise ParameterError(f"unknown mask {np.shape(unknown)} does not match rsrp {rsrp.shape}")
     site_ids = [str(s) for s in site_ids]
 
     codes, x, y, households = _points(settlements_gdf, villages_gdf, crs)
