@@ -492,7 +492,7 @@ def solve_joint(
     gap = float(info.mip_gap) if math.isfinite(float(info.mip_gap)) else math.nan
     if names[status] == "optimal":
         gap = max(0.0, gap) if math.isfinite(gap) else 0.0
-    return _solution(
+    sol = _solution(
         p,
         site_power,
         villages,
@@ -504,6 +504,21 @@ def solve_joint(
         bound=-dual if math.isfinite(dual) else -objective,
         cpu_seconds=cpu,
     )
+    if start is not None and _value(p, start) > _value(p, sol) + 1e-9:
+        # HiGHS stopped (time limit) before it took the start plan in: keep the start
+        value = _value(p, start)
+        upper = -dual if math.isfinite(dual) else math.nan
+        start.gap = max(0.0, (upper - value) / max(abs(value), 1e-9)) if upper == upper else gap
+        start.status, start.seconds, start.cpu_seconds = sol.status, seconds, cpu
+        start.bound = upper
+        start.notes.append("HiGHS stopped with a worse plan than the start plan: the start is kept")
+        return start
+    return sol
+
+
+def _value(p: JointProblem, sol: JointSolution) -> float:
+    """Weighted benefit of a plan."""
+    return p.weight_covered * sol.covered + p.weight_powered * sol.powered
 
 
 def _start_vector(
