@@ -440,5 +440,6 @@ def test_at_the_time_limit_the_plan_is_kept_with_its_gap() -> None:
     assert joint.status in ("time_limit", "optimal")
     assert check_solution(problem, joint) == []
     assert joint.covered + joint.powered >= sequential.covered + sequential.powered - 1e-9
-    if joint.status == "time_limit" and not joint.notes:
-        assert joint.gap >= 0.0
+    if joint.status == "time_limit":
+        # the proved gap, or NaN when HiGHS had no bound yet (reported as null)
+        assert not joint.gap < 0.0
