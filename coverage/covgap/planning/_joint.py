@@ -399,8 +399,7 @@ def solve_joint(
     for n in range(1, n_n):
         terms = inflow.get(n, [])
         rows.add([c for c, _ in terms] + [e[n]], [v for _, v in terms] + [-1.0], 0.0, 0.0)
-    seg_u = np.concatenate([p.seg_cost, np.zeros(0)])
-    utility = (list(g), p.village_cost.tolist(), list(xu), seg_u.tolist())
+    utility = (list(g), p.village_cost.tolist(), list(xu), p.seg_cost.tolist())
     operators_cols = list(s) + list(q) + list(xo)
     operators_vals = (
         p.site_solar_cost.tolist() + p.site_grid_cost[grid_sites].tolist() + p.seg_cost.tolist()
