@@ -109,8 +109,11 @@ def _brute_force(p: JointProblem) -> float:
                 else:
                     # some split of the segments between the two payers fits both budgets
                     ok = False
+                    payable = p.operator_payable[built_a]
                     for payer in itertools.product([0, 1], repeat=seg_cost.size):
                         mask = np.array(payer, dtype=bool)
+                        if (mask & ~payable).any():
+                            continue  # the operators pay only segments ending at a site
                         utility = v_cost + seg_cost[~mask].sum()
                         operators = s_cost + seg_cost[mask].sum()
                         if utility <= p.budget_power + 1e-9 and operators <= p.budget_towers + 1e-9:

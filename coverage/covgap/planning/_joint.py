@@ -20,7 +20,8 @@ two budgets) and continuous ``z_i`` (demand i covered) and arc flows ``f``:
   built segment is connected to the grid;
 * budgets: one on the total cost, or one for the utility (segments it pays,
   village stations and low-voltage networks) and one for the operators
-  (sites, and the segments they pay).
+  (sites, and the segments they pay: only segments ending at a site, their
+  own spurs as today).
 
 ``eps`` is small enough that the cost term never outweighs one household:
 among plans of equal benefit the cheaper is preferred.
@@ -135,6 +136,14 @@ class JointProblem:
             self.budget_power is not None or self.budget_towers is not None
         ):
             raise ProblemInputError("give one total budget or the power/towers budgets, not both")
+
+    @property
+    def operator_payable(self) -> np.ndarray:
+        """Per segment: whether the operators may pay it (split budgets, a site at an end)."""
+        if not self.split:
+            return np.zeros(self.seg_cost.size, dtype=bool)
+        sites = self.site_node[self.site_node >= 0]
+        return np.isin(self.seg_from, sites) | np.isin(self.seg_to, sites)
 
     @property
     def split(self) -> bool:
@@ -370,8 +379,9 @@ def solve_joint(
     g = cols.add(n_v, -p.weight_powered * p.village_benefit + eps * p.village_cost, 1.0, True)
     e = cols.add(n_n, 0.0, 1.0, True)  # e[0] (the grid) is fixed to 1 below
     xu = cols.add(n_e, eps * p.seg_cost, 1.0, True)
-    # a line paid by the operators costs a hair more: the utility pays when it can
-    xo = cols.add(n_e, 1.01 * eps * p.seg_cost, 1.0 if p.split else 0.0, True)
+    # the operators may pay only a line that ends at a site (their own spur, as
+    # today), and it costs them a hair more: the utility pays when it can
+    xo = cols.add(n_e, 1.01 * eps * p.seg_cost, p.operator_payable.astype(float), True)
     f_fw = cols.add(n_e, 0.0, float(n_n), False)
     f_bw = cols.add(n_e, 0.0, float(n_n), False)
     rows = _Rows()
