@@ -331,7 +331,8 @@ def _joint_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget-power",
         type=BUDGET_VND,
-        help="with --joint: the power utility's budget in VND (default 2.416e10, Sín Chải)",
+        help="with --joint: the power utility's budget in VND (default 2.416e10, Sín Chải; "
+        "without any budget: one budget, the site plan's cost + 2.416e10)",
     )
     parser.add_argument(
         "--budget-towers",

@@ -829,10 +829,10 @@ def plan_joint(
     budget_vnd
         One budget for everything, VND.
     budget_power_vnd, budget_towers_vnd
-        Or the utility's and the operators' budgets.  When neither form is
-        given: the towers get what ``plan`` spends and the power budget is
-        ``default_budget_power_vnd`` (one Sín Chải package); a missing one of
-        the two takes that default.
+        Or the utility's and the operators' budgets; a missing one of the two
+        takes its default: for the towers what ``plan`` spends, for power
+        ``default_budget_power_vnd`` (one Sín Chải package).  When no budget
+        is given at all: one budget, the sum of those two defaults.
     costs
         Cost settings (default: the site plan's).
     settings
@@ -875,9 +875,12 @@ def plan_joint(
         plan = plan_sites(analysis, signal_after=False, costs=costs)
     costs = costs if costs is not None else plan.costs
     settings = settings if settings is not None else default_joint_settings()
-    if budget_vnd is None:
+    towers_default = float(plan.plan["cost_vnd"].sum()) if len(plan.plan) else 0.0
+    if budget_vnd is None and budget_power_vnd is None and budget_towers_vnd is None:
+        budget_vnd = towers_default + settings.default_budget_power_vnd
+    elif budget_vnd is None:
         if budget_towers_vnd is None:
-            budget_towers_vnd = float(plan.plan["cost_vnd"].sum()) if len(plan.plan) else 0.0
+            budget_towers_vnd = towers_default
         if budget_power_vnd is None:
             budget_power_vnd = settings.default_budget_power_vnd
     ds, gaps, scenario = analysis.dataset, analysis.gaps, analysis.scenario
