@@ -148,6 +148,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"terrain model agrees with the survey on {agree} of {m['compared']} villages"
             f" (disagreements: {', '.join(m['disagreements']) or 'none'})",
         )
+        if "propagation_model" in m:
+            _out(args, f"propagation model: {m['propagation_model']}")
     if plan is not None:
         _print_plan(args, plan)
     if joint is not None:
@@ -293,6 +295,7 @@ TIME_LIMIT_S = Number(float, 0, low_open=True, high=1e6, unit="s")
 RADIUS_M = Number(float, 0, low_open=True, high=300_000, unit="m")
 HEIGHT_M = Number(float, 0, high=3_000, unit="m")
 CURVATURE = Number(float, 0, high=1)
+HOUSEHOLD_SIZE = Number(float, 0, low_open=True, high=50, unit="persons")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -449,6 +452,10 @@ def _cmd_signal(args: argparse.Namespace) -> int:
         raise DatasetError("no tower sites to model", path=data)
     scenario = as_scenario(args.scenario)
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    if dataset.landcover_path is not None:
+        from covgap.radio.landcover import with_landcover
+
+        terrain, _ = with_landcover(terrain, dataset.landcover_path)
     out = Path(args.out)
     if args.by is None:
         result = compute_signal(terrain, dataset.sites, scenario)
@@ -487,12 +494,149 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from covgap.data.dataset import load_dataset
+    from covgap.data.measurements import read_measurements
+    from covgap.data.terrain import load_terrain
+    from covgap.errors import DatasetError
+    from covgap.radio.calibration import calibrate, write_scenario
+    from covgap.radio.landcover import with_landcover
+    from covgap.radio.scenario import as_scenario
+
+    data = Path(args.data) if args.data else default_data_dir()
+    dataset = load_dataset(data, crs=args.crs)
+    if dataset.dem_path is None:
+        raise DatasetError("no DEM: terrain/dem.tif is needed to calibrate the model", path=data)
+    if len(dataset.sites) == 0:
+        raise DatasetError("no tower sites to calibrate against", path=data)
+    scenario = as_scenario(args.scenario)
+    measurements = read_measurements(
+        args.measurements, operators=sorted(set(dataset.sites["operator"].astype(str)))
+    )
+    terrain, _ = with_landcover(
+        load_terrain(dataset.dem_path, crs=dataset.crs), dataset.landcover_path
+    )
+    result = calibrate(terrain, dataset.sites, scenario, measurements)
+    _out(args, f"measurements: {len(result.points)} used, {len(result.bad_rows)} set aside")
+    for bad in result.bad_rows:
+        _out(args, f"  {bad['file']}: row {bad['row']}, column {bad['column']!r}: {bad['reason']}")
+    _out(args, f"before ({scenario.name}): {result.before}  (measured - predicted)")
+    slope = (
+        f", slope {result.fit.slope_db:+.2f} dB/decade around {result.distance_km:g} km"
+        if result.fit.slope_fitted
+        else " (too few points or distances for a slope)"
+    )
+    _out(args, f"fit: offset {result.fit.offset_db:+.2f} dB{slope}, {result.fit.n} points")
+    for op, fit in result.operators.items():
+        extra = f", slope {fit.slope_db:+.2f} dB/decade" if fit.slope_fitted else ""
+        _out(args, f"  {op}: offset {fit.offset_db:+.2f} dB{extra}, {fit.n} points")
+    for note in result.notes:
+        _out(args, f"  {note}")
+    _out(args, f"after: {result.after}")
+    header = [
+        f"Scenario '{scenario.name}' calibrated by `covgap calibrate` against",
+        f"{measurements.label} ({len(result.points)} points).",
+        f"Before: {result.before}.",
+        f"After: {result.after}.",
+    ]
+    named = result.scenario.with_overrides(name=Path(args.out).stem)
+    path = write_scenario(named, args.out, header)
+    _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from covgap.demo import generate_demo
 
     out = generate_demo(Path(args.out))
     _out(args, f"wrote the synthetic Tủa Chùa demo dataset to {out}")
     return EXIT_OK
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from covgap.data.prepare import prepare_dataset
+    from covgap.radio.scenario import as_scenario
+
+    # the data layer does not read scenarios: the signal radius is passed in
+    radius = as_scenario(args.scenario).radius_m
+    report = prepare_dataset(
+        args.out,
+        communes=args.communes,
+        osm=args.osm,
+        dem=args.dem,
+        cells=args.cells,
+        sites=args.sites_file,
+        population=args.population,
+        household_size=args.household_size,
+        power_status=args.power_status,
+        villages=args.villages,
+        landcover=args.landcover,
+        radius_m=radius,
+        commune_code_field=args.commune_code_field,
+        commune_name_field=args.commune_name_field,
+        select=args.select,
+        name=args.name,
+        crs=args.crs,
+    )
+    _out(args, f"communes: {report.communes}")
+    _out(
+        args,
+        f"villages: {report.villages} ({report.villages_from_points} from points, "
+        f"{len(report.communes_without_points)} communes without any)",
+    )
+    if report.households == report.households:  # not NaN
+        _out(
+            args,
+            f"households: {report.households:,.0f} (population {report.population:,.0f} / "
+            f"{report.household_size:g}, {report.household_size_source})",
+        )
+    _out(args, f"cells kept: {report.cells_kept}; sites listed: {report.sites_listed}")
+    _out(args, f"grid lines: {report.grid_lines}; power status: {report.power_status}")
+    _out(
+        args,
+        f"DEM: {report.dem_shape[1]} x {report.dem_shape[0]} cells "
+        f"at {report.dem_resolution_m:g} m",
+    )
+    if report.landcover_share == report.landcover_share:  # not NaN
+        _out(args, f"land cover: {report.landcover_share:.1%} of the DEM")
+    if report.warnings:
+        _out(args, f"{len(report.warnings)} warning(s):")
+        for line in report.warnings:
+            _out(args, f"  - {line}")
+    _out(
+        args, f"wrote the dataset {report.out_dir} ({len(report.sources)} sources in dataset.toml)"
+    )
+    return EXIT_OK
+
+
+def _prepare_parser(sub: Any) -> None:
+    prep = sub.add_parser("prepare", help="build a dataset folder from open data for any communes")
+    prep.add_argument(
+        "--communes", required=True, help="commune boundaries (GeoJSON, GPKG, SHP, ZIP)"
+    )
+    prep.add_argument("--commune-code-field", help="field holding the commune code (e.g. MA_XA)")
+    prep.add_argument("--commune-name-field", help="field holding the commune name (e.g. TEN_XA)")
+    prep.add_argument("--select", help="keep communes whose name matches (regex, no accents/case)")
+    prep.add_argument("--osm", help="OpenStreetMap extract (.osm.pbf or .osm)")
+    prep.add_argument(
+        "--dem", nargs="+", required=True, help="SRTM .hgt(.zip) / GeoTIFF tiles or folders"
+    )
+    prep.add_argument("--cells", help="OpenCelliD export (.csv or .csv.gz)")
+    prep.add_argument("--sites", dest="sites_file", help="tower sites table (sites.csv format)")
+    prep.add_argument("--population", help="population raster (GeoTIFF, people per cell)")
+    prep.add_argument("--household-size", type=HOUSEHOLD_SIZE, help="persons per household")
+    prep.add_argument(
+        "--power-status", help="village grid status from the power company (CSV/XLSX)"
+    )
+    prep.add_argument("--villages", help="village points or polygons with names (replaces OSM's)")
+    prep.add_argument(
+        "--landcover", nargs="+", help="ESA WorldCover tiles or folders: clutter and foliage loss"
+    )
+    prep.add_argument("--scenario", help="scenario TOML whose radius_m sets the towers' reach")
+    prep.add_argument("--crs", help="metric CRS to work in (default: UTM zone of the communes)")
+    prep.add_argument("--name", help="dataset slug (default: the province)")
+    prep.add_argument("--out", required=True, help="dataset folder to write")
+    prep.set_defaults(func=_cmd_prepare)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -587,9 +731,22 @@ def build_parser() -> argparse.ArgumentParser:
     sig.add_argument("--out", default="maps", help="output folder (default: maps/)")
     sig.set_defaults(func=_cmd_signal)
 
+    cal = sub.add_parser(
+        "calibrate", help="fit the model's offset/slope to measurements; write a scenario"
+    )
+    cal.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    cal.add_argument(
+        "--measurements", required=True, help="CSV: lon, lat, rsrp_dbm[, operator, radio]"
+    )
+    cal.add_argument("--scenario", help="radio scenario TOML to calibrate (default: packaged)")
+    cal.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    cal.add_argument("--out", required=True, help="calibrated scenario TOML to write")
+    cal.set_defaults(func=_cmd_calibrate)
+
     demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
     demo.add_argument("--out", required=True, help="folder to write the dataset into")
     demo.set_defaults(func=_cmd_demo)
+    _prepare_parser(sub)
     return parser
 
 

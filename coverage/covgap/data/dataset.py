@@ -45,6 +45,8 @@ FILES = {
     "survey": "survey/village_signal.csv",
     "dem": "terrain/dem.tif",
     "toml": "dataset.toml",
+    "landcover": "terrain/landcover.tif",
+    "measurements": "survey/measurements.csv",
 }
 """Paths of the dataset's files, relative to its folder."""
 
@@ -55,7 +57,10 @@ FAR_KM = 50.0
 OVERLAP_SHARE = 0.01
 """Villages overlapping by more than this share of the smaller one are reported."""
 
-_TOML_KEYS = {"name", "title", "description", "synthetic", "source", "crs", "towers", "demo"}
+_TOML_KEYS = {
+    "name", "title", "description", "synthetic", "source", "crs", "towers", "demo",
+    "sources", "prepare",
+}  # fmt: skip
 
 
 @dataclass
@@ -80,6 +85,19 @@ class Dataset:
     unmatched_rows: list[dict[str, Any]] = field(default_factory=list)
     missing_status: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """``[[sources]]`` of ``dataset.toml``: each input's ``role``, ``file``, ``sha256``,
+    ``licence``, ``attribution`` (written by ``covgap prepare``)."""
+
+    @property
+    def attributions(self) -> list[str]:
+        """The distinct attributions of the dataset's sources, in order."""
+        return list(
+            dict.fromkeys(str(s["attribution"]) for s in self.sources if s.get("attribution"))
+        )
+
+    landcover_path: Path | None = None
+    measurements_path: Path | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -131,10 +149,22 @@ class Dataset:
         per_operator = self.sites["operator"].value_counts().sort_index()
         ops = ", ".join(f"{op} {count}" for op, count in per_operator.items()) or "none"
         lines.append(f"sites: {len(self.sites)} ({ops})")
+        if "sectors" in self.sites.columns:
+            counts = [len(v) for v in self.sites["sectors"] if isinstance(v, tuple) and v]
+            lines.append(f"sector antennas: {sum(counts)} sectors on {len(counts)} sites")
         if self.dem_path is None:
             lines.append("DEM: absent")
         else:
             lines.append(f"DEM: {self.dem_path}")
+        if self.sources:
+            lines.append(f"sources: {len(self.sources)} files ({'; '.join(self.attributions)})")
+        if "power_estimated" in self.power.columns:
+            n_est = int(self.power["power_estimated"].sum())
+            lines.append(f"power status estimated (not reported) for {n_est} villages")
+        if self.landcover_path is not None:
+            lines.append(f"land cover: {self.landcover_path}")
+        if self.measurements_path is not None:
+            lines.append(f"signal measurements: {self.measurements_path}")
         lines.append(f"problems: {len(self.problems)}")
         return lines
 
@@ -165,6 +195,9 @@ def _read_toml(path: Path, notes: list[str]) -> dict[str, Any]:
         raise DatasetError(
             f"expected true or false, got {data['synthetic']!r}", path=path, column="synthetic"
         )
+    sources = data.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise DatasetError("expected [[sources]] tables", path=path, column="sources")
     if "towers" in data and not isinstance(data["towers"], dict):
         raise DatasetError("expected a [towers] table", path=path, column="towers")
     unknown = sorted(set(data) - _TOML_KEYS)
@@ -404,6 +437,9 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         unmatched_rows=unmatched,
         missing_status=missing_status,
         warnings=notes,
+        sources=list(meta.get("sources", [])),
+        landcover_path=files["landcover"] if files["landcover"].is_file() else None,
+        measurements_path=files["measurements"] if files["measurements"].is_file() else None,
     )
     log.info(
         "loaded dataset %s: %d communes, %d villages, %d sites, %d problems",

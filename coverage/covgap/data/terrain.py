@@ -66,12 +66,16 @@ class Terrain:
         Projected CRS in metres.
     path
         The file it came from, if any.
+    landcover
+        Optional uint8 ``(rows, cols)`` ESA WorldCover class of each cell
+        (0: unknown), set by :func:`covgap.radio.landcover.with_landcover`.
     """
 
     elevation: np.ndarray
     transform: Affine
     crs: CRS
     path: Path | None = None
+    landcover: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.elevation.ndim != 2:

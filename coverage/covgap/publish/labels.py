@@ -30,6 +30,7 @@ LABELS: dict[str, dict[str, str]] = {
     "cells": {"vi": "Số cell", "en": "Cells"},
     "yes": {"vi": "Có", "en": "Yes"},
     "no": {"vi": "Không", "en": "No"},
+    "estimated": {"vi": "ước tính", "en": "estimated"},
     "unknown": {"vi": "Chưa rõ", "en": "Unknown"},
     "status": {"vi": "Tình trạng", "en": "Status"},
     "covered_powered": {"vi": "Có sóng, có điện", "en": "Covered, powered"},
@@ -136,6 +137,11 @@ LABELS: dict[str, dict[str, str]] = {
     "plot_planned": {"vi": "Trạm đề xuất (thứ hạng)", "en": "Proposed site (rank)"},
     "plot_uncertain": {"vi": "Tình trạng không chắc chắn", "en": "Status uncertain"},
     "plot_synthetic": {"vi": "DỮ LIỆU TỔNG HỢP", "en": "SYNTHETIC DATA"},
+    "sectors": {"vi": "Hướng anten (sector)", "en": "Sector antennas"},
+    "sectors_note": {
+        "vi": "Mỗi hình quạt: hướng và độ rộng búp sóng 3 dB của một sector",
+        "en": "Each wedge: one sector's azimuth and 3 dB beamwidth",
+    },
 }
 
 

@@ -29,6 +29,7 @@ import logging
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -249,6 +250,10 @@ def _village_rows(row: pd.Series, state: str, lang: str) -> list[list[str]]:
         [label("grid_power", lang), _yes_no(row.get("grid_power"), lang)],
         [label("mobile_signal", lang), _yes_no(row.get("mobile_signal"), lang)],
     ]
+    estimated = row.get("power_estimated")
+    if not _missing(estimated) and bool(estimated):  # a covgap prepare estimate, so marked
+        grid = next(r for r in rows if r[0] == label("grid_power", lang))
+        grid[1] += f" ({label('estimated', lang)})"
     status = row.get("modelled_status")
     if isinstance(status, str):
         text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
@@ -386,6 +391,56 @@ def _towers_layer(sites: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
         "show": True,
         "items": items,
         "legend": legend,
+    }
+
+
+#: Radius of the sector wedges drawn on the map, m (a symbol, not the coverage).
+SECTOR_WEDGE_M = 600.0
+
+
+def _wedge(lon: float, lat: float, azimuth: float, width: float) -> dict[str, Any]:
+    """Return a sector wedge as a GeoJSON polygon around ``(lon, lat)`` (flat-earth offsets)."""
+    width = min(max(width, 10.0), 360.0)
+    steps = max(4, int(width // 10))
+    ring = [[lon, lat]] if width < 360.0 else []
+    for k in range(steps + 1):
+        a = math.radians(azimuth - width / 2 + width * k / steps)
+        north = SECTOR_WEDGE_M * math.cos(a) / 111_320.0
+        east = SECTOR_WEDGE_M * math.sin(a) / (111_320.0 * math.cos(math.radians(lat)))
+        ring.append([round(lon + east, _DIGITS), round(lat + north, _DIGITS)])
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _sectors_layer(sites: gpd.GeoDataFrame, lang: str) -> dict[str, Any] | None:
+    """Sector wedges of the sites that list sectors (``None`` when none does)."""
+    if "sectors" not in sites.columns:
+        return None
+    items = []
+    for _, site in sites.iterrows():
+        sectors = site.get("sectors")
+        if not isinstance(sectors, tuple) or not sectors:
+            continue
+        operator = _text(site.get("operator"))
+        colour = OPERATOR_COLOURS.get(operator, OTHER_OPERATOR_COLOUR)
+        lon, lat = float(site.geometry.x), float(site.geometry.y)
+        for sector in sectors:
+            items.append(
+                {
+                    "shape": _wedge(lon, lat, sector.azimuth_deg, sector.half_power_width_deg),
+                    "colour": colour,
+                    "title": f"{_text(site.get('site_id'))} · {sector.azimuth_deg:g}°",
+                }
+            )
+    if not items:
+        return None
+    return {
+        "id": "sectors",
+        "kind": "sectors",
+        "name": label("sectors", lang),
+        "show": True,
+        "items": items,
+        "legend": [_swatch("note", "", label("sectors_note", lang))],
     }
 
 
@@ -666,6 +721,7 @@ def build_map(
     hillshade: RgbaImage | None = None,
     offline: bool = False,
     extra_layers: list[dict[str, Any]] | None = None,
+    attribution: Sequence[str] = (),
 ) -> WebMap:
     """Build the gap map.
 
@@ -711,6 +767,9 @@ def build_map(
         More overlay layers, drawn last (e.g.
         :func:`covgap.publish.jointmap.joint_layers`); kinds ``lines``,
         ``points`` and the ones above.
+    attribution
+        The data sources' attributions (``Dataset.attributions``), shown as
+        text in the map's attribution control.
 
     Returns
     -------
@@ -741,6 +800,9 @@ def build_map(
     sites_ll = _to_wgs84(sites)
     if sites_ll is not None:
         layers.append(_towers_layer(sites_ll, lang))
+        wedges = _sectors_layer(sites_ll, lang)
+        if wedges is not None:
+            layers.append(wedges)
     plan_ll = _to_wgs84(plan)
     if plan_ll is not None:
         layers.append(_plan_layer(plan_ll, lang))
@@ -783,6 +845,8 @@ def build_map(
         "basemaps": basemaps,
         "layers": layers,
     }
+    if attribution:
+        data["attribution"] = [str(a) for a in attribution]
     return WebMap(
         data=data,
         lang=lang,

@@ -163,7 +163,8 @@ def site_signal(
         ``(n,)`` power per reference signal + antenna gain - cable loss, dBm.
     scenario
         Frequency, receiver height and gain, radius, k, model, environment,
-        diffraction method.
+        diffraction method; with ``model = "itm"``, ITM along radials
+        (:func:`covgap.radio.itm.site_signal_itm`) with the ``itm_*`` keys.
 
     Returns
     -------
@@ -176,6 +177,8 @@ def site_signal(
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     rc = np.column_stack([rows, cols]).astype(np.int64)
     heights = np.asarray(heights_m, float)
+    if scenario.model == "itm":
+        return _site_signal_itm(k, rc, heights, eirp_dbm, scenario)
     return _raycast.signal_many(
         k.zp,
         k.zpt,
@@ -191,6 +194,28 @@ def site_signal(
         LOSS_STEP_M,
         scenario.wavelength_m,
         scenario.diffraction_code,
+    )
+
+
+def _site_signal_itm(
+    k: _Kernel, rc: np.ndarray, heights: np.ndarray, eirp_dbm: Any, scenario: Scenario
+) -> np.ndarray:
+    """:func:`site_signal` with ``model = "itm"`` (:func:`covgap.radio.itm.site_signal_itm`)."""
+    from covgap.radio.itm import site_signal_itm
+
+    return site_signal_itm(
+        k.zp,
+        rc,
+        heights,
+        np.asarray(eirp_dbm, float) + scenario.receiver_gain_dbi,
+        receiver_height_m=scenario.receiver_height_m,
+        radius_m=scenario.radius_m,
+        dx=k.dx,
+        dy=k.dy,
+        frequency_mhz=scenario.frequency_mhz,
+        params=scenario.itm_parameters(),
+        radials=scenario.itm_radials,
+        step_m=scenario.itm_step_m,
     )
 
 
@@ -279,12 +304,15 @@ def compute_signal(
     """
     table = _site_table(sites, terrain, scenario)
     site_ids = [str(s) for s in table["site_id"]]
+    if scenario.model == "itm":
+        _check_itm_heights(site_ids, table["height_m"])
     check_coverage(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
         scenario.radius_m,
     )
     xy = np.column_stack([table["x"], table["y"]])
+    extras = _site_extras(sites)
     if group_by is None:
         groups = {"": np.arange(len(site_ids))}
     else:
@@ -301,6 +329,7 @@ def compute_signal(
             stack = site_signal(
                 terrain, xy[part], table["height_m"][part], table["eirp_dbm"][part], scenario
             )
+            _adjust(terrain, stack, xy[part], part, table, extras, scenario)
             unknown |= _unknown_cells(terrain, xy[part], scenario.radius_m, stack).any(axis=0)
             part_rsrp, part_best = best_server(stack)
             stronger = np.nan_to_num(part_rsrp, nan=-np.inf) > np.nan_to_num(rsrp, nan=-np.inf)
@@ -320,6 +349,58 @@ def compute_signal(
             per_site=np.concatenate(kept) if keep_per_site and kept else None,
         )
     return results[""] if group_by is None else results
+
+
+def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
+    """Refuse antenna heights outside ITM's 0.5-3000 m, naming the sites."""
+    from covgap.errors import ModelValidityError
+
+    bad = [f"{sid} ({h:g} m)" for sid, h in zip(site_ids, heights, strict=True)
+           if not 0.5 <= h <= 3000.0]  # fmt: skip
+    if bad:
+        raise ModelValidityError(
+            f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
+            f"outside for site(s) {', '.join(bad)}"
+        )
+
+
+def _site_extras(sites: Any) -> dict[str, list[Any]]:
+    """Each site's operator and sectors (empty tuple: omnidirectional)."""
+    n = len(sites)
+    operators = [str(v) for v in sites["operator"]] if "operator" in sites.columns else [""] * n
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in sites["sectors"]]
+        if "sectors" in sites.columns
+        else [()] * n
+    )
+    return {"operator": operators, "sectors": sectors}
+
+
+def _adjust(
+    terrain: Terrain,
+    stack: np.ndarray,
+    xy: np.ndarray,
+    part: np.ndarray,
+    table: dict[str, np.ndarray],
+    extras: dict[str, list[Any]],
+    scenario: Scenario,
+) -> None:
+    """Add the per-cell sector, land-cover and calibration terms to a stack, in place."""
+    from covgap.radio.sectors import adjust_site
+
+    rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
+    for i, s in enumerate(part):
+        adjust_site(
+            terrain,
+            stack[i],
+            int(rows[i]),
+            int(cols[i]),
+            float(table["height_m"][s]),
+            float(table["antenna_gain_dbi"][s]),
+            extras["sectors"][s],
+            extras["operator"][s],
+            scenario,
+        )
 
 
 def _unknown_cells(

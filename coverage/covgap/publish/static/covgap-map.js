@@ -45,6 +45,10 @@
   var map = window[D.map]; /* the folium map: L.map(...) in the script before this one */
   if (!(map instanceof L.Map)) throw new Error("covgap: no Leaflet map named " + D.map);
   map.attributionControl.setPrefix("Leaflet");
+  /* the data sources (Leaflet adds attributions as HTML: give it escaped text) */
+  (D.attribution || []).forEach(function (text) {
+    map.attributionControl.addAttribution(el("span", "covgap-source", text).outerHTML);
+  });
   map.fitBounds(D.bounds);
   map.createPane("covgap-basemap").style.zIndex = 150;
   map.createPane("covgap-raster").style.zIndex = 300;
@@ -141,6 +145,16 @@
     });
   }
 
+  function buildSectors(spec, group) {
+    spec.items.forEach(function (w) {
+      var wedge = L.geoJSON(w.shape, {
+        style: { color: w.colour, weight: 1, fillColor: w.colour, fillOpacity: 0.25, className: "covgap-sector" }
+      });
+      wedge.bindTooltip(textNode(w.title), { sticky: true });
+      group.addLayer(wedge);
+    });
+  }
+
   function buildPlan(spec, group) {
     spec.items.forEach(function (p) {
       var badge = el("div", "covgap-rank", p.rank);
@@ -193,6 +207,7 @@
     else if (spec.kind === "plan") buildPlan(spec, group);
     else if (spec.kind === "lines") buildLines(spec, group);
     else if (spec.kind === "points") buildPoints(spec, group);
+    else if (spec.kind === "sectors") buildSectors(spec, group);
     byId[spec.id] = { spec: spec, layer: group };
     overlays.push({ name: spec.name, layer: group, spec: spec });
     if (spec.show) group.addTo(map);
