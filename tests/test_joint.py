@@ -234,6 +234,20 @@ def test_routes_go_round_the_ridge_and_are_never_shorter_than_straight() -> None
             assert (ys >= bottom).all() and (ys <= top).all()
 
 
+def test_land_cover_raises_the_cost_and_water_is_avoided() -> None:
+    terrain = ridge_terrain()
+    start, end = (500_000.0 + 300.0, 2_400_000.0 - 3_300.0), (500_000.0 + 3_300.0, 2_396_700.0)
+    (plain,) = Router(cost_surface(terrain)).routes(start, [end])
+    cover = np.full(terrain.shape, 10, dtype=np.uint8)  # tree cover everywhere
+    (forest,) = Router(cost_surface(terrain, landcover=cover)).routes(start, [end])
+    assert forest.weighted_m == pytest.approx(1.3 * plain.weighted_m)
+    lake = np.zeros(terrain.shape, dtype=np.uint8)
+    lake[105:, 20:40] = 80  # permanent water across the flat south strip
+    (round_lake,) = Router(cost_surface(terrain, landcover=lake)).routes(start, [end])
+    rows, cols = cost_surface(terrain).cell_of(round_lake.coords[:, 0], round_lake.coords[:, 1])
+    assert not ((rows >= 105) & (cols >= 20) & (cols < 40)).any()
+
+
 def test_a_route_end_outside_the_dem_is_refused() -> None:
     router = Router(cost_surface(ridge_terrain()))
     with pytest.raises(ProblemInputError, match="outside the DEM"):

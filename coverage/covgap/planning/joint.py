@@ -916,6 +916,7 @@ def plan_joint(
         class_factors=(1.0, costs.terrain_factor, settings.very_steep_factor),
         rivers=rivers,
         river_factor=settings.river_factor,
+        landcover=getattr(analysis.terrain, "landcover", None),
     )
     router = Router(surface)
     per_m = costs.mv_line_vnd_per_km / 1000.0

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from covgap.data.terrain import Terrain
 
 __all__ = [
+    "LANDCOVER_FACTORS",
     "SLOPE_CLASSES",
     "CostSurface",
     "Route",
@@ -52,6 +53,29 @@ log = logging.getLogger(__name__)
 
 #: Names of the slope classes, from gentle to very steep.
 SLOPE_CLASSES: tuple[str, ...] = ("gentle", "steep", "very_steep")
+
+#: Line-cost multiplier per ESA WorldCover class, used when the DEM carries
+#: land cover (``Terrain.landcover``, from ``terrain/landcover.tif``).
+#: Engineering estimates (covgap): clearing a right of way through tree cover
+#: (x 1.3) or shrubs (x 1.1); wayleaves and crossings in built-up land (x 1.2);
+#: long spans and taller poles over permanent water (x 3) and soft ground in
+#: wetlands (x 1.5) and mangroves (x 2); snow and ice (x 2).  Open land, crops,
+#: bare ground, moss and unknown cells (0) take 1: the Sín Chải per-km figure
+#: already covers ordinary mountain ground.
+LANDCOVER_FACTORS: dict[int, float] = {
+    0: 1.0,
+    10: 1.3,
+    20: 1.1,
+    30: 1.0,
+    40: 1.0,
+    50: 1.2,
+    60: 1.0,
+    70: 2.0,
+    80: 3.0,
+    90: 1.5,
+    95: 2.0,
+    100: 1.0,
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +148,7 @@ def cost_surface(
     rivers: gpd.GeoDataFrame | None = None,
     river_factor: float = 2.0,
     extra_factor: np.ndarray | None = None,
+    landcover: np.ndarray | None = None,
 ) -> CostSurface:
     """Build the line-cost multiplier of each DEM cell from its slope.
 
@@ -143,8 +168,12 @@ def cost_surface(
     river_factor
         Multiplier on river cells (>= 1).
     extra_factor
-        Optional multiplier raster on the DEM's grid, e.g. from land cover
-        (forest clearing, protected areas; ``inf`` = impassable).
+        Optional multiplier raster on the DEM's grid (protected areas, a
+        land-cover map of your own; ``inf`` = impassable).
+    landcover
+        Optional ESA WorldCover class of each DEM cell (``Terrain.landcover``):
+        each class multiplies the cost by :data:`LANDCOVER_FACTORS` (classes
+        not listed take 1).
 
     Returns
     -------
@@ -186,6 +215,16 @@ def cost_surface(
                 shapes, out_shape=z.shape, transform=terrain.transform, all_touched=True
             ).astype(bool)
             factor[mask & valid] *= river_factor
+    if landcover is not None:
+        classes = np.asarray(landcover)
+        if classes.shape != z.shape:
+            raise ProblemInputError(
+                f"cost surface: land cover has shape {classes.shape}, the DEM {z.shape}"
+            )
+        table = np.ones(256)
+        for code, value in LANDCOVER_FACTORS.items():
+            table[code] = value
+        factor = factor * table[classes.astype(np.uint8)]
     if extra_factor is not None:
         extra = np.asarray(extra_factor, dtype=np.float64)
         if extra.shape != z.shape:
