@@ -151,3 +151,17 @@ def test_sites_command_says_how_many_sites_were_useful(
     argv = ["sites", "--data", str(dataset_dir), "--out", str(tmp_path), "--sites", "100000"]
     assert main(argv) == 0
     assert "of 100000 requested: no further site gains a household" in capsys.readouterr().out
+
+
+def test_sites_whose_radius_the_dem_cuts_are_flagged_not_warned(
+    analysis, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    # The fixture's DEM is 6 km wide: every candidate's 15 km radius runs past its edge.
+    with caplog.at_level(logging.WARNING, logger="covgap"):
+        plan = plan_sites(analysis, k=2)
+    assert len(plan.plan) > 0
+    assert plan.plan["dem_cuts_radius"].tolist() == [True] * len(plan.plan)
+    assert all(row["dem_cuts_radius"] for row in plan.summary())
+    assert not [r for r in caplog.records if "does not cover" in r.getMessage()]

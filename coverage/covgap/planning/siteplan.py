@@ -138,6 +138,7 @@ class SitePlan:
                     "cost_usd": round(rec["cost_usd"]),
                     "power": rec["power"],
                     "backhaul": rec["backhaul"],
+                    "dem_cuts_radius": bool(rec.get("dem_cuts_radius", False)),
                 }
             )
         return rows
@@ -475,6 +476,7 @@ def _ranked_table(
                 if pd.notna(cand["height_m"])
                 else float(analysis.scenario.mast_height_m),
                 "distance_to_grid_m": float(cand["distance_to_grid_m"]),
+                "dem_cuts_radius": bool(cand.get("dem_cuts_radius", False)),
                 "geometry": cand.geometry,
             }
         )
@@ -496,6 +498,7 @@ def _ranked_table(
         "source",
         "height_m",
         "distance_to_grid_m",
+        "dem_cuts_radius",
         "geometry",
     ]
     plan = gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=candidates.crs)
@@ -776,7 +779,15 @@ def _candidate_sites(
     if operator is not None and "operator" in candidates:
         reserved = candidates["operator"].notna() & (candidates["operator"] != operator)
         candidates = candidates[~reserved]
-    return candidates.reset_index(drop=True)
+    candidates = candidates.reset_index(drop=True)
+    # Flagged, not warned about: the plan says which proposed sites are modelled
+    # only as far as the DEM reaches (their coverage, and so their gain, is a floor).
+    radius, terrain = analysis.scenario.radius_m, analysis.terrain
+    candidates["dem_cuts_radius"] = [
+        not terrain.covers(x, y, radius)
+        for x, y in zip(candidates.geometry.x, candidates.geometry.y, strict=True)
+    ]
+    return candidates
 
 
 def _with_costs(
@@ -880,4 +891,5 @@ def _signal_of(analysis: Analysis, plan: gpd.GeoDataFrame) -> SignalResult:
     from covgap.radio.signal import compute_signal
 
     planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
-    return compute_signal(analysis.terrain, planned, analysis.scenario)
+    # sites whose radius the DEM cuts are flagged in the plan (dem_cuts_radius)
+    return compute_signal(analysis.terrain, planned, analysis.scenario, warn_cut=False)

@@ -268,6 +268,7 @@ def compute_signal(
     keep_per_site: bool = False,
     chunk_sites: int = CHUNK_SITES,
     on_progress: Callable[[int], None] | None = None,
+    warn_cut: bool = True,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
 
@@ -295,6 +296,9 @@ def compute_signal(
         Sites computed per kernel call.
     on_progress
         Called with the number of sites just finished (for a progress bar).
+    warn_cut
+        Log a warning naming the sites whose radius the DEM cuts (``False``
+        where the caller flags them itself, as the site plan does).
 
     Returns
     -------
@@ -310,6 +314,7 @@ def compute_signal(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
         scenario.radius_m,
+        log=warn_cut,
     )
     xy = np.column_stack([table["x"], table["y"]])
     extras = _site_extras(sites)
