@@ -45,7 +45,7 @@ def _dataset(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def maps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``online``, ``offline`` (small dataset) and ``demo`` (offline) map files."""
+    """``online``, ``offline`` (small dataset) and ``demo`` (offline, ``--joint``) map files."""
     root = tmp_path_factory.mktemp("browser")
     data = _dataset(root / "data")
     out: dict[str, Path] = {}
@@ -54,7 +54,7 @@ def maps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert main(["-q", "run", "--data", str(data), "--out", str(folder), *extra]) == 0
         out[name] = folder / "test_dataset.html"
     demo = root / "demo"
-    assert main(["-q", "run", "--out", str(demo), "--offline"]) == 0
+    assert main(["-q", "run", "--out", str(demo), "--offline", "--joint"]) == 0
     out["demo"] = demo / "tua_chua_demo.html"
     demo_online = root / "demo_online"
     assert main(["-q", "run", "--out", str(demo_online)]) == 0
@@ -262,6 +262,25 @@ def test_demo_map_is_small_fast_and_offline(
     png = save(demo, demo.with_suffix(".png"), browser=browser)
     assert png.name == "tua_chua_demo.png"
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+
+
+def test_demo_joint_plan_beats_sequential_and_draws_its_lines(
+    browser: Any, maps: dict[str, Path]
+) -> None:
+    import json
+
+    demo = maps["demo"]
+    joint = json.loads((demo.parent / "summary.json").read_text(encoding="utf-8"))["joint"]
+    assert joint["status"] == "optimal"
+    assert joint["households_gained"] > joint["sequential"]["households_gained"]
+    page = Page(browser, demo)
+    try:
+        assert page.errors == []
+        assert page.count("path.covgap-line-joint_lines") == len(joint["lines"]) > 0
+        assert page.count("path.covgap-point-joint_villages") == len(joint["villages_electrified"])
+        assert page.layer_checkbox("joint_lines").is_checked()
+    finally:
+        page.page.close()
 
 
 def test_data_sources_are_text_in_the_attribution_control(browser: Any, tmp_path: Path) -> None:

@@ -804,6 +804,7 @@ def build_map(
     after_image: MercatorImage | None = None,
     hillshade: GreyImage | RgbaImage | None = None,
     offline: bool = False,
+    extra_layers: list[dict[str, Any]] | None = None,
     attribution: Sequence[str] = (),
 ) -> WebMap:
     """Build the gap map.
@@ -847,6 +848,10 @@ def build_map(
     offline
         Leave out web tiles and every other web address: the page makes no
         network request.
+    extra_layers
+        More overlay layers, drawn last (e.g.
+        :func:`covgap.publish.jointmap.joint_layers`); kinds ``lines``,
+        ``points`` and the ones above.
     attribution
         The data sources' attributions (``Dataset.attributions``), shown as
         text in the map's attribution control.
@@ -889,6 +894,7 @@ def build_map(
     plan_ll = _to_wgs84(plan)
     if plan_ll is not None:
         layers.append(_plan_layer(plan_ll, lang))
+    layers.extend(extra_layers or [])
 
     basemaps: list[dict[str, Any]] = []
     if not offline:

@@ -425,8 +425,34 @@
     placeLabels();
   }
 
+  /* lines and points with popups (the joint plan's layers) */
+  function buildLines(spec, group) {
+    spec.items.forEach(function (g) {
+      var line = L.geoJSON(g.shape, {
+        style: { color: spec.colour, weight: 3, opacity: 0.9, className: "covgap-line-" + spec.id }
+      });
+      if (g.title) line.bindTooltip(textNode(g.title), { sticky: true });
+      if (g.rows) addPopup(line, g.heading, g.rows);
+      group.addLayer(line);
+    });
+  }
+
+  function buildPoints(spec, group) {
+    spec.items.forEach(function (p) {
+      var m = L.circleMarker(p.at, {
+        radius: 7, color: "#222222", weight: 1.5, fillColor: spec.colour, fillOpacity: 0.95,
+        className: "covgap-point-" + spec.id
+      });
+      m.bindTooltip(textNode(p.title));
+      addPopup(m, p.heading, p.rows);
+      group.addLayer(avoid(m));
+    });
+  }
+
   /* One builder per layer kind: BUILDERS[spec.kind](spec, group) fills the group. */
   var BUILDERS = {
+    lines: buildLines,
+    points: buildPoints,
     image: function (spec, group) {
       lazyRaster(spec, group, {
         pane: "covgap-raster", interactive: false, className: "covgap-raster covgap-raster-" + spec.id
