@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from covgap.publish.labels import label
-from covgap.publish.webmap import _geometry, _latlon, _number, _option, _swatch, _to_wgs84
+from covgap.publish.webmap import (
+    _geometry,
+    _latlon,
+    _number,
+    _option,
+    _simplified,
+    _swatch,
+    _to_wgs84,
+)
 
 if TYPE_CHECKING:
     from covgap.planning.joint import JointPlan
@@ -33,7 +41,7 @@ def _payer(value: str, lang: str) -> str:
 
 def _lines_layer(joint: JointPlan, lang: str) -> dict[str, Any]:
     items = []
-    lines = _to_wgs84(joint.joint.lines)
+    lines = _to_wgs84(_simplified(joint.joint.lines))  # routed per DEM cell: simplify
     if lines is not None:
         for _, line in lines.iterrows():
             shape = _geometry(line.geometry)
@@ -134,7 +142,9 @@ def _sites_layer(joint: JointPlan, lang: str) -> dict[str, Any]:
         "id": "joint_sites",
         "kind": "plan",
         "name": label("joint_sites", lang),
-        "show": True,
+        # Off at load: most joint sites stand where the site plan's do, and two
+        # sets of rank badges on one spot would hide each other (one tap shows them).
+        "show": False,
         "colour": JOINT_SITE_COLOUR,
         "items": items,
         "legend": [_swatch("number", JOINT_SITE_COLOUR, label("joint_site_note", lang))],
