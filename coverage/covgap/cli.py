@@ -85,12 +85,33 @@ def _out(args: argparse.Namespace, text: str = "") -> None:
         print(text)
 
 
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """Yield the executor of ``--workers``/``--scheduler`` (Dask), or ``None``."""
+    workers = getattr(args, "workers", None)
+    scheduler = getattr(args, "scheduler", None)
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from covgap.executor import dask_executor
+
+    with dask_executor(workers=workers, scheduler=scheduler) as executor:
+        yield executor
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    with _executor(args) as executor:
+        return _run(args, executor)
+
+
+def _run(args: argparse.Namespace, executor: Any) -> int:
     from covgap.analysis import analyse
     from covgap.publish import publish_run
 
     data = Path(args.data) if args.data else default_data_dir()
-    analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
+    analysis = analyse(
+        data, scenario=args.scenario, crs=args.crs, model=not args.no_model, executor=executor
+    )
     dataset = analysis.dataset
     plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
     stability = None
@@ -191,12 +212,17 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> None:
 
 
 def _cmd_sites(args: argparse.Namespace) -> int:
+    with _executor(args) as executor:
+        return _sites(args, executor)
+
+
+def _sites(args: argparse.Namespace, executor: Any) -> int:
     from covgap.analysis import analyse
     from covgap.errors import DatasetError
     from covgap.publish.report import write_plan_lists
 
     data = Path(args.data) if args.data else default_data_dir()
-    analysis = analyse(data, scenario=args.scenario, crs=args.crs)
+    analysis = analyse(data, scenario=args.scenario, crs=args.crs, executor=executor)
     if analysis.terrain is None:
         raise DatasetError("site planning needs a DEM and existing sites", path=data)
     plan = _plan(args, analysis)
@@ -219,6 +245,33 @@ def _non_negative(kind: type) -> Any:
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS``: run the heavy stages on Dask."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=_at_least_one,
+        metavar="N",
+        help="run the per-site stages on a local Dask cluster of N worker processes "
+        "(needs covgap[dask]; same results)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
 
 
 def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> None:
@@ -383,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="self-contained map that makes no network request (hillshade basemap, no web tiles)",
     )
     _plan_options(run)
+    _executor_options(run)
     run.set_defaults(func=_cmd_run)
 
     sites = sub.add_parser("sites", help="plan new tower sites and write the priority lists")
@@ -391,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_argument("--scenario", help="radio scenario TOML (default: the packaged scenario)")
     sites.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     _plan_options(sites)
+    _executor_options(sites)
     sites.set_defaults(func=_cmd_sites)
 
     validate = sub.add_parser("validate", help="check a dataset and list every problem")

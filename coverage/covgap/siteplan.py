@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from covgap.analysis import Analysis
     from covgap.candidates import CandidateSettings
     from covgap.costs import CostSettings
+    from covgap.executor import Executor
     from covgap.plan import CoverageProblem, PlanResult
     from covgap.sensitivity import Sensitivity
     from covgap.signal import SignalResult
@@ -310,13 +311,15 @@ def _operator_sites(sites: gpd.GeoDataFrame, operator: str) -> gpd.GeoDataFrame:
     return sites[sites["operator"] == operator]
 
 
-def _uncovered_by(analysis: Analysis, sites: gpd.GeoDataFrame) -> set[str]:
+def _uncovered_by(
+    analysis: Analysis, sites: gpd.GeoDataFrame, executor: Executor | None = None
+) -> set[str]:
     """Villages that ``sites`` alone leave uncovered, by the terrain model."""
     from covgap.reception import signal_reception
     from covgap.signal import compute_signal
 
     ds = analysis.dataset
-    signal = compute_signal(analysis.terrain, sites, analysis.scenario)
+    signal = compute_signal(analysis.terrain, sites, analysis.scenario, executor=executor)
     reception = signal_reception(ds, signal, analysis.scenario)
     return set(reception.loc[reception["modelled_status"] == "uncovered", "village_code"])
 
@@ -541,23 +544,28 @@ def _coverage_in_chunks(
     candidates: gpd.GeoDataFrame,
     demand: gpd.GeoDataFrame,
     progress: bool,
+    executor: Executor | None = None,
 ) -> scipy.sparse.csc_matrix:
-    """Compute the candidates' coverage matrix, in chunks of candidates under a progress bar."""
-    import scipy.sparse
-
-    from covgap.links import coverage_matrix
-    from covgap.progress import bar, chunks
+    """Compute the candidates' coverage matrix in batches (tasks of ``executor``)."""
+    from covgap.links import coverage_columns
+    from covgap.progress import bar
 
     scenario = analysis.scenario
-    if not progress or len(candidates) <= COVERAGE_CHUNK:
-        return coverage_matrix(analysis.terrain, candidates, demand, scenario)[0]
-    parts = []
-    with bar(total=len(candidates), desc="candidate coverage", unit="site", progress=True) as pbar:
-        for part in chunks(len(candidates), COVERAGE_CHUNK):
-            matrix, _ = coverage_matrix(analysis.terrain, candidates.iloc[part], demand, scenario)
-            parts.append(matrix)
-            pbar.update(part.stop - part.start)
-    return scipy.sparse.hstack(parts, format="csc")
+    with bar(
+        total=len(candidates),
+        desc="candidate coverage",
+        unit="site",
+        progress=progress and len(candidates) > COVERAGE_CHUNK,
+    ) as pbar:
+        return coverage_columns(
+            analysis.terrain,
+            candidates,
+            demand,
+            scenario,
+            executor=executor,
+            batch_size=COVERAGE_CHUNK,
+            on_progress=pbar.update,
+        )
 
 
 def plan_sites(
@@ -572,6 +580,7 @@ def plan_sites(
     signal_after: bool = True,
     progress: bool | None = None,
     operator: str | None = None,
+    executor: Executor | None = None,
 ) -> SitePlan:
     """Rank new tower sites that bring the uncovered villages' households into coverage.
 
@@ -603,6 +612,10 @@ def plan_sites(
         backhaul is to that operator's sites, and user candidates reserved for
         another operator are left out.  ``None``: plan for the villages the
         survey (or the model) reports without any signal.
+    executor
+        Where the candidates' coverage and the plan's signal run
+        (:mod:`covgap.executor`); default: ``analysis.executor``, else this
+        process.  The plan is the same whatever the executor.
 
     Returns
     -------
@@ -628,6 +641,7 @@ def plan_sites(
     if analysis.terrain is None:
         raise CoverageError("site planning needs the terrain model (a DEM and existing sites)")
     costs = costs if costs is not None else default_cost_settings()
+    executor = executor if executor is not None else analysis.executor
     ds, gaps, scenario = analysis.dataset, analysis.gaps, analysis.scenario
     show = resolve(progress)
     stages = bar(total=5, desc="site plan", unit="stage", progress=show)
@@ -637,7 +651,7 @@ def plan_sites(
         uncovered = set(gaps.uncovered)
     else:
         sites = _operator_sites(ds.sites, operator)
-        uncovered = _uncovered_by(analysis, sites)
+        uncovered = _uncovered_by(analysis, sites, executor)
     demand = ds.settlements[ds.settlements["village_code"].isin(uncovered)].copy()
     demand = demand.sort_values(["village_code"], kind="stable").reset_index(drop=True)
     demand["population"] = _settlement_population(demand, gaps.villages)
@@ -659,7 +673,7 @@ def plan_sites(
     stages.update(1)
     stages.set_postfix_str("coverage")
     if len(demand) and len(candidates):
-        coverage = _coverage_in_chunks(analysis, candidates, demand, show)
+        coverage = _coverage_in_chunks(analysis, candidates, demand, show, executor)
     else:
         import scipy.sparse
 
@@ -714,7 +728,7 @@ def plan_sites(
         from covgap.signal import compute_signal
 
         planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
-        after = compute_signal(analysis.terrain, planned, scenario)
+        after = compute_signal(analysis.terrain, planned, scenario, executor=executor)
     stages.update(1)
     stages.close()
     return SitePlan(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,11 +29,13 @@ __all__ = [
     "FEET",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
+    "DemFile",
     "Terrain",
     "check_coverage",
     "check_dem",
     "load_terrain",
     "read_dem",
+    "terrain_source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -147,6 +150,15 @@ class Terrain:
         out = np.where(fv == 0, top, np.where(fv == 1, bottom, top * (1 - fv) + bottom * fv))
         out = np.where(inside, out, np.nan)
         return out.reshape(xs.shape)
+
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> Terrain:
+        """Rows ``r0:r1`` and columns ``c0:c1`` as a terrain of their own (a view, no copy)."""
+        return Terrain(
+            self.elevation[r0:r1, c0:c1],
+            self.transform @ Affine.translation(c0, r0),
+            self.crs,
+            self.path,
+        )
 
     def covers(self, x: float, y: float, radius_m: float) -> bool:
         """Whether the square of half-side ``radius_m`` around ``(x, y)`` lies in the grid."""
@@ -496,3 +508,108 @@ def _reproject_quiet(
         "%s: reprojected %s -> %s at %.1f m", path, src_crs.name, dst_crs.name, dst_transform.a
     )
     return Terrain(out, dst_transform, dst_crs, path)
+
+
+@dataclass(frozen=True)
+class DemFile:
+    """A DEM GeoTIFF on the analysis grid, read window by window by path.
+
+    What a task on another process or machine receives instead of the
+    elevation array: it opens the file itself for each window (rasterio
+    handles are never shared between tasks or threads) and gets exactly the
+    values :func:`read_dem` gives for those cells.
+
+    Attributes
+    ----------
+    path
+        The GeoTIFF (readable by every worker: a shared folder on a cluster).
+    transform, crs, shape
+        Its grid, the analysis grid.
+    feet
+        Its heights are in feet (converted to metres on reading).
+    """
+
+    path: Path
+    transform: Affine
+    crs: CRS
+    shape: tuple[int, int]
+    feet: bool = False
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Cell width and height, metres (both positive)."""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    def window(self, r0: int, r1: int, c0: int, c1: int) -> Terrain:
+        """Read rows ``r0:r1`` and columns ``c0:c1`` (nodata as NaN) as a :class:`Terrain`."""
+        from rasterio.windows import Window
+
+        try:
+            with rasterio.open(self.path) as src:
+                z = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
+        except rasterio.errors.RasterioError as exc:
+            raise TerrainError(f"{self.path}: cannot read the DEM ({exc})") from None
+        z = z.astype(np.float32).filled(np.nan)
+        if self.feet:
+            z = z * np.float32(FEET)
+        return Terrain(z, self.transform @ Affine.translation(c0, r0), self.crs, self.path)
+
+
+def terrain_source(
+    terrain: Terrain, *, local: bool, scratch: Path | None = None
+) -> Terrain | DemFile:
+    """Choose what tasks read the terrain from: the array itself, or the DEM file by path.
+
+    Parameters
+    ----------
+    terrain
+        The analysis terrain.
+    local
+        The tasks run in this process: they share the array.
+    scratch
+        Folder for a copy of the terrain when it is not its file's grid (a
+        reprojected DEM); default: a new temporary folder.
+
+    Returns
+    -------
+    Terrain or DemFile
+        ``terrain`` itself when ``local``; else the DEM file when the terrain
+        is exactly its grid, or a float32 GeoTIFF copy of the terrain written
+        into ``scratch``.
+    """
+    if local:
+        return terrain
+    if terrain.path is not None and Path(terrain.path).is_file():
+        try:
+            with rasterio.open(terrain.path) as src:
+                same = (
+                    src.crs is not None
+                    and CRS.from_user_input(src.crs.to_wkt()) == terrain.crs
+                    and src.transform == terrain.transform
+                    and (src.height, src.width) == terrain.shape
+                )
+                feet = _unit_is_feet(src)
+        except rasterio.errors.RasterioError:
+            same, feet = False, False
+        if same:
+            return DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape, feet)
+    folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
+    path = folder / "terrain.tif"
+    rows, cols = terrain.shape
+    profile = {
+        "driver": "GTiff",
+        "height": rows,
+        "width": cols,
+        "count": 1,
+        "dtype": "float32",
+        "crs": terrain.crs.to_wkt(),
+        "transform": terrain.transform,
+        "nodata": float("nan"),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(terrain.elevation.astype(np.float32), 1)
+    logger.info("%s: the analysis grid written to %s for the workers", terrain.path, path)
+    return DemFile(path, terrain.transform, terrain.crs, terrain.shape, False)
