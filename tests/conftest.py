@@ -344,3 +344,16 @@ def make_dataset(tmp_path: Path) -> Callable[..., Path]:
 def dataset_dir(make_dataset: Callable[..., Path]) -> Path:
     """A default synthetic dataset folder."""
     return make_dataset()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of one serial ``covgap run`` of the demo, default options.
+
+    Session-scoped: share it rather than running the demo again (read only).
+    """
+    from covgap.cli import main
+
+    out = tmp_path_factory.mktemp("demo_run") / "out"
+    assert main(["-q", "run", "--out", str(out)]) == 0
+    return out

@@ -212,7 +212,7 @@ def dask_executor(
     *,
     threads_per_worker: int = 1,
     processes: bool = True,
-    timeout_s: float = CONNECT_TIMEOUT_S,
+    timeout_s: float | None = None,
 ) -> Iterator[DaskExecutor]:
     """Start a local Dask cluster, or connect to one, for the duration of a ``with`` block.
 
@@ -229,7 +229,7 @@ def dask_executor(
         Local workers are processes (``True``, the default: no shared GIL,
         no shared state) or threads of this process.
     timeout_s
-        Seconds allowed to reach ``scheduler``.
+        Seconds allowed to reach ``scheduler`` (default :data:`CONNECT_TIMEOUT_S`).
 
     Yields
     ------

@@ -126,7 +126,7 @@ def _bilinear(
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sample_many(z: np.ndarray, inv: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     out = np.empty(xs.shape[0], dtype=np.float64)
     for i in range(xs.shape[0]):
@@ -173,7 +173,7 @@ def _one_link(
     return STATE_VISIBLE, n, d
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _links(
     z: np.ndarray,
     inv: np.ndarray,
