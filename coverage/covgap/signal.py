@@ -41,21 +41,22 @@ from affine import Affine
 from pyproj import CRS
 
 from covgap import _raycast
-from covgap.executor import Executor, as_executor
 from covgap.scenario import Scenario, site_parameters
-from covgap.terrain import DemFile, Terrain, check_coverage, terrain_source
+from covgap.terrain import GridWindow, Terrain, check_coverage
 from covgap.visibility import write_raster_atomic
 
 __all__ = [
     "BEST_SITE_NONE",
     "BEST_SITE_UNKNOWN",
-    "SignalBatch",
     "SignalResult",
     "SignalTile",
     "best_server",
     "compute_signal",
+    "merge_tile",
     "signal_tile",
+    "site_batches",
     "site_signal",
+    "sites_window",
     "write_signal_tiff",
 ]
 
@@ -66,14 +67,16 @@ BEST_SITE_NONE = -1
 #: ``best_site`` of a cell whose signal is unknown (nodata terrain on every path).
 BEST_SITE_UNKNOWN = -2
 
-#: Most sites per batch (one task) in :func:`compute_signal`: about 0.1-1 s
-#: of kernel time at a 15 km radius on 30 m cells (20-60 ms per site).
-CHUNK_SITES = 16
-#: Batches are made small enough for each worker to get at least this many.
-TASKS_PER_WORKER = 4
-#: Cells added around a batch's window (the kernel reads at most one cell
-#: beyond the radius; the results are exact with any margin >= 1).
-WINDOW_MARGIN = 2
+#: Sites computed per kernel call by :func:`compute_signal` (bounds memory).
+CHUNK_SITES = 4
+
+#: Side of the square blocks sites are grouped by into batches, in scenario radii.
+BATCH_BLOCK_RADII = 0.5
+
+#: Cells added around the radius of a batch's window: the kernels read one
+#: cell beyond the last cell they write, so the window's own edge never
+#: matters and a window gives the same values as the whole DEM.
+WINDOW_MARGIN_CELLS = 2
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
@@ -244,6 +247,182 @@ def _site_table(sites: Any, terrain: Terrain, scenario: Scenario) -> dict[str, n
     return site_parameters(gdf, scenario)
 
 
+@dataclass(frozen=True, eq=False)
+class SignalTile:
+    """Best server of a batch of sites over the batch's window of the DEM.
+
+    What one batch of sites returns: small (a window around the batch, not
+    the DEM), picklable, merged into the full raster by :func:`merge_tile`
+    in any order with the same result.
+
+    Attributes
+    ----------
+    window
+        The cells of the full grid the tile covers.
+    rsrp
+        float32 ``(window.rows, window.cols)``: strongest signal of the batch, NaN where none.
+    best_site
+        int32, same shape: the strongest site's index (as given to
+        :func:`signal_tile`; ties to the lowest), :data:`BEST_SITE_NONE` where none.
+    unknown
+        bool, same shape: within a site's radius but with nodata on the path.
+    per_site
+        float32 ``(n, rows, cols)`` of the batch when asked for, else ``None``.
+    """
+
+    window: GridWindow
+    rsrp: np.ndarray
+    best_site: np.ndarray
+    unknown: np.ndarray
+    per_site: np.ndarray | None = None
+
+
+def sites_window(
+    terrain_shape: tuple[int, int],
+    transform: Affine,
+    xy: np.ndarray,
+    radius_m: float,
+) -> GridWindow:
+    """The window of the DEM a batch of sites needs: every cell within the radius.
+
+    Parameters
+    ----------
+    terrain_shape, transform
+        The full DEM grid.
+    xy
+        ``(n, 2)`` site coordinates.
+    radius_m
+        Scenario radius.
+
+    Returns
+    -------
+    GridWindow
+        The sites' cells plus the radius and :data:`WINDOW_MARGIN_CELLS`,
+        clipped to the grid.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    cols = np.floor((xy[:, 0] - transform.c) / transform.a).astype(np.int64)
+    rows = np.floor((xy[:, 1] - transform.f) / transform.e).astype(np.int64)
+    hr, hc = _raycast.window_half(
+        radius_m, abs(transform.a), abs(transform.e), terrain_shape[0], terrain_shape[1]
+    )
+    m = WINDOW_MARGIN_CELLS
+    return GridWindow.around(
+        np.clip(rows, 0, terrain_shape[0] - 1),
+        np.clip(cols, 0, terrain_shape[1] - 1),
+        hr + m,
+        hc + m,
+        terrain_shape,
+    )
+
+
+def site_batches(xy: np.ndarray, radius_m: float, batch: int) -> list[np.ndarray]:
+    """Split sites into batches of neighbours, so each batch needs a small window.
+
+    Sites are ordered by square blocks of side ``BATCH_BLOCK_RADII x radius_m``
+    (row of blocks from the north, then column), then by index; each run of
+    ``batch`` sites in that order is one batch, its indices ascending.  The
+    batches depend only on the positions, so every run makes the same ones.
+
+    Parameters
+    ----------
+    xy
+        ``(n, 2)`` site coordinates (metric).
+    radius_m
+        Scenario radius.
+    batch
+        Sites per batch.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        int64 site indices per batch.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    if len(xy) == 0:
+        return []
+    size = max(BATCH_BLOCK_RADII * float(radius_m), 1.0)
+    bx = np.floor((xy[:, 0] - xy[:, 0].min()) / size).astype(np.int64)
+    by = np.floor((xy[:, 1].max() - xy[:, 1]) / size).astype(np.int64)
+    order = np.lexsort((np.arange(len(xy)), bx, by))
+    step = max(1, int(batch))
+    return [np.sort(order[i : i + step]) for i in range(0, len(order), step)]
+
+
+def signal_tile(
+    terrain: Terrain,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    eirp_dbm: np.ndarray,
+    scenario: Scenario,
+    site_index: np.ndarray | None = None,
+    *,
+    keep_per_site: bool = False,
+) -> SignalTile:
+    """Best server of a batch of sites, computed on the batch's window only.
+
+    ``terrain`` may be the whole DEM (the window is a view of it) or just the
+    window read from disk with :func:`covgap.terrain.read_window` (any
+    Terrain holding :func:`sites_window`'s cells); the values are the same
+    as :func:`site_signal` on the whole DEM.  A pure function of its inputs:
+    a distributed task can call it with a window it read itself.
+
+    Parameters
+    ----------
+    terrain
+        The DEM, or a part of it holding the batch's window.
+    xy, heights_m, eirp_dbm
+        ``(n, 2)``, ``(n,)``, ``(n,)`` as for :func:`site_signal`.
+    scenario
+        Radio settings.
+    site_index
+        ``(n,)`` index written into ``best_site`` for each site (default
+        ``0..n-1``); must be ascending for ties to go to the lowest index.
+    keep_per_site
+        Also return the batch's per-site rasters on the window.
+
+    Returns
+    -------
+    SignalTile
+        ``window`` is relative to ``terrain``'s grid.
+    """
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    index = np.arange(len(xy)) if site_index is None else np.asarray(site_index, np.int64)
+    window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
+    sub = terrain.window(window)
+    stack = site_signal(sub, xy, heights_m, eirp_dbm, scenario)
+    unknown = _unknown_cells(sub, xy, scenario.radius_m, stack).any(axis=0)
+    rsrp, arg = best_server(stack)
+    best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
+    return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
+
+
+def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: SignalTile) -> None:
+    """Merge a tile into full best-server rasters, in place.
+
+    A tile's cell wins where it is stronger, or equally strong from a lower
+    site index, so merging tiles in any order gives the same rasters as one
+    best server over all the sites.
+
+    Parameters
+    ----------
+    rsrp, best, unknown
+        The full rasters (float32 NaN, int32 :data:`BEST_SITE_NONE` and bool
+        ``False`` where nothing is merged yet).
+    tile
+        From :func:`signal_tile` on the same grid.
+    """
+    rs, cs = tile.window.slices
+    cur = rsrp[rs, cs]
+    cur_best = best[rs, cs]
+    new = np.nan_to_num(tile.rsrp, nan=-np.inf)
+    old = np.nan_to_num(cur, nan=-np.inf)
+    win = (new > old) | ((new == old) & np.isfinite(new) & (tile.best_site < cur_best))
+    cur[win] = tile.rsrp[win]
+    cur_best[win] = tile.best_site[win]
+    unknown[rs, cs] |= tile.unknown
+
+
 def compute_signal(
     terrain: Terrain,
     sites: Any,
@@ -253,17 +432,15 @@ def compute_signal(
     keep_per_site: bool = False,
     chunk_sites: int = CHUNK_SITES,
     on_progress: Callable[[int], None] | None = None,
-    executor: Executor | None = None,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
 
-    Sites are cut into batches of neighbouring sites (:class:`SignalBatch`);
-    each batch is one task, :func:`signal_tile`, run by ``executor``: it reads
-    the DEM window around its sites and returns their best-server tile, which
-    is merged into the result (strongest signal; ties to the lowest site
-    index, so the merge does not depend on the order tasks finish in).  Each
-    site's signal depends only on its cells, not on the window or batch, so
-    the rasters are the same bytes whatever the executor and batch size.
+    Sites are computed in batches of ``chunk_sites`` neighbours
+    (:func:`site_batches`), each on its own window of the DEM
+    (:func:`signal_tile`), and merged tile by tile into the running best
+    server (:func:`merge_tile`), so memory is the two full result rasters
+    plus one window per batch, whatever the number of sites and the area
+    (unless ``keep_per_site``).
 
     Parameters
     ----------
@@ -282,13 +459,9 @@ def compute_signal(
     keep_per_site
         Keep the ``(n_sites, rows, cols)`` stack in the result(s).
     chunk_sites
-        Most sites per batch (task); fewer when that leaves each worker
-        fewer than :data:`TASKS_PER_WORKER` tasks.
+        Sites computed per kernel call (one batch).
     on_progress
         Called with the number of sites just finished (for a progress bar).
-    executor
-        Where the batches run (:mod:`covgap.executor`); default: this
-        process.  ``keep_per_site`` always runs in this process.
 
     Returns
     -------
@@ -310,264 +483,38 @@ def compute_signal(
         values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
         groups = {key: np.flatnonzero(values == key) for key in sorted(set(values.tolist()))}
     results = {}
-    if keep_per_site:
-        for key, idx in groups.items():
-            results[key] = _signal_in_memory(
-                terrain, table, site_ids, xy, idx, scenario, chunk_sites, on_progress
-            )
-        return results[""] if group_by is None else results
-    executor = as_executor(executor)
-    source = terrain_source(
-        terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
-    )
-    rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
-    rc = np.column_stack([rows, cols]).astype(np.int64)
-    batches: list[SignalBatch] = []
-    owner: list[str] = []
     for key, idx in groups.items():
-        for part in _spatial_batches(rc[idx], terrain, scenario, executor.workers, chunk_sites):
-            sel = idx[part]
-            batches.append(
-                SignalBatch(
-                    index=np.asarray(part, np.int64),
-                    rc=rc[sel],
-                    heights_m=np.asarray(table["height_m"][sel], float),
-                    eirp_dbm=np.asarray(table["eirp_dbm"][sel], float),
-                    window=_batch_window(rc[sel], terrain, scenario),
-                )
+        rsrp = np.full(terrain.shape, np.nan, np.float32)
+        best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
+        unknown = np.zeros(terrain.shape, bool)
+        kept = np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None
+        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites):
+            part = idx[local]
+            tile = signal_tile(
+                terrain,
+                xy[part],
+                table["height_m"][part],
+                table["eirp_dbm"][part],
+                scenario,
+                local,
+                keep_per_site=keep_per_site,
             )
-            owner.append(key)
-    merged = {key: _Merge(terrain.shape) for key in groups}
-    for i, tile in executor.run(signal_tile, batches, source, scenario):
-        merged[owner[i]].add(tile)
-        if on_progress is not None:
-            on_progress(len(batches[i].index))
-    for key, idx in groups.items():
-        rsrp, best = merged[key].result()
+            merge_tile(rsrp, best, unknown, tile)
+            if kept is not None and tile.per_site is not None:
+                rs, cs = tile.window.slices
+                kept[local, rs, cs] = tile.per_site
+            if on_progress is not None:
+                on_progress(len(part))
+        best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
         results[key] = SignalResult(
             rsrp=rsrp,
             best_site=best,
             site_ids=[site_ids[i] for i in idx],
             transform=terrain.transform,
             crs=terrain.crs,
+            per_site=kept if keep_per_site and len(idx) else None,
         )
     return results[""] if group_by is None else results
-
-
-def _signal_in_memory(
-    terrain: Terrain,
-    table: dict[str, np.ndarray],
-    site_ids: list[str],
-    xy: np.ndarray,
-    idx: np.ndarray,
-    scenario: Scenario,
-    chunk_sites: int,
-    on_progress: Callable[[int], None] | None,
-) -> SignalResult:
-    """One group's best server over the whole grid, keeping every site's raster."""
-    rsrp = np.full(terrain.shape, np.nan, np.float32)
-    best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
-    unknown = np.zeros(terrain.shape, bool)
-    kept = []
-    step = max(1, chunk_sites)
-    for start in range(0, len(idx), step):
-        part = idx[start : start + step]
-        stack = site_signal(
-            terrain, xy[part], table["height_m"][part], table["eirp_dbm"][part], scenario
-        )
-        unknown |= _unknown_cells(terrain, xy[part], scenario.radius_m, stack).any(axis=0)
-        part_rsrp, part_best = best_server(stack)
-        stronger = np.nan_to_num(part_rsrp, nan=-np.inf) > np.nan_to_num(rsrp, nan=-np.inf)
-        rsrp = np.where(stronger, part_rsrp, rsrp)
-        best = np.where(stronger, part_best + start, best)
-        kept.append(stack)
-        if on_progress is not None:
-            on_progress(len(part))
-    best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
-    return SignalResult(
-        rsrp=rsrp,
-        best_site=best,
-        site_ids=[site_ids[i] for i in idx],
-        transform=terrain.transform,
-        crs=terrain.crs,
-        per_site=np.concatenate(kept) if kept else None,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class SignalBatch:
-    """One task of :func:`compute_signal`: a few neighbouring sites.
-
-    Attributes
-    ----------
-    index
-        int64 ``(n,)``: the sites' indices in the result's ``site_ids``.
-    rc
-        int64 ``(n, 2)``: their cells (row, column) on the whole grid.
-    heights_m, eirp_dbm
-        float64 ``(n,)``: antenna heights and EIRP (without receiver gain).
-    window
-        ``(r0, r1, c0, c1)``: the grid rows and columns the task reads, every
-        cell within the radius of its sites plus :data:`WINDOW_MARGIN`.
-    """
-
-    index: np.ndarray
-    rc: np.ndarray
-    heights_m: np.ndarray
-    eirp_dbm: np.ndarray
-    window: tuple[int, int, int, int]
-
-
-@dataclass(frozen=True, eq=False)
-class SignalTile:
-    """A batch's best server over its window (what a task sends back).
-
-    Attributes
-    ----------
-    window
-        ``(r0, r1, c0, c1)`` on the whole grid.
-    rsrp
-        float32 strongest signal, NaN where none of the batch's sites reaches.
-    best
-        int32 index (in ``site_ids``) of that site, or :data:`BEST_SITE_NONE`.
-    unknown
-        bool: within a site's radius with nodata on its path.
-    """
-
-    window: tuple[int, int, int, int]
-    rsrp: np.ndarray
-    best: np.ndarray
-    unknown: np.ndarray
-
-
-def _spatial_batches(
-    rc: np.ndarray, terrain: Terrain, scenario: Scenario, workers: int, chunk_sites: int
-) -> list[np.ndarray]:
-    """Cut sites into batches of neighbours (blocks of one radius, row-major)."""
-    n = len(rc)
-    if n == 0:
-        return []
-    hr, hc = _raycast.window_half(scenario.radius_m, *terrain.resolution, *terrain.shape)
-    order = np.lexsort((rc[:, 1] // max(1, hc), rc[:, 0] // max(1, hr)))
-    size = max(1, min(max(1, chunk_sites), math.ceil(n / (TASKS_PER_WORKER * max(1, workers)))))
-    return [np.sort(order[i : i + size]) for i in range(0, n, size)]
-
-
-def _batch_window(
-    rc: np.ndarray, terrain: Terrain, scenario: Scenario
-) -> tuple[int, int, int, int]:
-    rows, cols = terrain.shape
-    hr, hc = _raycast.window_half(scenario.radius_m, *terrain.resolution, rows, cols)
-    r0 = int(max(0, rc[:, 0].min() - hr - WINDOW_MARGIN))
-    r1 = int(min(rows, rc[:, 0].max() + hr + WINDOW_MARGIN + 1))
-    c0 = int(max(0, rc[:, 1].min() - hc - WINDOW_MARGIN))
-    c1 = int(min(cols, rc[:, 1].max() + hc + WINDOW_MARGIN + 1))
-    if r1 <= r0 or c1 <= c0:  # every site off the grid: an empty window
-        return (0, 0, 0, 0)
-    return (r0, r1, c0, c1)
-
-
-def signal_tile(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenario) -> SignalTile:
-    """Best-server tile of one batch of sites (the task :func:`compute_signal` runs).
-
-    Parameters
-    ----------
-    batch
-        The sites and the window to read.
-    source
-        The whole grid: the terrain in memory, or the DEM file, read by
-        window (:func:`covgap.terrain.terrain_source`).
-    scenario
-        Radio settings.
-
-    Returns
-    -------
-    SignalTile
-    """
-    r0, r1, c0, c1 = batch.window
-    shape = (r1 - r0, c1 - c0)
-    rsrp = np.full(shape, np.nan, np.float32)
-    best = np.full(shape, BEST_SITE_NONE, np.int32)
-    unknown = np.zeros(shape, bool)
-    n = len(batch.index)
-    if n == 0 or shape[0] == 0 or shape[1] == 0:
-        return SignalTile(batch.window, rsrp, best, unknown)
-    full = source.transform
-    window = source.window(r0, r1, c0, c1)
-    zp, zpt = _raycast.layouts(window.elevation)
-    dx, dy = window.resolution
-    hr, hc = _raycast.window_half(scenario.radius_m, dx, dy, *source.shape)
-    out = np.full((n, 2 * hr + 1, 2 * hc + 1), np.nan, np.float32)
-    local = batch.rc - np.array([r0, c0], np.int64)
-    _raycast.signal_windows(
-        zp,
-        zpt,
-        np.ascontiguousarray(local),
-        batch.heights_m,
-        batch.eirp_dbm + scenario.receiver_gain_dbi,
-        _loss_tables(batch.heights_m, scenario),
-        scenario.receiver_height_m,
-        scenario.radius_m,
-        dx,
-        dy,
-        scenario.curvature_coef,
-        LOSS_STEP_M,
-        scenario.wavelength_m,
-        scenario.diffraction_code,
-        out,
-    )
-    # cell centres on the whole grid (the same floats whatever the window)
-    cx = full.c + (np.arange(c0, c1) + 0.5) * full.a
-    cy = full.f + (np.arange(r0, r1) + 0.5) * full.e
-    for s in range(n):
-        sr, sc = int(batch.rc[s, 0]), int(batch.rc[s, 1])
-        # the site's window, clipped to the tile
-        wr0, wr1 = max(sr - hr, r0), min(sr + hr + 1, r1)
-        wc0, wc1 = max(sc - hc, c0), min(sc + hc + 1, c1)
-        if wr1 <= wr0 or wc1 <= wc0:
-            continue
-        values = out[s, wr0 - (sr - hr) : wr1 - (sr - hr), wc0 - (sc - hc) : wc1 - (sc - hc)]
-        tr, tc = slice(wr0 - r0, wr1 - r0), slice(wc0 - c0, wc1 - c0)
-        _take(rsrp[tr, tc], best[tr, tc], values, int(batch.index[s]))
-        ox = full.c + (sc + 0.5) * full.a
-        oy = full.f + (sr + 0.5) * full.e
-        within = ((cx[None, tc] - ox) ** 2 + (cy[tr, None] - oy) ** 2) <= scenario.radius_m**2
-        unknown[tr, tc] |= within & np.isnan(values)
-    return SignalTile(batch.window, rsrp, best, unknown)
-
-
-def _take(rsrp: np.ndarray, best: np.ndarray, values: np.ndarray, index: np.ndarray | int) -> None:
-    """Merge ``values`` (site(s) ``index``) into ``rsrp``/``best`` in place.
-
-    A cell takes the new value when it is stronger, or equal and from a lower
-    site index: the global first-strongest site, whatever the merge order.
-    """
-    new = np.nan_to_num(values, nan=-np.inf)
-    cur = np.nan_to_num(rsrp, nan=-np.inf)
-    take = (new > cur) | ((new == cur) & np.isfinite(new) & (index < best))
-    rsrp[take] = values[take]
-    best[take] = index if np.isscalar(index) else np.asarray(index)[take]
-
-
-class _Merge:
-    """The running best server of the tiles merged so far."""
-
-    def __init__(self, shape: tuple[int, int]) -> None:
-        self.rsrp = np.full(shape, np.nan, np.float32)
-        self.best = np.full(shape, BEST_SITE_NONE, np.int32)
-        self.unknown = np.zeros(shape, bool)
-
-    def add(self, tile: SignalTile) -> None:
-        r0, r1, c0, c1 = tile.window
-        if r1 <= r0 or c1 <= c0:
-            return
-        region = (slice(r0, r1), slice(c0, c1))
-        _take(self.rsrp[region], self.best[region], tile.rsrp, tile.best)
-        self.unknown[region] |= tile.unknown
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        best = np.where(np.isnan(self.rsrp) & self.unknown, BEST_SITE_UNKNOWN, self.best)
-        return self.rsrp, best.astype(np.int32)
 
 
 def _unknown_cells(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,15 +26,15 @@ from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [
     "FEET",
+    "GridWindow",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
-    "DemFile",
     "Terrain",
     "check_coverage",
     "check_dem",
     "load_terrain",
     "read_dem",
-    "terrain_source",
+    "read_window",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +52,60 @@ _FEET_UNITS = {"ft", "foot", "feet", "us-ft", "ftus", "us survey foot", "interna
 #: the highest point of Vietnam and of Indochina.
 VIETNAM_BOX = (102.1, 8.4, 109.5, 23.4)
 VIETNAM_MAX_M = 3200.0
+
+
+@dataclass(frozen=True)
+class GridWindow:
+    """A rectangle of DEM cells: first row and column, and its size.
+
+    Attributes
+    ----------
+    row, col
+        Top-left cell of the window in the full grid.
+    rows, cols
+        Size of the window, cells.
+    """
+
+    row: int
+    col: int
+    rows: int
+    cols: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``(rows, cols)`` slices of the window in the full grid."""
+        return slice(self.row, self.row + self.rows), slice(self.col, self.col + self.cols)
+
+    @property
+    def cells(self) -> int:
+        """Number of cells in the window."""
+        return self.rows * self.cols
+
+    @classmethod
+    def around(
+        cls,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        half_rows: int,
+        half_cols: int,
+        shape: tuple[int, int],
+    ) -> GridWindow:
+        """The window holding every cell within ``half_rows``/``half_cols`` of some cells.
+
+        Parameters
+        ----------
+        rows, cols
+            Cells (row, column) in the full grid, e.g. a batch of sites.
+        half_rows, half_cols
+            Margin around them, cells.
+        shape
+            ``(rows, cols)`` of the full grid; the window is clipped to it.
+        """
+        r0 = max(int(np.min(rows)) - half_rows, 0)
+        c0 = max(int(np.min(cols)) - half_cols, 0)
+        r1 = min(int(np.max(rows)) + half_rows + 1, shape[0])
+        c1 = min(int(np.max(cols)) + half_cols + 1, shape[1])
+        return cls(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +156,17 @@ class Terrain:
         x1, y1 = t.c + cols * t.a, t.f + rows * t.e
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
+    def window(self, window: GridWindow) -> Terrain:
+        """The part of the DEM inside ``window``, as a Terrain sharing this one's memory.
+
+        The elevation is a view (no copy) and the transform is shifted to the
+        window's top-left corner, so coordinates keep their meaning.
+        """
+        rs, cs = window.slices
+        t = self.transform
+        shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
+        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path)
+
     def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (col, row) of points (north-up grid, no rotation)."""
         t = self.transform
@@ -150,15 +214,6 @@ class Terrain:
         out = np.where(fv == 0, top, np.where(fv == 1, bottom, top * (1 - fv) + bottom * fv))
         out = np.where(inside, out, np.nan)
         return out.reshape(xs.shape)
-
-    def window(self, r0: int, r1: int, c0: int, c1: int) -> Terrain:
-        """Rows ``r0:r1`` and columns ``c0:c1`` as a terrain of their own (a view, no copy)."""
-        return Terrain(
-            self.elevation[r0:r1, c0:c1],
-            self.transform @ Affine.translation(c0, r0),
-            self.crs,
-            self.path,
-        )
 
     def covers(self, x: float, y: float, radius_m: float) -> bool:
         """Whether the square of half-side ``radius_m`` around ``(x, y)`` lies in the grid."""
@@ -398,6 +453,63 @@ def read_dem(path: str | Path) -> tuple[np.ndarray, Affine, CRS]:
     return z, transform, crs
 
 
+def read_window(path: str | Path, window: GridWindow) -> Terrain:
+    """Read one window of a DEM already in a metric CRS, as float32 with NaN nodata.
+
+    Only the window's cells are read from disk, so a task that models a batch
+    of sites needs the memory of its window, not of the whole DEM.  The
+    values are those :func:`load_terrain` gives for the same cells when it
+    does not reproject (a metric DEM, no target CRS).
+
+    Parameters
+    ----------
+    path
+        The GeoTIFF (projected CRS in metres, north-up).
+    window
+        The cells to read (e.g. from :meth:`GridWindow.around`).
+
+    Returns
+    -------
+    Terrain
+        The window, with its own transform; ``path`` is the file.
+
+    Raises
+    ------
+    TerrainError
+        Unreadable file, no CRS or a window outside the grid.
+    CRSError
+        The DEM is not in a metric CRS (reproject it first, see :func:`load_terrain`).
+    """
+    from rasterio.windows import Window
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise TerrainError(f"{path}: the DEM has no CRS")
+            if (
+                window.row < 0
+                or window.col < 0
+                or window.row + window.rows > src.height
+                or window.col + window.cols > src.width
+            ):
+                raise TerrainError(
+                    f"{path}: window {window} lies outside the {src.height} x {src.width} grid"
+                )
+            win = Window(window.col, window.row, window.cols, window.rows)
+            z = src.read(1, window=win, masked=True).astype(np.float32).filled(np.nan)
+            transform = src.window_transform(win)
+            crs = CRS.from_user_input(src.crs.to_wkt())
+            in_feet = _unit_is_feet(src)
+    except rasterio.errors.RasterioError as exc:
+        raise TerrainError(f"{path}: cannot read the DEM ({exc})") from None
+    if in_feet:
+        z = z * np.float32(FEET)
+    if not is_metric(crs):
+        raise CRSError(f"{path}: windowed reads need a DEM in a metric CRS")
+    return Terrain(z, transform, crs, path)
+
+
 def load_terrain(
     path: str | Path, crs: CRS | str | None = None, resolution: float | None = None
 ) -> Terrain:
@@ -508,108 +620,3 @@ def _reproject_quiet(
         "%s: reprojected %s -> %s at %.1f m", path, src_crs.name, dst_crs.name, dst_transform.a
     )
     return Terrain(out, dst_transform, dst_crs, path)
-
-
-@dataclass(frozen=True)
-class DemFile:
-    """A DEM GeoTIFF on the analysis grid, read window by window by path.
-
-    What a task on another process or machine receives instead of the
-    elevation array: it opens the file itself for each window (rasterio
-    handles are never shared between tasks or threads) and gets exactly the
-    values :func:`read_dem` gives for those cells.
-
-    Attributes
-    ----------
-    path
-        The GeoTIFF (readable by every worker: a shared folder on a cluster).
-    transform, crs, shape
-        Its grid, the analysis grid.
-    feet
-        Its heights are in feet (converted to metres on reading).
-    """
-
-    path: Path
-    transform: Affine
-    crs: CRS
-    shape: tuple[int, int]
-    feet: bool = False
-
-    @property
-    def resolution(self) -> tuple[float, float]:
-        """Cell width and height, metres (both positive)."""
-        return (abs(self.transform.a), abs(self.transform.e))
-
-    def window(self, r0: int, r1: int, c0: int, c1: int) -> Terrain:
-        """Read rows ``r0:r1`` and columns ``c0:c1`` (nodata as NaN) as a :class:`Terrain`."""
-        from rasterio.windows import Window
-
-        try:
-            with rasterio.open(self.path) as src:
-                z = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0), masked=True)
-        except rasterio.errors.RasterioError as exc:
-            raise TerrainError(f"{self.path}: cannot read the DEM ({exc})") from None
-        z = z.astype(np.float32).filled(np.nan)
-        if self.feet:
-            z = z * np.float32(FEET)
-        return Terrain(z, self.transform @ Affine.translation(c0, r0), self.crs, self.path)
-
-
-def terrain_source(
-    terrain: Terrain, *, local: bool, scratch: Path | None = None
-) -> Terrain | DemFile:
-    """Choose what tasks read the terrain from: the array itself, or the DEM file by path.
-
-    Parameters
-    ----------
-    terrain
-        The analysis terrain.
-    local
-        The tasks run in this process: they share the array.
-    scratch
-        Folder for a copy of the terrain when it is not its file's grid (a
-        reprojected DEM); default: a new temporary folder.
-
-    Returns
-    -------
-    Terrain or DemFile
-        ``terrain`` itself when ``local``; else the DEM file when the terrain
-        is exactly its grid, or a float32 GeoTIFF copy of the terrain written
-        into ``scratch``.
-    """
-    if local:
-        return terrain
-    if terrain.path is not None and Path(terrain.path).is_file():
-        try:
-            with rasterio.open(terrain.path) as src:
-                same = (
-                    src.crs is not None
-                    and CRS.from_user_input(src.crs.to_wkt()) == terrain.crs
-                    and src.transform == terrain.transform
-                    and (src.height, src.width) == terrain.shape
-                )
-                feet = _unit_is_feet(src)
-        except rasterio.errors.RasterioError:
-            same, feet = False, False
-        if same:
-            return DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape, feet)
-    folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
-    path = folder / "terrain.tif"
-    rows, cols = terrain.shape
-    profile = {
-        "driver": "GTiff",
-        "height": rows,
-        "width": cols,
-        "count": 1,
-        "dtype": "float32",
-        "crs": terrain.crs.to_wkt(),
-        "transform": terrain.transform,
-        "nodata": float("nan"),
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(terrain.elevation.astype(np.float32), 1)
-    logger.info("%s: the analysis grid written to %s for the workers", terrain.path, path)
-    return DemFile(path, terrain.transform, terrain.crs, terrain.shape, False)
