@@ -283,7 +283,7 @@ def sites_window(
     xy: np.ndarray,
     radius_m: float,
 ) -> GridWindow:
-    """The window of the DEM a batch of sites needs: every cell within the radius.
+    """Return the window of the DEM a batch of sites needs: every cell within the radius.
 
     Parameters
     ----------

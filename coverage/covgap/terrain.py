@@ -26,9 +26,9 @@ from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [
     "FEET",
-    "GridWindow",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
+    "GridWindow",
     "Terrain",
     "check_coverage",
     "check_dem",
@@ -90,7 +90,7 @@ class GridWindow:
         half_cols: int,
         shape: tuple[int, int],
     ) -> GridWindow:
-        """The window holding every cell within ``half_rows``/``half_cols`` of some cells.
+        """Return the window holding every cell within ``half_rows``/``half_cols`` of cells.
 
         Parameters
         ----------
@@ -157,7 +157,7 @@ class Terrain:
         return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     def window(self, window: GridWindow) -> Terrain:
-        """The part of the DEM inside ``window``, as a Terrain sharing this one's memory.
+        """Return the part of the DEM inside ``window``, sharing this Terrain's memory.
 
         The elevation is a view (no copy) and the transform is shifted to the
         window's top-left corner, so coordinates keep their meaning.
