@@ -240,43 +240,34 @@ def main() -> int:
     peaks = {}
     for name in ("proc1", "proc2"):
         peaks[name] = max(executors[name].client.run(worker_peak_rss).values())
-    rows, cols = terrain.cell_of(
-        np.asarray(sites.geometry.x, float), np.asarray(sites.geometry.y, float)
-    )
-    rc = np.column_stack([rows, cols]).astype(np.int64)
     table = sig._site_table(sites, terrain, scenario)
+    xy = np.column_stack([table["x"], table["y"]])
     source = DemFile(terrain.path, terrain.transform, terrain.crs, terrain.shape)
     kernel, merge, read_bytes, tile_bytes = [], [], 0, 0
     numba.set_num_threads(1)
-    batches = []
-    for part in sig._spatial_batches(rc, terrain, scenario, 1, sig.CHUNK_SITES):
-        batches.append(
-            sig.SignalBatch(
-                index=part,
-                rc=rc[part],
-                heights_m=np.asarray(table["height_m"][part], float),
-                eirp_dbm=np.asarray(table["eirp_dbm"][part], float),
-                window=sig._batch_window(rc[part], terrain, scenario),
-            )
-        )
+    batches = [
+        sig.SignalBatch("", part, xy[part], table["height_m"][part], table["eirp_dbm"][part])
+        for part in sig.site_batches(xy, scenario.radius_m, sig.CHUNK_SITES)
+    ]
     for _ in range(max(1, args.rounds)):
-        merged = sig._Merge(terrain.shape)
+        rsrp = np.full(terrain.shape, np.nan, np.float32)
+        best = np.full(terrain.shape, -1, np.int32)
+        unknown = np.zeros(terrain.shape, bool)
         t_kernel = t_merge = 0.0
+        read_bytes = tile_bytes = stack_bytes = 0
         for b in batches:
             t0 = time.perf_counter()
-            tile = sig.signal_tile(b, source, scenario)
+            tile = sig.batch_signal(b, source, scenario)
             t1 = time.perf_counter()
-            merged.add(tile)
+            sig.merge_tile(rsrp, best, unknown, tile)
             t_kernel += t1 - t0
             t_merge += time.perf_counter() - t1
+            read_bytes += tile.window.cells * 4
+            tile_bytes += tile.rsrp.nbytes + tile.best_site.nbytes + tile.unknown.nbytes
+            stack_bytes = max(stack_bytes, len(b.index) * tile.window.cells * 4)
         kernel.append(t_kernel / n)
         merge.append(t_merge / n)
-    for b in batches:
-        r0, r1, c0, c1 = b.window
-        read_bytes += (r1 - r0) * (c1 - c0) * 4
-        tile_bytes += (r1 - r0) * (c1 - c0) * 9
-    hr, hc = sig._raycast.window_half(scenario.radius_m, CELL_M, CELL_M, *terrain.shape)
-    per_site_window = (2 * hr + 1) * (2 * hc + 1)
+        assert np.array_equal(rsrp, reference.rsrp, equal_nan=True)
 
     # candidate coverage (links): random candidates over the inner square
     rng = np.random.default_rng(5)
@@ -311,8 +302,8 @@ def main() -> int:
     print(f"  DEM read per site:      {read_bytes / n / 1e6:.2f} MB (batch windows, float32)")
     print(f"  tile returned per site: {tile_bytes / n / 1e6:.2f} MB (float32 + int32 + bool)")
     print(
-        f"  per-site window:        {per_site_window:,} cells "
-        f"({per_site_window * 4 / 1e6:.1f} MB float32 kernel buffer per site of a batch)"
+        f"  largest kernel stack:   {stack_bytes / 1e6:.0f} MB (a batch's sites x its window,"
+        " float32)"
     )
     print(
         f"  worker peak RSS:        proc1 {peaks['proc1'] / 1e6:.0f} MB, "

@@ -18,7 +18,7 @@ from covgap.cli import main
 from covgap.errors import ConfigError, MissingDependencyError
 from covgap.executor import SerialExecutor, as_executor, dask_executor
 from covgap.signal import compute_signal
-from covgap.terrain import DemFile, load_terrain, terrain_source
+from covgap.terrain import DemFile, GridWindow, load_terrain, terrain_source
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1] / "coverage"
 
@@ -102,7 +102,8 @@ def test_dem_file_windows_match_the_array(dataset_dir: Path, tmp_path: Path) -> 
     terrain = load_terrain(dataset_dir / "terrain" / "dem.tif")
     source = terrain_source(terrain, local=False, scratch=tmp_path)
     assert isinstance(source, DemFile) and source.path == terrain.path  # read in place
-    a, b = source.window(10, 50, 20, 90), terrain.window(10, 50, 20, 90)
+    window = GridWindow(10, 20, 40, 70)
+    a, b = source.window(window), terrain.window(window)
     assert np.array_equal(a.elevation, b.elevation, equal_nan=True)
     assert a.transform == b.transform
     assert terrain_source(terrain, local=True) is terrain
@@ -112,7 +113,7 @@ def test_reprojected_terrain_is_copied_for_the_workers(dataset_dir: Path, tmp_pa
     terrain = load_terrain(dataset_dir / "terrain" / "dem.tif", crs="EPSG:3405")
     source = terrain_source(terrain, local=False, scratch=tmp_path)
     assert isinstance(source, DemFile) and source.path.parent == tmp_path
-    window = source.window(0, terrain.shape[0], 0, terrain.shape[1])
+    window = source.window(GridWindow(0, 0, *terrain.shape))
     assert np.array_equal(window.elevation, terrain.elevation, equal_nan=True)
 
 
@@ -182,9 +183,9 @@ def test_missing_dask_is_an_install_hint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
-    with pytest.raises(MissingDependencyError, match=r"pip install 'covgap\[dask\]'"):
-        with dask_executor(workers=1):
-            pass
+    hint = r"pip install 'covgap\[dask\]'"
+    with pytest.raises(MissingDependencyError, match=hint), dask_executor(workers=1):
+        pass
     out = tmp_path / "out"
     assert main(["run", "--data", str(dataset_dir), "--out", str(out), "--workers", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -219,9 +220,7 @@ def test_workers_and_scheduler_exclude_each_other(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["run", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"])
     assert "not allowed with" in capsys.readouterr().err
-    with pytest.raises(ConfigError):
-        with dask_executor():
-            pass
-    with pytest.raises(ConfigError, match="at least 1"):
-        with dask_executor(workers=0):
-            pass
+    with pytest.raises(ConfigError), dask_executor():
+        pass
+    with pytest.raises(ConfigError, match="at least 1"), dask_executor(workers=0):
+        pass

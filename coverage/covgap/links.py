@@ -686,7 +686,7 @@ class CoverageBatch:
     xy, heights_m, eirp_dbm
         ``(n, 2)``, ``(n,)``, ``(n,)``: the candidates, in the terrain's CRS.
     window
-        ``(r0, r1, c0, c1)``: the grid rows and columns the task reads (every
+        :class:`covgap.terrain.GridWindow`: the cells the task reads (every
         point within the radius of a candidate, plus a margin).
     """
 
@@ -694,13 +694,15 @@ class CoverageBatch:
     xy: np.ndarray
     heights_m: np.ndarray
     eirp_dbm: np.ndarray
-    window: tuple[int, int, int, int]
+    window: Any
 
 
-def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> tuple[int, int, int, int]:
+def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> Any:
+    """Return the grid cells within ``radius_m`` (plus a margin) of a batch's bounding box."""
+    from covgap.terrain import GridWindow
+
     rows, cols = source.shape
-    t = source.transform
-    inverse = ~t
+    inverse = ~source.transform
     xs = np.array([xy[:, 0].min() - radius_m, xy[:, 0].max() + radius_m])
     ys = np.array([xy[:, 1].min() - radius_m, xy[:, 1].max() + radius_m])
     cs = inverse.a * xs + inverse.c
@@ -709,7 +711,7 @@ def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> tuple[int,
     c1 = int(min(cols, math.ceil(cs.max()) + WINDOW_MARGIN))
     r0 = int(max(0, math.floor(rs.min()) - WINDOW_MARGIN))
     r1 = int(min(rows, math.ceil(rs.max()) + WINDOW_MARGIN))
-    return (r0, max(r0, r1), c0, max(c0, c1))
+    return GridWindow(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
 
 
 def coverage_tile(
@@ -739,11 +741,9 @@ def coverage_tile(
     rows, cols : numpy.ndarray of int64
         Demand indices and candidate indices (whole matrix) of the served pairs.
     """
-    r0, r1, c0, c1 = batch.window
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     rx_xy, rx_h = demand
-    n = len(batch.xy)
-    if n == 0 or r1 <= r0 or c1 <= c0 or len(rx_xy) == 0:
+    if len(batch.xy) == 0 or batch.window.cells == 0 or len(rx_xy) == 0:
         return empty
     # only demand points within reach of some candidate of the batch
     radius = scenario.radius_m
@@ -756,7 +756,7 @@ def coverage_tile(
     keep = np.flatnonzero(near)
     if keep.size == 0:
         return empty
-    window = source.window(r0, r1, c0, c1)
+    window = source.window(batch.window)
     result = link_budget(
         window,
         batch.xy,

@@ -41,15 +41,18 @@ from affine import Affine
 from pyproj import CRS
 
 from covgap import _raycast
+from covgap.executor import Executor, SerialExecutor, as_executor
 from covgap.scenario import Scenario, site_parameters
-from covgap.terrain import GridWindow, Terrain, check_coverage
+from covgap.terrain import DemFile, GridWindow, Terrain, check_coverage, terrain_source
 from covgap.visibility import write_raster_atomic
 
 __all__ = [
     "BEST_SITE_NONE",
     "BEST_SITE_UNKNOWN",
+    "SignalBatch",
     "SignalResult",
     "SignalTile",
+    "batch_signal",
     "best_server",
     "compute_signal",
     "merge_tile",
@@ -423,6 +426,60 @@ def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: Si
     unknown[rs, cs] |= tile.unknown
 
 
+@dataclass(frozen=True, eq=False)
+class SignalBatch:
+    """One task of :func:`compute_signal`: a batch of neighbouring sites of one group.
+
+    Attributes
+    ----------
+    group
+        The group's key (``""`` without ``group_by``).
+    index
+        int64 ``(n,)``: the sites' indices in the group's ``site_ids`` (ascending).
+    xy, heights_m, eirp_dbm
+        ``(n, 2)``, ``(n,)``, ``(n,)`` as for :func:`site_signal`.
+    keep_per_site
+        Also return the per-site rasters of the window.
+    """
+
+    group: str
+    index: np.ndarray
+    xy: np.ndarray
+    heights_m: np.ndarray
+    eirp_dbm: np.ndarray
+    keep_per_site: bool = False
+
+
+def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenario) -> SignalTile:
+    """Compute one batch's tile: the task :func:`compute_signal` hands to its executor.
+
+    Parameters
+    ----------
+    batch
+        The sites.
+    source
+        The whole grid: the terrain in memory, or a
+        :class:`~covgap.terrain.DemFile` whose window the task reads by path
+        (:func:`covgap.terrain.terrain_source`); the tile is the same on both.
+    scenario
+        Radio settings.
+
+    Returns
+    -------
+    SignalTile
+        Its window is on the whole grid.
+    """
+    return signal_tile(
+        source,  # type: ignore[arg-type]  (a DemFile has what signal_tile uses)
+        batch.xy,
+        batch.heights_m,
+        batch.eirp_dbm,
+        scenario,
+        batch.index,
+        keep_per_site=batch.keep_per_site,
+    )
+
+
 def compute_signal(
     terrain: Terrain,
     sites: Any,
@@ -432,6 +489,7 @@ def compute_signal(
     keep_per_site: bool = False,
     chunk_sites: int = CHUNK_SITES,
     on_progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
 
@@ -462,6 +520,12 @@ def compute_signal(
         Sites computed per kernel call (one batch).
     on_progress
         Called with the number of sites just finished (for a progress bar).
+    executor
+        Where the batches run, one task each (:func:`batch_signal`): ``None``
+        for this process, or a :class:`covgap.executor.DaskExecutor`, whose
+        tasks read their DEM window by path.  The batches and the merge rule
+        do not depend on it, so neither do the rasters.  ``keep_per_site``
+        always runs in this process.
 
     Returns
     -------
@@ -482,29 +546,38 @@ def compute_signal(
     else:
         values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
         groups = {key: np.flatnonzero(values == key) for key in sorted(set(values.tolist()))}
+    # every group's batches, one task each (keep_per_site's stacks stay in this process)
+    executor = SerialExecutor() if keep_per_site else as_executor(executor)
+    source = terrain_source(
+        terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
+    )
+    batches = [
+        SignalBatch(key, local, xy[idx[local]], table["height_m"][idx[local]],
+                    table["eirp_dbm"][idx[local]], keep_per_site)
+        for key, idx in groups.items()
+        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites)
+    ]  # fmt: skip
+    merged = {}
+    for key, idx in groups.items():
+        merged[key] = (
+            np.full(terrain.shape, np.nan, np.float32),
+            np.full(terrain.shape, BEST_SITE_NONE, np.int32),
+            np.zeros(terrain.shape, bool),
+            np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None,
+        )
+    # tiles merge in the order tasks finish: merge_tile's rule does not depend on it
+    for i, tile in executor.run(batch_signal, batches, source, scenario):
+        batch = batches[i]
+        rsrp, best, unknown, kept = merged[batch.group]
+        merge_tile(rsrp, best, unknown, tile)
+        if kept is not None and tile.per_site is not None:
+            rs, cs = tile.window.slices
+            kept[batch.index, rs, cs] = tile.per_site
+        if on_progress is not None:
+            on_progress(len(batch.index))
     results = {}
     for key, idx in groups.items():
-        rsrp = np.full(terrain.shape, np.nan, np.float32)
-        best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
-        unknown = np.zeros(terrain.shape, bool)
-        kept = np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None
-        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites):
-            part = idx[local]
-            tile = signal_tile(
-                terrain,
-                xy[part],
-                table["height_m"][part],
-                table["eirp_dbm"][part],
-                scenario,
-                local,
-                keep_per_site=keep_per_site,
-            )
-            merge_tile(rsrp, best, unknown, tile)
-            if kept is not None and tile.per_site is not None:
-                rs, cs = tile.window.slices
-                kept[local, rs, cs] = tile.per_site
-            if on_progress is not None:
-                on_progress(len(part))
+        rsrp, best, unknown, kept = merged[key]
         best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
         results[key] = SignalResult(
             rsrp=rsrp,
