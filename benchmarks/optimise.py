@@ -1,4 +1,4 @@
-"""Benchmark the site-planning optimisers (covgap.plan) against spopt's MCLP.
+"""Benchmark the site-planning optimisers (covgap.planning.plan) against spopt's MCLP.
 
 Seeded maximal-coverage instances:
 
@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 import covgap  # noqa: F401  (guards the `coverage` module name before numba loads)
-from covgap.plan import CoverageProblem, ExactCoverage, GreedyCoverage
+from covgap.planning.plan import CoverageProblem, ExactCoverage, GreedyCoverage
 
 TIME_LIMIT = 60.0
 BUILD_MARGIN = 2.0  # seconds kept for CoverageProblem building and ranking
@@ -169,8 +169,8 @@ def load_matrix(path: Path, k: int | None) -> Instance:
 
 def demo_instance(k: int) -> Instance:
     """The embedded demo's real terrain coverage matrix (settlements x candidate sites)."""
-    from covgap.analysis import analyse, demo_dir
-    from covgap.siteplan import plan_sites
+    from covgap import analyse, demo_dir
+    from covgap.planning.siteplan import plan_sites
 
     analysis = analyse(demo_dir())
     problem = plan_sites(analysis, k=k, method="greedy", signal_after=False).problem

@@ -165,10 +165,10 @@ def main() -> int:
 
     import numba
 
-    from covgap import signal as sig
-    from covgap.links import coverage_columns
-    from covgap.scenario import as_scenario
-    from covgap.terrain import DemFile, load_terrain
+    from covgap.data.terrain import DemFile, load_terrain
+    from covgap.radio import signal as sig
+    from covgap.radio.links import coverage_columns
+    from covgap.radio.scenario import as_scenario
 
     scenario = as_scenario(None)
     work = Path(tempfile.mkdtemp(prefix="covgap-scaling-"))

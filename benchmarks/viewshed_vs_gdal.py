@@ -42,8 +42,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 import covgap  # noqa: F401  (guards the `coverage` name before numba loads)
-from covgap import _raycast
-from covgap.pathloss import median_loss_db  # noqa: F401  (compiled with the kernel)
+from covgap.radio import _raycast
+from covgap.radio.pathloss import median_loss_db  # noqa: F401  (compiled with the kernel)
 
 N = 2000
 CELL = 30.0

@@ -347,6 +347,24 @@ def dataset_dir(make_dataset: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default synthetic dataset, written once per session; tests must not change it."""
+    return write_dataset(tmp_path_factory.mktemp("shared") / "dataset")
+
+
+@pytest.fixture(scope="session")
+def shared_analysis(shared_dataset_dir: Path) -> Any:
+    """The default dataset analysed once per session (terrain model included).
+
+    Expensive to build, so shared: tests read it and must not mutate it (a
+    test that needs to change an analysis builds its own with ``analyse``).
+    """
+    from covgap.analysis import analyse
+
+    return analyse(shared_dataset_dir)
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The output folder of one serial ``covgap run`` of the demo, default options.
 

@@ -8,7 +8,7 @@ from conftest import (
     default_villages,
     write_geojson,
 )
-from covgap.boundaries import (
+from covgap.data.boundaries import (
     load_communes,
     load_settlements,
     load_villages,

@@ -165,8 +165,8 @@ def test_signal_command_per_operator(dataset_dir: Path, tmp_path: Path) -> None:
 def test_installed_copy_generates_the_demo_once_into_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import covgap.demo
-    from covgap.cli import default_data_dir
+    import covgap.demo.generator
+    from covgap.demo import default_data_dir
 
     calls: list[Path] = []
 
@@ -176,7 +176,7 @@ def test_installed_copy_generates_the_demo_once_into_the_cache(
         (out / "dataset.toml").write_text('name = "demo"\n', encoding="utf-8")
         return out
 
-    monkeypatch.setattr(covgap.demo, "generate_demo", fake_generate)
+    monkeypatch.setattr(covgap.demo.generator, "generate_demo", fake_generate)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     no_checkout = tmp_path / "site-packages" / "data"
     first = default_data_dir(no_checkout)
@@ -186,3 +186,46 @@ def test_installed_copy_generates_the_demo_once_into_the_cache(
     assert len(calls) == 1  # generated once, then reused
     # A source checkout's committed data wins.
     assert default_data_dir() == Path(__file__).resolve().parents[1] / "data"
+
+
+def test_each_distinct_warning_is_printed_once_with_a_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import logging
+
+    from covgap import cli
+
+    log = logging.getLogger("covgap.test_cli")
+    with cli._logging_to_stderr(0):
+        for _ in range(3):
+            log.warning("the DEM does not cover site A")
+        log.warning("another thing")
+        log.info("not shown at the default verbosity")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "WARNING: the DEM does not cover site A",
+        "WARNING: another thing",
+        "(3x in this run) WARNING: the DEM does not cover site A",
+    ]
+
+
+def test_run_without_a_dem_names_the_skipped_stages(
+    make_dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = make_dataset(dem=False)
+    assert main(["run", "--data", str(data), "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert skipped == [
+        "WARNING: no DEM (terrain/dem.tif): coverage model, site plan and signal layers "
+        "skipped; gaps come from the survey"
+    ]
+    assert "uncovered:" in captured.out  # the survey's gaps are still reported
+
+
+def test_demo_run_prints_no_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The demo's DEM covers every existing and candidate site's radius.
+    out = tmp_path / "out"
+    assert main(["run", "--out", str(out), "--no-sensitivity", "--sites", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING" not in err, err

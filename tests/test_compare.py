@@ -15,7 +15,7 @@ from covgap.compare import (
     write_comparison,
 )
 from covgap.errors import ConfigError
-from covgap.scenario import load_scenario
+from covgap.radio.scenario import load_scenario
 
 SHIPPED = Path(__file__).resolve().parents[1] / "scenarios"
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from covgap.costs import (
+from covgap.errors import ConfigError, CRSError, DatasetError
+from covgap.planning.costs import (
     CostSettings,
     backhaul_cost,
     default_cost_settings,
@@ -20,7 +21,6 @@ from covgap.costs import (
     power_cost,
     site_cost,
 )
-from covgap.errors import ConfigError, CRSError, DatasetError
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,9 +7,9 @@ import pytest
 from pyproj import CRS, Transformer
 from shapely.geometry import Point, box
 
-from covgap.crs import analysis_crs, is_metric, to_metric, utm_crs
+from covgap.data.crs import analysis_crs, is_metric, to_metric, utm_crs
+from covgap.data.readers import POINT_TYPES, read_vector
 from covgap.errors import CRSError
-from covgap.readers import POINT_TYPES, read_vector
 
 LON, LAT = 103.35, 21.95
 

@@ -4,7 +4,7 @@ import pytest
 from pyproj import CRS
 
 from conftest import default_villages
-from covgap.dataset import Dataset, load_dataset
+from covgap.data.dataset import Dataset, load_dataset
 from covgap.errors import CRSError, DatasetError, DatasetNotFoundError, EncodingError
 from covgap.gaps import find_gaps
 

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from conftest import default_grid, feature, write_geojson
-from covgap.electricity import read_grid, read_power
+from covgap.data.electricity import read_grid, read_power
 from covgap.errors import GeometryError, MissingColumnError, ValueParseError
 
 

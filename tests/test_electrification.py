@@ -10,8 +10,8 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point
 
-from covgap.electrification import ELECTRIFICATION_COLUMNS, electrification_priorities
 from covgap.errors import CRSError, MissingColumnError
+from covgap.planning.electrification import ELECTRIFICATION_COLUMNS, electrification_priorities
 
 CRS = "EPSG:32648"
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from covgap import _raycast, executor, links
+from covgap import executor
 from covgap.analysis import analyse
 from covgap.cli import main
+from covgap.data.terrain import DemFile, GridWindow, load_terrain, terrain_source
 from covgap.errors import ConfigError, MissingDependencyError
 from covgap.executor import SerialExecutor, as_executor, dask_executor
-from covgap.signal import compute_signal
-from covgap.terrain import DemFile, GridWindow, load_terrain, terrain_source
+from covgap.radio import _raycast, links
+from covgap.radio.signal import compute_signal
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1] / "coverage"
 
@@ -213,7 +214,9 @@ def test_workers_must_be_at_least_one(value: str, capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--workers", value])
     assert exit_.value.code == 2
-    assert "--workers" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: covgap run: argument --workers: ")
+    assert ">= 1" in err[0]
 
 
 def test_workers_and_scheduler_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,8 @@ import pyogrio
 import pytest
 import shapely
 
-from covgap.costs import default_cost_settings
 from covgap.errors import CRSError, MissingColumnError
+from covgap.planning.costs import default_cost_settings
 from covgap.publish.exports import KML_NS, LIST_SEPARATOR, SHEET_NAMES, write_priorities
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'
@@ -247,3 +247,28 @@ def test_lon_lat_computed_when_absent(tmp_path, plan):
     frame = pd.read_csv(write_priorities(tmp_path, plan, None, None, [])[1], encoding="utf-8-sig")
     assert list(frame.columns[:4]) == ["rank", "site_id", "lon", "lat"]
     assert frame["lat"].tolist() == pytest.approx([21.96, 21.95, 21.97], abs=1e-6)
+
+
+def test_operator_lists_round_money_and_metres() -> None:
+    import pandas as pd
+
+    from covgap.publish.exports import rounded_for_operators
+
+    frame = pd.DataFrame(
+        {
+            "site_id": ["A", "B"],
+            "cost_vnd": [932698431.6113237, float("nan")],
+            "cost_usd": [115460.56817367417, 2.5],
+            "distance_to_grid_m": [161.8554081305542, 498.5],
+            "share_covered": [0.33333, 1.0],
+            "grid_power": [True, False],
+        }
+    )
+    out = rounded_for_operators(frame)
+    assert out["cost_vnd"].tolist()[0] == 932698432
+    assert out["cost_vnd"].isna().tolist() == [False, True]
+    assert out["cost_usd"].tolist() == [115461, 2]  # half to even
+    assert out["distance_to_grid_m"].tolist() == [162, 498]
+    assert out["share_covered"].tolist() == [0.33333, 1.0]  # not money, not metres
+    assert out["grid_power"].tolist() == [True, False]
+    assert frame["cost_vnd"].iloc[0] == 932698431.6113237  # the input is left alone

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from covgap.dataset import load_dataset
+from covgap.data.dataset import load_dataset
 from covgap.gaps import coverage_status, find_gaps, power_status
 
 

@@ -39,7 +39,7 @@ from conftest import (
     write_geojson,
 )
 from covgap.cli import main
-from covgap.dataset import load_dataset
+from covgap.data.dataset import load_dataset
 from covgap.errors import CoverageError, DatasetError
 from covgap.gaps import find_gaps
 
@@ -611,7 +611,7 @@ def test_dem_in_feet_by_its_metadata_is_converted(make_dataset, tmp_path):
     write_raster(tmp_path / "d" / "terrain" / "dem.tif", slope() / 0.3048, unit="ft")
     problems = _problems(make_dataset(root=tmp_path / "d", dem=False))
     assert any("heights are in feet (band unit metadata); converted" in p for p in problems)
-    from covgap.terrain import read_dem
+    from covgap.data.terrain import read_dem
 
     z, _, _ = read_dem(tmp_path / "d" / "terrain" / "dem.tif")
     assert float(np.nanmax(z)) == pytest.approx(1900.0, abs=0.5)
@@ -866,7 +866,10 @@ def test_negative_k_is_a_one_line_error(make_dataset, tmp_path, capsys):
         main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2
-    assert err[-1] == "covgap sites: error: argument --sites: must not be negative, got '-3'"
+    assert err == [
+        "error: covgap sites: argument --sites: must be >= 0 and <= 1e+06, got '-3' "
+        "(see covgap sites --help)"
+    ]
 
 
 # ------------------------------------------------------------------- troubleshooting

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from covgap.join import StatusTable, join_status
+from covgap.data.join import StatusTable, join_status
 
 
 @pytest.fixture

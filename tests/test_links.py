@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse
 from affine import Affine
 
-from covgap import links, pathloss
-from covgap.scenario import Scenario
+from covgap.radio import links, pathloss
+from covgap.radio.scenario import Scenario
 
 CELL = 30.0
 

@@ -89,7 +89,7 @@ def test_namespace_shadow_is_blocked() -> None:
     assert result.stdout.strip() == ("real" if real else "blocked")
 
 
-@pytest.mark.parametrize("name", ["covgap.errors", "covgap.text", "covgap.cli"])
+@pytest.mark.parametrize("name", ["covgap.errors", "covgap.data.text", "covgap.cli"])
 def test_modules_import(name: str) -> None:
     __import__(name)
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from covgap import pathloss as pl
-from covgap.pathloss import (
+from covgap.radio import pathloss as pl
+from covgap.radio.pathloss import (
     ENV_OPEN,
     ENV_SUBURBAN,
     ENV_URBAN,

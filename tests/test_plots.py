@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from covgap.analysis import analyse
+from covgap.planning.siteplan import coverage_curve, plan_sites
 from covgap.publish.plots import PLOT_FILES, status_counts, write_plots
 from covgap.sensitivity import Variant, sensitivity
-from covgap.siteplan import coverage_curve, plan_sites
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-def analysis(dataset_dir: Path):
-    return analyse(dataset_dir)
+def analysis(shared_analysis):
+    return shared_analysis
 
 
 def test_status_counts_every_village_once(analysis) -> None:

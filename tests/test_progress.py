@@ -9,7 +9,7 @@ import pytest
 
 from covgap import progress
 from covgap.analysis import analyse
-from covgap.siteplan import plan_sites
+from covgap.planning.siteplan import plan_sites
 
 
 def test_library_is_silent_unless_asked(capsys: pytest.CaptureFixture) -> None:
@@ -45,7 +45,7 @@ def test_chunks_cover_the_range_once() -> None:
 
 
 def test_chunked_terrain_model_equals_one_call(dataset_dir: Path) -> None:
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     base = analyse(dataset_dir, progress=False)
     shown = analyse(dataset_dir, progress=True)
@@ -70,7 +70,7 @@ def test_chunked_candidate_coverage_equals_one_call(
 ) -> None:
     analysis = analyse(dataset_dir)
     one = plan_sites(analysis, k=2, signal_after=False, progress=False)
-    monkeypatch.setattr("covgap.siteplan.COVERAGE_CHUNK", 3)
+    monkeypatch.setattr("covgap.planning.siteplan.COVERAGE_CHUNK", 3)
     chunked = plan_sites(analysis, k=2, signal_after=False, progress=True)
     assert len(one.candidates) > 3
     assert (one.problem.coverage != chunked.problem.coverage).nnz == 0

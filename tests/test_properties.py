@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import DX, LAT0, LON0, box, feature, write_dataset
-from covgap.dataset import FILES, load_dataset
+from covgap.data.dataset import FILES, load_dataset
+from covgap.data.text import name_key
 from covgap.errors import CoverageError
 from covgap.gaps import find_gaps
-from covgap.text import name_key
 
 SETTINGS = settings(
     max_examples=25,

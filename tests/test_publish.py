@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from covgap.publish.files import atomic_write_text, csv_text, geojson_text, write_csv
+from covgap.files import atomic_write_text, csv_text, geojson_text, write_csv
 from covgap.publish.webmap import build_map, village_state, write_map
 
 INJECTION = "<img src=x onerror=alert(1)>"
@@ -146,7 +146,7 @@ def test_braces_in_data_are_not_evaluated(
 
 
 def test_staged_outputs_replace_only_at_the_end(tmp_path: Path) -> None:
-    from covgap.publish.files import MANIFEST, staged_outputs
+    from covgap.files import MANIFEST, staged_outputs
 
     out = tmp_path / "out"
     with staged_outputs(out) as stage:

@@ -6,6 +6,14 @@ from pathlib import Path
 import pytest
 
 from conftest import to_cp1258
+from covgap.data.readers import (
+    POLYGON_TYPES,
+    parse_code,
+    parse_number,
+    parse_yes_no,
+    read_table,
+    read_vector,
+)
 from covgap.errors import (
     CRSError,
     DatasetError,
@@ -14,14 +22,6 @@ from covgap.errors import (
     GeometryError,
     MissingColumnError,
     ValueParseError,
-)
-from covgap.readers import (
-    POLYGON_TYPES,
-    parse_code,
-    parse_number,
-    parse_yes_no,
-    read_table,
-    read_vector,
 )
 
 TEXT = "village_code,village_name,grid_power\nV01,Bản Huổi Só,có\nV02,Tủa Thàng,không\n"

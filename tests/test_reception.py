@@ -11,14 +11,14 @@ from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from covgap.reception import (
+from covgap.radio.reception import (
     BEST_SITE_UNKNOWN,
     RECEPTION_COLUMNS,
     compare_with_survey,
     sample_cells,
     village_reception,
 )
-from covgap.scenario import Scenario
+from covgap.radio.scenario import Scenario
 
 CRS = "EPSG:32648"
 X0, Y0, CELL = 500_000.0, 2_401_000.0, 100.0

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point
 
-from covgap import pathloss
 from covgap.errors import ConfigError
-from covgap.scenario import Scenario, default_scenario, load_scenario, site_parameters
+from covgap.radio import pathloss
+from covgap.radio.scenario import Scenario, default_scenario, load_scenario, site_parameters
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -113,7 +113,7 @@ def test_invalid_toml_and_missing_file(tmp_path):
 
 
 def test_out_of_model_range_is_logged(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="covgap.scenario"):
+    with caplog.at_level(logging.WARNING, logger="covgap.radio.scenario"):
         load_scenario(write(tmp_path, "frequency_mhz = 2600\nmast_height_m = 20\n"))
     text = caplog.text
     assert "2000 MHz" in text

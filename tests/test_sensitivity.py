@@ -13,8 +13,8 @@ from covgap.sensitivity import Variant, default_variants, sensitivity
 
 
 @pytest.fixture
-def analysis(dataset_dir: Path):
-    return analyse(dataset_dir)
+def analysis(shared_analysis):
+    return shared_analysis
 
 
 def test_default_variants_are_the_documented_ranges() -> None:
@@ -49,7 +49,7 @@ def test_threshold_variants_reuse_the_base_signal(
     def no_kernel(*args, **kwargs):
         raise AssertionError("the terrain kernel must not run for a threshold change")
 
-    monkeypatch.setattr("covgap.signal.compute_signal", no_kernel)
+    monkeypatch.setattr("covgap.radio.signal.compute_signal", no_kernel)
     result = sensitivity(analysis, [Variant("same", "threshold_dbm", 0.0)])
     assert not result.villages["status_uncertain"].any()
     assert (result.villages["status_same"] == result.villages["base_status"]).all()

@@ -8,16 +8,16 @@ from affine import Affine
 from pyproj import CRS
 from shapely.geometry import Point
 
-from covgap import pathloss
-from covgap.scenario import Scenario
-from covgap.signal import (
+from covgap.data.terrain import Terrain
+from covgap.radio import pathloss
+from covgap.radio.scenario import Scenario
+from covgap.radio.signal import (
     BEST_SITE_NONE,
     BEST_SITE_UNKNOWN,
     best_server,
     compute_signal,
     write_signal_tiff,
 )
-from covgap.terrain import Terrain
 
 X0, Y0 = 500_000.0, 2_400_000.0
 CELL = 10.0
@@ -233,7 +233,7 @@ def test_grazing_receiver_on_flat_ground_gets_no_side_edges():
 
 
 def test_smooth_earth_bulge_is_underestimated_by_at_most_a_few_db():
-    # Known limit, documented in covgap.signal: over a smooth bulge the kernel's
+    # Known limit, documented in covgap.radio.signal: over a smooth bulge the kernel's
     # principal edge (largest elevation angle: the last ground point before the
     # receiver) is not Deygout's (largest nu, further back), so the raster loss
     # is lower. Flat earth, k = 4/3, 100 m cells, 30 m mast: within 20 km it
@@ -251,7 +251,7 @@ def test_smooth_earth_bulge_is_underestimated_by_at_most_a_few_db():
     "nu", [-2.0, -0.78, -0.7, -0.3, 0.0, 0.0025, 0.5, 1.2345, 7.0, 59.99, 60.0, 75.0, 400.0]
 )
 def test_the_kernels_knife_edge_lookup_matches_itu_p526(nu):
-    from covgap import _raycast
+    from covgap.radio import _raycast
 
     # table with linear interpolation: within |J''| h^2 / 8 ~ 1e-5 dB; formula beyond it
     assert _raycast._j_lookup(nu) == pytest.approx(pathloss.knife_edge_loss_db(nu), abs=2e-5)
@@ -268,7 +268,7 @@ def test_kernels_are_exactly_symmetric_under_transposition(nodata):
     # blocks) and octants 4-7 (written directly) swap roles when the DEM is
     # transposed: with square cells the results must be the exact transpose,
     # including full and partial blocks, grid edges and nodata on the paths
-    from covgap import _raycast
+    from covgap.radio import _raycast
 
     rng = np.random.default_rng(11)
     z = rng.uniform(0.0, 80.0, (83, 91)).astype(np.float32)

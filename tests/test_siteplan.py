@@ -10,12 +10,12 @@ import pytest
 from covgap.analysis import analyse
 from covgap.cli import main
 from covgap.errors import CoverageError, ProblemInputError
-from covgap.siteplan import plan_sites
+from covgap.planning.siteplan import plan_sites
 
 
 @pytest.fixture
-def analysis(dataset_dir: Path):
-    return analyse(dataset_dir)
+def analysis(shared_analysis):
+    return shared_analysis
 
 
 def test_plan_ranks_sites_and_accounts_for_every_household(analysis) -> None:
@@ -101,7 +101,7 @@ def test_plan_for_one_operator(analysis) -> None:
     # Demand: villages this operator's own sites leave uncovered, which include
     # every village no operator covers.
     mine = analysis.dataset.sites[analysis.dataset.sites["operator"] == name]
-    from covgap.siteplan import _uncovered_by
+    from covgap.planning.siteplan import _uncovered_by
 
     assert set(plan.villages_after) == _uncovered_by(analysis, mine)
     assert {r["key"]: r["value"] for r in plan.assumptions(analysis.scenario)}[

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
+from covgap.data.survey import read_survey
 from covgap.errors import MissingColumnError, ValueParseError
-from covgap.survey import read_survey
 
 
 def write(tmp_path, text):

@@ -7,8 +7,8 @@ from affine import Affine
 from pyproj import CRS
 
 from conftest import write_float_dem
+from covgap.data.terrain import Terrain, check_coverage, load_terrain
 from covgap.errors import CRSError, TerrainError
-from covgap.terrain import Terrain, check_coverage, load_terrain
 
 X0, Y0 = 500_000.0, 2_400_000.0
 
@@ -104,7 +104,7 @@ def test_sample_is_nan_outside_and_next_to_nodata():
 def test_coverage_warning(caplog):
     t = make(np.zeros((100, 100)))  # 1 km square from (0, 0) to (1000, 100 - 1000)
     assert t.covers(500.0, -400.0, 300.0)
-    with caplog.at_level(logging.WARNING, logger="covgap.terrain"):
+    with caplog.at_level(logging.WARNING, logger="covgap.data.terrain"):
         msgs = check_coverage(
             t, [("A", 500.0, -400.0), ("B", 900.0, -400.0), ("C", 5000.0, -400.0)], 300.0
         )
@@ -113,6 +113,6 @@ def test_coverage_warning(caplog):
     assert "does not contain 1 site(s) (C)" in msgs[1]
     assert "(B)" in caplog.text and "(A" not in caplog.text and "A," not in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="covgap.terrain"):
+    with caplog.at_level(logging.WARNING, logger="covgap.data.terrain"):
         assert check_coverage(t, [("B", 900.0, -400.0)], 300.0, log=False) == msgs[:1]
     assert caplog.text == ""

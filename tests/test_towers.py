@@ -4,8 +4,7 @@ import pytest
 from pyproj import CRS, Transformer
 
 from conftest import CELL_HEADER, cell, csv_text, default_cells, default_sites
-from covgap.errors import DatasetError, MissingColumnError, ValueParseError
-from covgap.towers import (
+from covgap.data.towers import (
     cells_to_sites,
     load_towers,
     merge_sites,
@@ -13,6 +12,7 @@ from covgap.towers import (
     read_cells,
     read_sites,
 )
+from covgap.errors import DatasetError, MissingColumnError, ValueParseError
 
 UTM = CRS.from_epsg(32648)
 

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import write_float_dem
+from covgap.data.terrain import Terrain
 from covgap.errors import CRSError
-from covgap.terrain import Terrain
-from covgap.visibility import (
+from covgap.radio.visibility import (
     NOT_VISIBLE,
     UNKNOWN,
     VISIBLE,
@@ -209,7 +209,7 @@ def test_windowed_batch_equals_the_full_grid_kernel():
     # the batch entry point writes each site into a reusable (2h+1)^2 window;
     # it must hold exactly the full-grid result, also for sites near the edges
     # (parts of their windows fall outside the grid) and with nodata around
-    from covgap import _raycast
+    from covgap.radio import _raycast
 
     rng = np.random.default_rng(5)
     z = rng.uniform(0, 60, (47, 53)).astype(np.float32)

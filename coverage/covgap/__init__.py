@@ -31,18 +31,19 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "analyse": "covgap.analysis",
     "Analysis": "covgap.analysis",
-    "load_dataset": "covgap.dataset",
-    "Dataset": "covgap.dataset",
+    "load_dataset": "covgap.data.dataset",
+    "Dataset": "covgap.data.dataset",
     "find_gaps": "covgap.gaps",
-    "load_scenario": "covgap.scenario",
-    "Scenario": "covgap.scenario",
-    "load_terrain": "covgap.terrain",
-    "viewshed": "covgap.visibility",
-    "compute_signal": "covgap.signal",
-    "plan_sites": "covgap.siteplan",
-    "SitePlan": "covgap.siteplan",
+    "load_scenario": "covgap.radio.scenario",
+    "Scenario": "covgap.radio.scenario",
+    "load_terrain": "covgap.data.terrain",
+    "viewshed": "covgap.radio.visibility",
+    "compute_signal": "covgap.radio.signal",
+    "plan_sites": "covgap.planning.siteplan",
+    "SitePlan": "covgap.planning.siteplan",
     "compare_scenarios": "covgap.compare",
     "generate_demo": "covgap.demo",
+    "demo_dir": "covgap.demo",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

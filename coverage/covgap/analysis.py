@@ -14,22 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from covgap.dataset import Dataset, load_dataset
+from covgap.data.dataset import Dataset, load_dataset
 from covgap.gaps import Gaps, find_gaps
-from covgap.scenario import Scenario, as_scenario
+from covgap.radio.scenario import Scenario, as_scenario
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.figure import Figure
 
+    from covgap.data.terrain import Terrain
     from covgap.executor import Executor
-    from covgap.reception import SurveyComparison
+    from covgap.planning.siteplan import SitePlan
+    from covgap.radio.reception import SurveyComparison
+    from covgap.radio.signal import SignalResult
     from covgap.sensitivity import Sensitivity
-    from covgap.signal import SignalResult
-    from covgap.siteplan import SitePlan
-    from covgap.terrain import Terrain
 
-__all__ = ["Analysis", "analyse", "demo_dir"]
+__all__ = ["Analysis", "analyse"]
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +178,6 @@ class Analysis:
         return list(publish_run(self, out_dir, lang=lang, plan=plan, plots=plots).files)
 
 
-def demo_dir() -> Path:
-    """Return the synthetic Tủa Chùa demo dataset folder (generated on first use)."""
-    from covgap.cli import default_data_dir
-
-    return default_data_dir()
-
-
 def _signal(
     terrain: Terrain,
     sites: Any,
@@ -194,7 +187,7 @@ def _signal(
 ) -> SignalResult:
     """Best-server signal of ``sites``, with a progress bar over the sites if asked."""
     from covgap import progress as progress_mod
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     if not progress:
         return compute_signal(terrain, sites, settings, executor=executor)
@@ -218,7 +211,7 @@ def analyse(
     Parameters
     ----------
     data
-        A dataset folder or an already loaded :class:`~covgap.dataset.Dataset`.
+        A dataset folder or an already loaded :class:`~covgap.data.dataset.Dataset`.
     scenario
         Radio scenario (object or TOML path); default: the packaged scenario.
     crs
@@ -262,9 +255,9 @@ def analyse(
         analysis.warnings.append("no tower sites: coverage was not modelled")
         return analysis
 
+    from covgap.data.terrain import check_coverage, load_terrain
     from covgap.progress import resolve
-    from covgap.reception import compare_with_survey, signal_reception
-    from covgap.terrain import check_coverage, load_terrain
+    from covgap.radio.reception import compare_with_survey, signal_reception
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
     sites = dataset.sites

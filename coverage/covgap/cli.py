@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from covgap import __version__
+from covgap.demo.paths import default_data_dir
 from covgap.errors import CoverageError
 
-__all__ = ["default_data_dir", "main"]
+__all__ = ["main"]
 
 log = logging.getLogger("covgap.cli")
 
@@ -28,32 +32,42 @@ EXIT_OK = 0
 EXIT_INPUT = 2
 
 
-def default_data_dir(checkout: Path | None = None) -> Path:
-    """Return the embedded demo dataset folder.
+class _Console(logging.Handler):
+    """Log records on standard error, each distinct message once, above any progress bar.
 
-    In a source checkout this is the committed ``data/`` folder beside
-    ``coverage/``.  In an installed copy without it, the demo is generated
-    (deterministically) into the user's cache folder on first use.
-
-    Parameters
-    ----------
-    checkout
-        The folder to look in first (default: the source checkout's ``data/``).
+    tqdm's ``write`` prints above the bars instead of inside their lines.  A
+    message seen before is counted, not printed again; :meth:`close_run` then
+    says how often each repeated warning came.
     """
-    if checkout is None:
-        checkout = Path(__file__).resolve().parents[2] / "data"
-    if (checkout / "dataset.toml").is_file():
-        return checkout
-    import os
 
-    from covgap.demo import generate_demo
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        self.counts: Counter[str] = Counter()
 
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    target = cache / "covgap" / f"demo-{__version__}"
-    if not (target / "dataset.toml").is_file():
-        log.info("generating the synthetic demo dataset into %s", target)
-        generate_demo(target)
-    return target
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:  # pragma: no cover - logging's own contract
+            self.handleError(record)
+            return
+        self.counts[text] += 1
+        if self.counts[text] == 1:
+            _write_above_bars(text)
+
+    def close_run(self) -> None:
+        """Say once how many times each repeated message came."""
+        for text, count in self.counts.items():
+            if count > 1:
+                head = text if len(text) <= 90 else text[:87] + "..."
+                _write_above_bars(f"({count}x in this run) {head}")
+        self.counts.clear()
+
+
+def _write_above_bars(text: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -66,9 +80,7 @@ def _logging_to_stderr(verbosity: int) -> Iterator[None]:
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     if verbosity < 0:
         level = logging.ERROR
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.setLevel(level)
+    handler = _Console(level)
     logger = logging.getLogger("covgap")
     saved_level = logger.level
     logger.addHandler(handler)
@@ -76,6 +88,7 @@ def _logging_to_stderr(verbosity: int) -> Iterator[None]:
     try:
         yield
     finally:
+        handler.close_run()
         logger.removeHandler(handler)
         logger.setLevel(saved_level)
 
@@ -113,6 +126,12 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
         data, scenario=args.scenario, crs=args.crs, model=not args.no_model, executor=executor
     )
     dataset = analysis.dataset
+    if analysis.terrain is None and not args.no_model:
+        why = "no DEM (terrain/dem.tif)" if dataset.dem_path is None else "no tower sites"
+        log.warning(
+            "%s: coverage model, site plan and signal layers skipped; gaps come from the survey",
+            why,
+        )
     plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
     stability = None
     if analysis.terrain is not None and not args.no_sensitivity:
@@ -160,7 +179,7 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)
@@ -177,8 +196,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, analysis: Any) -> Any:
-    from covgap.costs import load_cost_settings
-    from covgap.siteplan import plan_sites
+    from covgap.planning.costs import load_cost_settings
+    from covgap.planning.siteplan import plan_sites
 
     k = args.sites if args.sites is not None else (None if args.budget is not None else 10)
     return plan_sites(
@@ -233,28 +252,75 @@ def _sites(args: argparse.Namespace, executor: Any) -> int:
     return EXIT_OK
 
 
-def _non_negative(kind: type) -> Any:
-    def parse(text: str) -> Any:
+@dataclass(frozen=True)
+class Number:
+    """An argparse ``type``: a finite number inside its range, checked when parsed.
+
+    A bad value (text, NaN, infinity, out of range) ends the command with one
+    ``error:`` line and exit code 2 before any work starts.
+
+    Parameters
+    ----------
+    kind
+        ``int`` or ``float``.
+    low
+        Smallest allowed value.
+    low_open
+        ``True`` for ``value > low`` (a radius), ``False`` for ``value >= low``.
+    high
+        Largest allowed value: beyond it the value cannot be meant (a 10^308 m
+        radius) and would only overflow later.
+    unit
+        Shown in the message.
+    """
+
+    kind: type = float
+    low: float = 0.0
+    low_open: bool = False
+    high: float = math.inf
+    unit: str = ""
+
+    @property
+    def __name__(self) -> str:  # argparse names the type in some messages
+        return "whole number" if self.kind is int else "number"
+
+    def describe(self) -> str:
+        """Return the allowed range in words, e.g. ``> 0 and <= 300000 m``."""
+        low = f"> {self.low:g}" if self.low_open else f">= {self.low:g}"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{low} and <= {self.high:g}{unit}"
+
+    def __call__(self, text: str) -> Any:
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+            value = self.kind(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(
+                f"expected a {self.__name__} {self.describe()}, got {text!r}"
+            ) from None
+        inside = value > self.low if self.low_open else value >= self.low
+        if not (math.isfinite(value) and inside and value <= self.high):
+            raise argparse.ArgumentTypeError(f"must be {self.describe()}, got {text!r}")
         return value
 
-    parse.__name__ = kind.__name__
-    return parse
+
+#: The numeric options' ranges (shared by every subcommand that has them).
+SITES = Number(int, 0, high=1_000_000)
+BUDGET_VND = Number(float, 0, high=1e16, unit="VND")
+TIME_LIMIT_S = Number(float, 0, low_open=True, high=1e6, unit="s")
+RADIUS_M = Number(float, 0, low_open=True, high=300_000, unit="m")
+HEIGHT_M = Number(float, 0, high=3_000, unit="m")
+CURVATURE = Number(float, 0, high=1)
 
 
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``error: covgap run: argument --sites: ...``."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+#: ``--workers``: at least one (the ceiling only catches typos).
+WORKERS = Number(int, 1, high=100_000)
 
 
 def _executor_options(parser: argparse.ArgumentParser) -> None:
@@ -262,7 +328,7 @@ def _executor_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--workers",
-        type=_at_least_one,
+        type=WORKERS,
         metavar="N",
         help="run the per-site stages on a local Dask cluster of N worker processes "
         "(needs covgap[dask]; same results)",
@@ -275,8 +341,8 @@ def _executor_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> None:
-    parser.add_argument("--sites", type=_non_negative(int), help="number of new sites (default 10)")
-    parser.add_argument("--budget", type=_non_negative(float), help="budget in VND (e.g. 3e10)")
+    parser.add_argument("--sites", type=SITES, help="number of new sites (default 10)")
+    parser.add_argument("--budget", type=BUDGET_VND, help="budget in VND (e.g. 3e10)")
     parser.add_argument(
         "--method",
         choices=["exact", "greedy"],
@@ -290,14 +356,14 @@ def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> 
             help="plan for one operator's network (e.g. Viettel): villages its sites do not cover",
         )
     parser.add_argument(
-        "--time-limit", type=float, default=60.0, help="seconds for the exact solver"
+        "--time-limit", type=TIME_LIMIT_S, default=60.0, help="seconds for the exact solver"
     )
 
 
 def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
     """Read an observers CSV: columns ``x``, ``y`` (DEM CRS) and optional ``name``."""
+    from covgap.data.readers import parse_number, read_table
     from covgap.errors import DatasetError
-    from covgap.readers import parse_number, read_table
 
     table = read_table(path, required=("x", "y"), optional=("name",))
     if table.empty:
@@ -317,7 +383,7 @@ def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
 
 
 def _cmd_viewshed(args: argparse.Namespace) -> int:
-    from covgap.visibility import write_viewshed_tiffs
+    from covgap.radio.visibility import write_viewshed_tiffs
 
     points, names = read_observers(Path(args.observers))
     files = write_viewshed_tiffs(
@@ -336,11 +402,11 @@ def _cmd_viewshed(args: argparse.Namespace) -> int:
 
 
 def _cmd_signal(args: argparse.Namespace) -> int:
-    from covgap.dataset import load_dataset
+    from covgap.data.dataset import load_dataset
+    from covgap.data.terrain import load_terrain
     from covgap.errors import DatasetError
-    from covgap.scenario import as_scenario
-    from covgap.signal import compute_signal, write_signal_tiff
-    from covgap.terrain import load_terrain
+    from covgap.radio.scenario import as_scenario
+    from covgap.radio.signal import compute_signal, write_signal_tiff
 
     data = Path(args.data) if args.data else default_data_dir()
     dataset = load_dataset(data, crs=args.crs)
@@ -398,7 +464,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``covgap`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="covgap",
         description="Mobile-coverage gap analysis: villages, grid power, towers and terrain.",
     )
@@ -466,12 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument(
         "--observers", required=True, help="CSV with x, y (in the DEM's CRS) and optional name"
     )
-    view.add_argument("--radius", type=float, required=True, help="radius, metres")
-    view.add_argument("--observer-height", type=float, default=30.0, help="metres above ground")
-    view.add_argument("--target-height", type=float, default=1.5, help="metres above ground")
+    view.add_argument("--radius", type=RADIUS_M, required=True, help="radius, metres")
+    view.add_argument("--observer-height", type=HEIGHT_M, default=30.0, help="metres above ground")
+    view.add_argument("--target-height", type=HEIGHT_M, default=1.5, help="metres above ground")
     view.add_argument(
         "--curvature-coef",
-        type=float,
+        type=CURVATURE,
         default=0.75,
         help="GDAL's curvature coefficient 1/k (0.75 for k = 4/3; 0 for a flat earth)",
     )

@@ -1,7 +1,7 @@
 """What-if scenarios side by side: coverage gaps, plan cost and households covered.
 
 A scenario file is a radio scenario TOML (the flat keys of
-:class:`covgap.scenario.Scenario`, read exactly like ``--scenario``) with an
+:class:`covgap.radio.scenario.Scenario`, read exactly like ``--scenario``) with an
 optional ``[plan]`` table::
 
     name = "lte1800"
@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from covgap.errors import ConfigError, ProblemInputError
-from covgap.scenario import Scenario, load_scenario
+from covgap.radio.scenario import Scenario, load_scenario
 from covgap.settings import read_toml
 
 __all__ = [
@@ -138,7 +138,7 @@ def read_scenario_file(
         On a missing or invalid file, an unknown key, or a bad value (the
         message names the file and the key).
     """
-    from covgap.siteplan import METHODS
+    from covgap.planning.siteplan import METHODS
 
     path = Path(path)
     data = read_toml(path, what="scenario file")
@@ -181,7 +181,7 @@ def read_scenario_file(
 
 def _solve(plan: Any, setting: PlanSetting, time_limit: float) -> Any:
     """Return the plan's own result when it matches ``setting``, else re-solve its problem."""
-    from covgap.plan import ExactCoverage, GreedyCoverage
+    from covgap.planning.plan import ExactCoverage, GreedyCoverage
 
     same_method = (setting.method == "exact") == (plan.result.method == "exact")
     if same_method and (plan.k, plan.budget_vnd) == (setting.k, setting.budget_vnd):
@@ -209,7 +209,7 @@ def compare_scenarios(
     Parameters
     ----------
     data
-        A dataset folder or a loaded :class:`~covgap.dataset.Dataset`
+        A dataset folder or a loaded :class:`~covgap.data.dataset.Dataset`
         (loaded once for every scenario).
     scenario_paths
         Scenario files (see the module docstring), in the order of the rows.
@@ -242,10 +242,10 @@ def compare_scenarios(
         When the dataset cannot be modelled (no DEM or no sites).
     """
     from covgap.analysis import analyse
-    from covgap.dataset import Dataset, load_dataset
+    from covgap.data.dataset import Dataset, load_dataset
     from covgap.errors import CoverageError
+    from covgap.planning.siteplan import plan_sites, villages_gained
     from covgap.progress import bar
-    from covgap.siteplan import plan_sites, villages_gained
 
     if not scenario_paths:
         raise ProblemInputError("give at least one scenario file")
@@ -352,7 +352,7 @@ def format_table(df: pd.DataFrame) -> str:
 
 def write_comparison(df: pd.DataFrame, path: str | Path) -> Path:
     """Write the comparison table as CSV (UTF-8 with BOM, atomically)."""
-    from covgap.publish.files import write_csv
+    from covgap.files import write_csv
 
     columns = [c for c in COMPARISON_COLUMNS if c in df.columns] + [
         c for c in df.columns if c not in COMPARISON_COLUMNS

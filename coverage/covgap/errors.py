@@ -23,10 +23,12 @@ __all__ = [
     "DEMError",
     "DatasetError",
     "DatasetNotFoundError",
+    "DemoError",
     "EncodingError",
     "GeometryError",
     "MissingColumnError",
     "MissingDependencyError",
+    "ParameterError",
     "ProblemInputError",
     "SolverError",
     "TerrainError",
@@ -119,6 +121,10 @@ class ConfigError(CoverageError, ValueError):
     """A settings (TOML) file or value is invalid."""
 
 
+class ParameterError(CoverageError, ValueError):
+    """A function or command argument is outside its valid range (radius <= 0, NaN...)."""
+
+
 class ProblemInputError(CoverageError, ValueError):
     """An optimisation problem is malformed (shapes, negative weights or costs...)."""
 
@@ -129,3 +135,7 @@ class MissingDependencyError(CoverageError, ImportError):
 
 class SolverError(CoverageError, RuntimeError):
     """An optimisation model could not be solved or reported a bad status."""
+
+
+class DemoError(CoverageError, RuntimeError):
+    """The synthetic demo generator could not meet one of its own targets."""

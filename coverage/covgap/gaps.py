@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from covgap.dataset import Dataset
+from covgap.data.dataset import Dataset
 
 __all__ = ["Gaps", "coverage_status", "find_gaps", "power_status"]
 
@@ -118,7 +118,7 @@ def find_gaps(dataset: Dataset, reception: pd.DataFrame | None = None) -> Gaps:
     dataset
         A loaded dataset.
     reception
-        Modelled village coverage from :func:`covgap.reception.village_reception`
+        Modelled village coverage from :func:`covgap.radio.reception.village_reception`
         (``village_code``, ``share_covered``, ``best_rsrp_dbm``,
         ``best_server``, ``modelled_status``), or ``None``.
 

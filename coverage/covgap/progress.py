@@ -19,6 +19,8 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
+from covgap.errors import ParameterError
+
 __all__ = ["bar", "chunks", "enable", "enabled", "is_enabled", "resolve"]
 
 T = TypeVar("T")
@@ -123,5 +125,5 @@ def chunks(n: int, size: int) -> list[slice]:
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
     if size < 1:
-        raise ValueError(f"chunk size must be >= 1, got {size}")
+        raise ParameterError(f"chunk size must be >= 1, got {size}")
     return [slice(i * size, min(n, (i + 1) * size)) for i in range(math.ceil(n / size))]

@@ -41,8 +41,8 @@ from covgap.errors import ConfigError, CoverageError
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
     from covgap.executor import Executor
-    from covgap.scenario import Scenario
-    from covgap.signal import SignalResult
+    from covgap.radio.scenario import Scenario
+    from covgap.radio.signal import SignalResult
 
 __all__ = [
     "PARAMETERS",
@@ -165,7 +165,7 @@ class Sensitivity:
 
     def export(self, out_dir: str | Path, *, name: str = "sensitivity") -> Path:
         """Write the village table as ``<name>.csv`` (UTF-8 with BOM) into ``out_dir``."""
-        from covgap.publish.files import write_csv
+        from covgap.files import write_csv
 
         table = self.villages.copy()
         table["best_rsrp_dbm"] = table["best_rsrp_dbm"].round(1)
@@ -182,7 +182,7 @@ def _variant_signal(
     analysis: Analysis, variant: Variant, scenario: Scenario, executor: Executor | None = None
 ) -> tuple[SignalResult, Scenario]:
     """Signal and scenario of one variant (the base signal when only the threshold moves)."""
-    from covgap.signal import compute_signal
+    from covgap.radio.signal import compute_signal
 
     base = analysis.scenario
     sites = analysis.dataset.sites
@@ -235,7 +235,7 @@ def sensitivity(
         When the terrain model did not run.
     """
     from covgap.progress import bar
-    from covgap.reception import signal_reception
+    from covgap.radio.reception import signal_reception
 
     if analysis.terrain is None or analysis.signal is None or analysis.reception is None:
         raise CoverageError("sensitivity needs the terrain model (a DEM and existing sites)")

@@ -1,8 +1,8 @@
 """Reading settings files (TOML): one reader, one key check, one range check.
 
 The typed settings themselves live with what they configure
-(:class:`covgap.scenario.Scenario`, :class:`covgap.costs.CostSettings`,
-:class:`covgap.candidates.CandidateSettings`); this module holds what their
+(:class:`covgap.radio.scenario.Scenario`, :class:`covgap.planning.costs.CostSettings`,
+:class:`covgap.planning.candidates.CandidateSettings`); this module holds what their
 loaders share, so every settings file fails the same way: one
 :class:`~covgap.errors.ConfigError` line naming the file and the key.
 """

@@ -12,6 +12,7 @@ from pyproj import CRS
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from covgap.data.terrain import Terrain as RadioTerrain
 from covgap.demo import facts
 from covgap.demo.communes import commune_cells, consistent_partition, town_shape
 from covgap.demo.grid import PowerGrid, build_grid
@@ -42,8 +43,7 @@ from covgap.demo.writers import (
     toml_bytes,
     write_geotiff,
 )
-from covgap.scenario import default_scenario
-from covgap.terrain import Terrain as RadioTerrain
+from covgap.radio.scenario import default_scenario
 
 __all__ = ["DemoWorld", "build_world", "generate_demo"]
 

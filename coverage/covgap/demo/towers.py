@@ -6,10 +6,10 @@ Placement is calibrated against the project's terrain radio engine, so that
 1. :func:`candidate_sites` lists hilltops where power exists (near the grid
    inside the district, or just beyond its border); :func:`candidate_heights`
    gives each one mast (short on the highest summits, tall on low hills);
-2. :func:`settlement_signal` runs :func:`covgap.signal.site_signal` (the
+2. :func:`settlement_signal` runs :func:`covgap.radio.signal.site_signal` (the
    kernel ``covgap run`` uses, with the default scenario) for every candidate
    and samples the rasters at the settlements, exactly as
-   :func:`covgap.reception.village_reception` does;
+   :func:`covgap.radio.reception.village_reception` does;
 3. :func:`choose_sites` greedily picks candidates so that exactly the wanted
    villages are covered *with a margin*: a covered village has settlements
    holding the scenario's household share at threshold + margin or more,
@@ -28,11 +28,11 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from covgap.data.terrain import Terrain as RadioTerrain
 from covgap.demo.terrain import Terrain
-from covgap.reception import sample_cells
-from covgap.scenario import Scenario
-from covgap.signal import site_signal
-from covgap.terrain import Terrain as RadioTerrain
+from covgap.radio.reception import sample_cells
+from covgap.radio.scenario import Scenario
+from covgap.radio.signal import site_signal
 
 __all__ = [
     "AMBIGUOUS",
@@ -233,8 +233,8 @@ def settlement_signal(
 ) -> np.ndarray:
     """Received signal of each candidate at each settlement, from the terrain kernel.
 
-    Runs :func:`covgap.signal.site_signal` in batches and reads each raster at
-    the cell holding each point (:func:`covgap.reception.sample_cells`), as the
+    Runs :func:`covgap.radio.signal.site_signal` in batches and reads each raster at
+    the cell holding each point (:func:`covgap.radio.reception.sample_cells`), as the
     analysis does.
 
     Parameters

@@ -19,7 +19,7 @@ import rasterio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from covgap.publish.files import atomic_write_bytes
+from covgap.files import atomic_write_bytes
 
 __all__ = [
     "atomic_write",

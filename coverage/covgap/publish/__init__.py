@@ -1,6 +1,6 @@
 """Publishing: summary.json, village lists (CSV, GeoJSON) and the Leaflet map."""
 
-from covgap.publish.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
+from covgap.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
 from covgap.publish.report import RunOutputs, publish_run
 
 __all__ = [

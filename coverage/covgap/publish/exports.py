@@ -7,14 +7,14 @@ then :func:`os.replace`) and, for the same inputs, byte for byte the same:
 
 - ``priorities.xlsx``: the workbook's core properties carry a fixed date and
   the zip entries a fixed timestamp;
-- ``priorities.csv`` and ``priorities.geojson``: :mod:`covgap.publish.files`;
+- ``priorities.csv`` and ``priorities.geojson``: :mod:`covgap.files`;
 - ``priorities.gpkg``: GDAL's ``OGR_CURRENT_DATE`` pins the ``last_change``
   timestamp of ``gpkg_contents``; nothing else in the SQLite file varies;
 - ``priorities.kml``: written here with :mod:`xml.etree.ElementTree`.
 
 Text cells that a spreadsheet would run as a formula (starting with ``=``,
 ``+``, ``-`` or ``@``) are defused: in the CSV by a leading apostrophe
-(:func:`covgap.publish.files.csv_text`), in the workbook by storing them as
+(:func:`covgap.files.csv_text`), in the workbook by storing them as
 text cells (``data_type 's'``, quote prefix) with the text unchanged.
 """
 
@@ -44,7 +44,7 @@ from openpyxl.writer.excel import ExcelWriter
 from pyproj import CRS
 
 from covgap.errors import CRSError, MissingColumnError
-from covgap.publish.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
+from covgap.files import atomic_write_bytes, atomic_write_text, write_csv, write_geojson
 
 __all__ = [
     "FIXED_TIMESTAMP",
@@ -53,6 +53,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "SHEET_NAMES",
     "kml_text",
+    "rounded_for_operators",
     "write_priorities",
     "xlsx_bytes",
 ]
@@ -127,6 +128,27 @@ def _flat_frame(df: pd.DataFrame | None) -> pd.DataFrame:
     return out
 
 
+def rounded_for_operators(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Round money to whole VND (and USD) and distances and heights to whole metres.
+
+    Operators and the utility read these lists; ``932698431.6113237`` VND or
+    ``161.8554081305542`` m claim a precision that no cost or distance here
+    has.  Columns ending in ``_vnd``, ``_usd`` or ``_m`` become whole numbers
+    (missing values stay missing); other columns are left as they are.
+    """
+    if frame is None:
+        return None
+    out = frame.copy()
+    for column in out.columns:
+        if not str(column).endswith(("_vnd", "_usd", "_m")):
+            continue
+        series = out[column]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        out[column] = series.round(0).astype("Int64")
+    return out
+
+
 def _ordered_plan(plan_df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Plan sorted by rank, with lon/lat (WGS84) and the standard column order."""
     for column in ("rank", "site_id"):
@@ -148,7 +170,8 @@ def _ordered_plan(plan_df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geom = plan.geometry.name
     columns = [c for c in PLAN_COLUMNS if c in plan.columns]
     columns += [c for c in plan.columns if c not in columns and c != geom]
-    return gpd.GeoDataFrame(plan[[*columns, geom]], geometry=geom, crs=plan.crs)
+    ordered = rounded_for_operators(plan[[*columns, geom]])
+    return gpd.GeoDataFrame(ordered, geometry=geom, crs=plan.crs)
 
 
 # -- XLSX ----------------------------------------------------------------------
@@ -432,7 +455,7 @@ def write_priorities(
     electrification_df
         The joint electrification list for the power utility.
     assumptions
-        Rows ``key, value, unit, source`` (:meth:`covgap.costs.CostSettings.assumptions`).
+        Rows ``key, value, unit, source`` (:meth:`covgap.planning.costs.CostSettings.assumptions`).
     name
         Base name of the files.
 
@@ -459,7 +482,12 @@ def write_priorities(
     sheets = dict(
         zip(
             SHEET_NAMES,
-            [plan.drop(columns=geom), uncovered_df, electrification_df, assumptions_df],
+            [
+                plan.drop(columns=geom),
+                rounded_for_operators(uncovered_df),
+                rounded_for_operators(electrification_df),
+                assumptions_df,
+            ],
             strict=True,
         )
     )

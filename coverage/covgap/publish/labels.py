@@ -6,6 +6,8 @@ translation is one table to edit.
 
 from __future__ import annotations
 
+from covgap.errors import ParameterError
+
 __all__ = ["LABELS", "LANGUAGES", "label", "labels_for"]
 
 LANGUAGES = ("vi", "en")
@@ -140,7 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
 def label(key: str, lang: str = "vi") -> str:
     """Return the label ``key`` in ``lang`` ("vi" or "en")."""
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+        raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     return LABELS[key][lang]
 
 

@@ -8,8 +8,8 @@ from covgap.publish.webmap import safe_text
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
-    from covgap.siteplan import SitePlan
 
 __all__ = [
     "analysis_html",

@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from covgap.publish.files import atomic_write_bytes
+from covgap.files import atomic_write_bytes
 from covgap.publish.labels import label
 from covgap.publish.webmap import OPERATOR_COLOURS, STATUS_COLOURS, village_state
 
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from covgap.analysis import Analysis
+    from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
-    from covgap.siteplan import SitePlan
 
 __all__ = [
     "PLOT_FILES",
@@ -115,7 +115,7 @@ def coverage_curve_chart(
     Parameters
     ----------
     plan
-        A site plan; its :meth:`~covgap.siteplan.SitePlan.curve` is used.
+        A site plan; its :meth:`~covgap.planning.siteplan.SitePlan.curve` is used.
     lang
         ``"en"`` or ``"vi"``.
     ax

@@ -11,15 +11,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from covgap.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.exports import write_priorities
-from covgap.publish.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
 from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
-    from covgap.siteplan import SitePlan
 
 __all__ = [
     "VILLAGE_COLUMNS",
@@ -142,7 +142,7 @@ def _hillshade(analysis: Analysis) -> RgbaImage | None:
     """Return the DEM's hillshade for the map's basemap (``None`` without a DEM)."""
     terrain = analysis.terrain
     if terrain is None and analysis.dataset.dem_path is not None:
-        from covgap.terrain import load_terrain
+        from covgap.data.terrain import load_terrain
 
         terrain = load_terrain(analysis.dataset.dem_path, crs=analysis.dataset.crs)
     if terrain is None:
@@ -212,7 +212,7 @@ def publish_run(
     lang
         Language of the map ("vi" or "en").
     plan
-        A site plan (:func:`covgap.siteplan.plan_sites`): adds the priority
+        A site plan (:func:`covgap.planning.siteplan.plan_sites`): adds the priority
         lists (``priorities.xlsx``, ``.csv``, ``.geojson``, ``.gpkg``,
         ``.kml``), the ``plan`` key of the summary and the plan on the map.
     offline

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from covgap.errors import MissingDependencyError
-from covgap.publish.files import atomic_write_bytes
+from covgap.files import atomic_write_bytes
 
 __all__ = ["CHROMIUM_ARGS", "chromium_path", "save"]
 

@@ -42,8 +42,10 @@ from branca.element import Element, Figure
 from jinja2 import Template
 from pyproj import CRS
 
+from covgap.data.text import fold
+from covgap.errors import ParameterError
+from covgap.files import atomic_write_text
 from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
-from covgap.publish.files import atomic_write_text
 from covgap.publish.labels import LANGUAGES, label, labels_for
 from covgap.publish.overlay import (
     SIGNAL_CLASSES,
@@ -52,7 +54,6 @@ from covgap.publish.overlay import (
     colour_signal,
     png_data_uri,
 )
-from covgap.text import fold
 
 __all__ = [
     "BASEMAPS",
@@ -695,7 +696,7 @@ def build_map(
     plan
         Ranked proposed sites (``rank``, ``site_id``, ``village_names``,
         ``households_gained``, ``cost_vnd``, ``power``, ``backhaul`` and the
-        other columns of :func:`covgap.siteplan.plan_sites`), drawn as
+        other columns of :func:`covgap.planning.siteplan.plan_sites`), drawn as
         numbered markers.
     after_image
         Best-server RSRP with the planned sites added (hidden by default).
@@ -712,11 +713,11 @@ def build_map(
         Render it with :meth:`WebMap.render` or write it with :func:`write_map`.
     """
     if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
+        raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
     villages_ll = _to_wgs84(villages)
     communes_ll = _to_wgs84(communes)
     if villages_ll is None or communes_ll is None:
-        raise ValueError("the map needs at least one village and one commune")
+        raise ParameterError("the map needs at least one village and one commune")
 
     layers: list[dict[str, Any]] = []
     if hillshade is None and offline:

@@ -15,8 +15,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from covgap.errors import DatasetError
-from covgap.readers import (
+from covgap.data.readers import (
     POINT_TYPES,
     POLYGON_TYPES,
     REQUIRED_BLANK,
@@ -24,7 +23,8 @@ from covgap.readers import (
     parse_number,
     read_vector,
 )
-from covgap.text import nfc
+from covgap.data.text import nfc
+from covgap.errors import DatasetError
 
 __all__ = [
     "load_communes",

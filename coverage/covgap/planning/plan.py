@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from covgap import _mclp
 from covgap.errors import ProblemInputError
+from covgap.planning import _mclp
 
 __all__ = [
     "CoverageProblem",

@@ -38,8 +38,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from covgap.errors import DatasetError, ValueParseError
-from covgap.readers import (
+from covgap.data.readers import (
     REQUIRED_BLANK,
     decode_text,
     parse_code,
@@ -47,7 +46,8 @@ from covgap.readers import (
     read_bytes,
     read_table,
 )
-from covgap.text import fold, nfc
+from covgap.data.text import fold, nfc
+from covgap.errors import DatasetError, ValueParseError
 
 __all__ = [
     "CELL_COLUMNS",
@@ -430,7 +430,7 @@ def read_sites(
     Returns
     -------
     geopandas.GeoDataFrame
-        Sites as in :class:`~covgap.dataset.Dataset` (``source`` = ``"sites"``,
+        Sites as in :class:`~covgap.data.dataset.Dataset` (``source`` = ``"sites"``,
         ``n_cells`` = 0), in EPSG:4326.
 
     Raises

@@ -1,4 +1,4 @@
-"""Numba kernels of the Lagrangian branch-and-bound behind :func:`covgap._mclp.branch_and_bound`.
+"""Numba kernels of the Lagrangian branch-and-bound behind ``_mclp.branch_and_bound``.
 
 The problem is ``max sum_i w_i [row i covered]`` over sets of at most ``k``
 columns of a 0/1 matrix (CSC ``colptr``/``colrows``).  Relaxing the coverage

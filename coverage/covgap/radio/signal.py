@@ -1,20 +1,20 @@
 """Received signal over the terrain: per-site rasters and best-server results.
 
 For every site and every DEM cell within the scenario radius, the compiled
-kernel (:func:`covgap._raycast.signal_one`) computes
+kernel (:func:`covgap.radio._raycast.signal_one`) computes
 
 ``RSRP = EIRP + receiver gain - median path loss(d) - diffraction loss``
 
 where EIRP is the transmit power per reference signal plus antenna gain minus
 cable loss (per-site overrides from ``sites.csv`` win over the scenario), the
-median loss is :func:`covgap.pathloss.median_loss_db` (free space, Okumura-Hata
+median loss is :func:`covgap.radio.pathloss.median_loss_db` (free space, Okumura-Hata
 or COST-231 Hata, tabulated every metre and interpolated), and the diffraction
 loss is ITU-R P.526 knife-edge ``J(nu)`` over the path's obstructions: the
 principal edge (largest elevation angle seen from the antenna, tracked
 incrementally along each ray) and, for Deygout, up to two secondary edges
 (the previous principal edge on the transmitter side, the edge of largest
 angle seen from the principal edge on the receiver side). The rule is
-:func:`covgap.pathloss.deygout_loss_db`'s: the principal edge costs
+:func:`covgap.radio.pathloss.deygout_loss_db`'s: the principal edge costs
 ``J(nu)`` when ``nu > -0.78``, and the side edges are added only when it
 blocks the sight line (``nu > 0``); otherwise a 1.5 m receiver's grazing
 ground would add some 10 dB on flat terrain on top of the Hata median. The
@@ -24,7 +24,7 @@ angle rather than of largest ``nu``. They coincide behind dominant ridges
 two-ridge profiles); over a smooth bulge (flat earth at 10-20 km) the raster
 edge is the last ground point before the receiver and the loss is up to
 2.5 dB lower than Deygout's. Earth curvature and refraction use ``cc = 1/k`` as in
-:mod:`covgap.visibility`.
+:mod:`covgap.radio.visibility`.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-from covgap import _raycast
+from covgap.data.terrain import DemFile, GridWindow, Terrain, check_coverage, terrain_source
 from covgap.executor import Executor, SerialExecutor, as_executor
-from covgap.scenario import Scenario, site_parameters
-from covgap.terrain import DemFile, GridWindow, Terrain, check_coverage, terrain_source
-from covgap.visibility import write_raster_atomic
+from covgap.radio import _raycast
+from covgap.radio.scenario import Scenario, site_parameters
+from covgap.radio.visibility import write_raster_atomic
 
 __all__ = [
     "BEST_SITE_NONE",

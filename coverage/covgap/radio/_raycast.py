@@ -42,7 +42,7 @@ signal kernel also tracks, per ray and incrementally, the obstruction of the
 largest elevation angle (the principal knife edge), the previous one
 (transmitter-side edge) and the edge of the largest angle seen from the
 principal edge (receiver-side edge): Deygout with up to three edges in O(1)
-per cell, following :func:`covgap.pathloss.deygout_loss_db` (side edges only
+per cell, following :func:`covgap.radio.pathloss.deygout_loss_db` (side edges only
 when the principal edge blocks the sight line, ``nu > 0``). Its per-cell
 distance and median loss come from a float32 table built once per site and
 shared by the octants; on columns without nodata the cells are done in three
@@ -76,7 +76,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from covgap.pathloss import KNIFE_EDGE_NU_MIN, knife_edge_loss_db, median_loss_db
+from covgap.radio.pathloss import KNIFE_EDGE_NU_MIN, knife_edge_loss_db, median_loss_db
 
 __all__ = [
     "NOT_VISIBLE",
@@ -118,7 +118,7 @@ _INV_NU_STEP = 1.0 / _NU_STEP
 def _knife_edge_table() -> np.ndarray:
     """``J(nu)`` at ``KNIFE_EDGE_NU_MIN + q * _NU_STEP`` up to ``J_TABLE_NU_MAX`` and one step more.
 
-    Same formula as :func:`covgap.pathloss.knife_edge_loss_db` (ITU-R P.526),
+    Same formula as :func:`covgap.radio.pathloss.knife_edge_loss_db` (ITU-R P.526),
     just above each sample (its ``nu <= -0.78`` test would zero the first).
     """
     n = math.ceil((J_TABLE_NU_MAX - KNIFE_EDGE_NU_MIN) / _NU_STEP) + 1

@@ -18,11 +18,11 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
-from covgap import boundaries, electricity, survey, towers
-from covgap.crs import analysis_crs, lonlat_bounds, parse_crs, to_metric
+from covgap.data import boundaries, electricity, survey, towers
+from covgap.data.crs import analysis_crs, lonlat_bounds, parse_crs, to_metric
+from covgap.data.join import JoinResult, StatusTable, join_status
+from covgap.data.text import fold
 from covgap.errors import CRSError, DatasetError, DatasetNotFoundError
-from covgap.join import JoinResult, StatusTable, join_status
-from covgap.text import fold
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -201,7 +201,7 @@ def _check_dem(path: Path, communes: gpd.GeoDataFrame, notes: list[str]) -> Path
     if not path.is_file():
         notes.append(f"{FILES['dem']}: absent; terrain cannot be modelled")
         return None
-    from covgap.terrain import check_dem
+    from covgap.data.terrain import check_dem
 
     notes.extend(check_dem(path, communes.geometry))
     return path

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from covgap.scenario import Scenario
+from covgap.errors import ParameterError
+from covgap.radio.scenario import Scenario
 
 __all__ = [
     "BEST_SITE_NONE",
@@ -217,9 +218,9 @@ def village_reception(
     rsrp = np.asarray(rsrp)
     best_site = np.asarray(best_site)
     if rsrp.shape != best_site.shape or rsrp.ndim != 2:
-        raise ValueError(f"rsrp {rsrp.shape} and best_site {best_site.shape} must be equal 2-D")
+        raise ParameterError(f"rsrp {rsrp.shape} and best_site {best_site.shape} must be equal 2-D")
     if unknown is not None and np.shape(unknown) != rsrp.shape:
-        raise ValueError(f"unknown mask {np.shape(unknown)} does not match rsrp {rsrp.shape}")
+        raise ParameterError(f"unknown mask {np.shape(unknown)} does not match rsrp {rsrp.shape}")
     site_ids = [str(s) for s in site_ids]
 
     codes, x, y, households = _points(settlements_gdf, villages_gdf, crs)
@@ -270,8 +271,8 @@ def signal_reception(dataset: Any, signal: Any, scenario: Scenario) -> pd.DataFr
     """:func:`village_reception` of a dataset's villages under a computed signal.
 
     ``dataset`` has ``settlements`` and ``villages`` (a
-    :class:`covgap.dataset.Dataset`), ``signal`` is a
-    :class:`covgap.signal.SignalResult`.
+    :class:`covgap.data.dataset.Dataset`), ``signal`` is a
+    :class:`covgap.radio.signal.SignalResult`.
     """
     return village_reception(
         dataset.settlements,

@@ -22,7 +22,7 @@ Rule
   ``cost_fn(distance_m) -> VND`` is given, the power cost after is strictly
   lower than now.  ``saving_vnd`` is the sum over the unlocked sites of
   ``cost_fn(now) - cost_fn(after)`` (NaN without ``cost_fn``).  With
-  :func:`covgap.costs.power_cost` as ``cost_fn`` (the cheaper of grid and
+  :func:`covgap.planning.costs.power_cost` as ``cost_fn`` (the cheaper of grid and
   solar), a site already cheaper on solar after the connection is not
   counted.
 * ``households_unlocked`` is the sum of the unlocked sites'
@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from covgap.costs import distance_to_lines
 from covgap.errors import CRSError, MissingColumnError
+from covgap.planning.costs import distance_to_lines
 
 __all__ = ["ELECTRIFICATION_COLUMNS", "electrification_priorities"]
 

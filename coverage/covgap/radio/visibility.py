@@ -1,6 +1,6 @@
 """Line of sight from many observers over a DEM: ``covgap.viewshed()`` and its GeoTIFFs.
 
-The compiled kernel lives in :mod:`covgap._raycast` (a ray sweep whose fan
+The compiled kernel lives in :mod:`covgap.radio._raycast` (a ray sweep whose fan
 of rays doubles with distance, with the horizon of each cell's own sight line
 interpolated between the two neighbouring rays). Conventions follow GDAL's
 ``gdal_viewshed``: an observer stands at the centre of the cell holding its
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,11 +24,11 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.io import MemoryFile
 
-from covgap import _raycast
-from covgap.crs import is_metric
-from covgap.errors import CRSError
-from covgap.publish.files import atomic_write_bytes
-from covgap.terrain import Terrain, check_coverage, read_dem
+from covgap.data.crs import is_metric
+from covgap.data.terrain import Terrain, check_coverage, read_dem
+from covgap.errors import CRSError, ParameterError
+from covgap.files import atomic_write_bytes
+from covgap.radio import _raycast
 
 __all__ = [
     "NOT_VISIBLE",
@@ -67,17 +68,25 @@ def _as_observers(observers: Sequence[Sequence[float]] | np.ndarray) -> np.ndarr
     if xy.ndim == 1 and xy.size == 2:
         xy = xy.reshape(1, 2)
     if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"observers must be (x, y) pairs, got shape {xy.shape}")
+        raise ParameterError(f"observers must be (x, y) pairs, got shape {xy.shape}")
     if not np.isfinite(xy).all():
-        raise ValueError("observer coordinates must be finite")
+        raise ParameterError("observer coordinates must be finite")
     return xy
 
 
-def _check_args(radius_m: float, observer_height_m: float, target_height_m: float) -> None:
-    if not radius_m > 0:
-        raise ValueError(f"radius_m must be > 0, got {radius_m}")
-    if not (np.isfinite(observer_height_m) and np.isfinite(target_height_m)):
-        raise ValueError("observer and target heights must be finite")
+def _check_args(
+    radius_m: float,
+    observer_height_m: float,
+    target_height_m: float,
+    curvature_coef: float = DEFAULT_CURVATURE_COEF,
+) -> None:
+    if not (math.isfinite(radius_m) and radius_m > 0):
+        raise ParameterError(f"radius_m must be finite and > 0, got {radius_m}")
+    for name, value in (("observer", observer_height_m), ("target", target_height_m)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ParameterError(f"{name} height must be finite and >= 0, got {value}")
+    if not 0.0 <= curvature_coef <= 1.0:  # False for NaN too
+        raise ParameterError(f"curvature_coef must be in [0, 1] (1/k), got {curvature_coef}")
 
 
 def viewshed_states(
@@ -120,7 +129,7 @@ def viewshed_states(
         lies on its sight line and known terrain does not block it).
     """
     xy = _as_observers(observers)
-    _check_args(radius_m, float(np.min(observer_height_m)), target_height_m)
+    _check_args(radius_m, float(np.min(observer_height_m)), target_height_m, curvature_coef)
     heights = np.broadcast_to(np.asarray(observer_height_m, float), (len(xy),)).copy()
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     check_coverage(terrain, [(f"observer {i + 1}", x, y) for i, (x, y) in enumerate(xy)], radius_m)
@@ -146,7 +155,7 @@ def _terrain_from_file(dem_path: str | Path) -> Terrain:
     if not is_metric(crs):
         raise CRSError(
             f"{dem_path}: the DEM must be in a projected CRS in metres (it is {crs.name}); "
-            "reproject it first, e.g. with covgap.terrain.load_terrain"
+            "reproject it first, e.g. with covgap.data.terrain.load_terrain"
         )
     return Terrain(z, transform, crs, Path(dem_path))
 
@@ -263,9 +272,9 @@ def write_viewshed_tiffs(
     if names is None:
         names = [f"viewshed_{i + 1:03d}" for i in range(len(xy))]
     if len(names) != len(xy):
-        raise ValueError(f"{len(names)} names for {len(xy)} observers")
+        raise ParameterError(f"{len(names)} names for {len(xy)} observers")
     if len(set(names)) != len(names):
-        raise ValueError("observer names must be unique")
+        raise ParameterError("observer names must be unique")
     states = viewshed_states(
         terrain, xy, radius_m, observer_height_m, target_height_m, curvature_coef
     )

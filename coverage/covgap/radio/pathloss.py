@@ -2,7 +2,7 @@
 
 Every loss is in dB and positive (a loss of 120 dB means the received power
 is 120 dB below the transmitted one).  The scalar functions are compiled with
-numba (``@njit(cache=True)``) so the ray kernels in :mod:`covgap.signal` can
+numba (``@njit(cache=True)``) so the ray kernels in :mod:`covgap.radio.signal` can
 call them cell by cell; they are equally callable from plain Python.
 
 Model chain (see ``docs/radio.md`` for the derivations and sources)

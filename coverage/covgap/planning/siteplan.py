@@ -5,15 +5,15 @@ go, and which villages must get grid power first so that operators can build
 them?", from an :class:`~covgap.analysis.Analysis` whose terrain model ran:
 
 1. candidate sites from the terrain, near uncovered villages and from the
-   user's ``towers/sites_candidates.csv`` (:mod:`covgap.candidates`);
+   user's ``towers/sites_candidates.csv`` (:mod:`covgap.planning.candidates`);
 2. which settlements of the uncovered villages each candidate would bring to
-   the signal threshold, existing towers fixed (:mod:`covgap.links`);
+   the signal threshold, existing towers fixed (:mod:`covgap.radio.links`);
 3. each candidate's cost: tower, power (grid extension or solar) and
    backhaul (microwave to a tower in sight, fibre, or satellite)
-   (:mod:`covgap.costs`);
-4. a budgeted maximal-coverage plan, greedy or exact (:mod:`covgap.plan`);
+   (:mod:`covgap.planning.costs`);
+4. a budgeted maximal-coverage plan, greedy or exact (:mod:`covgap.planning.plan`);
 5. the ranked plan table, the villages it covers, and the joint
-   electrification list for the power utility (:mod:`covgap.electrification`).
+   electrification list for the power utility (:mod:`covgap.planning.electrification`).
 
 Backhaul assumption: there is no fibre layer in the dataset format, so fibre
 is taken to reach the existing tower sites (operators' sites carry their
@@ -40,12 +40,12 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from covgap.analysis import Analysis
-    from covgap.candidates import CandidateSettings
-    from covgap.costs import CostSettings
     from covgap.executor import Executor
-    from covgap.plan import CoverageProblem, PlanResult
+    from covgap.planning.candidates import CandidateSettings
+    from covgap.planning.costs import CostSettings
+    from covgap.planning.plan import CoverageProblem, PlanResult
+    from covgap.radio.signal import SignalResult
     from covgap.sensitivity import Sensitivity
-    from covgap.signal import SignalResult
 
 __all__ = [
     "COVERAGE_CHUNK",
@@ -86,7 +86,7 @@ class SitePlan:
         ``village_code`` -> status after the plan (``covered`` /
         ``uncovered``) for the villages that were uncovered.
     result
-        The chosen :class:`~covgap.plan.PlanResult`; ``greedy`` is always
+        The chosen :class:`~covgap.planning.plan.PlanResult`; ``greedy`` is always
         computed too, for comparison.
     electrification
         Unpowered villages ranked by the planned sites their grid connection
@@ -276,7 +276,7 @@ def _backhaul_distance(
     analysis: Analysis, candidates: gpd.GeoDataFrame, max_km: float, sites: gpd.GeoDataFrame
 ) -> np.ndarray:
     """Distance to the nearest existing site in line of sight (NaN if none in range)."""
-    from covgap.links import line_of_sight
+    from covgap.radio.links import line_of_sight
 
     if len(sites) == 0:
         return np.full(len(candidates), np.nan)
@@ -315,8 +315,8 @@ def _uncovered_by(
     analysis: Analysis, sites: gpd.GeoDataFrame, executor: Executor | None = None
 ) -> set[str]:
     """Villages that ``sites`` alone leave uncovered, by the terrain model."""
-    from covgap.reception import signal_reception
-    from covgap.signal import compute_signal
+    from covgap.radio.reception import signal_reception
+    from covgap.radio.signal import compute_signal
 
     ds = analysis.dataset
     signal = compute_signal(analysis.terrain, sites, analysis.scenario, executor=executor)
@@ -330,7 +330,7 @@ def _candidate_costs(
     costs: CostSettings,
     sites: gpd.GeoDataFrame,
 ) -> pd.DataFrame:
-    from covgap.costs import distance_to_lines, site_cost
+    from covgap.planning.costs import distance_to_lines, site_cost
 
     ds = analysis.dataset
     if ds.grid is not None and len(ds.grid):
@@ -507,7 +507,7 @@ def coverage_curve(
         ``greedy_cost_vnd``, and with ``exact``: ``exact_households``,
         ``exact_cost_vnd``, ``exact_status``.
     """
-    from covgap.plan import ExactCoverage, GreedyCoverage
+    from covgap.planning.plan import ExactCoverage, GreedyCoverage
     from covgap.progress import bar
 
     if k_max is None:
@@ -547,8 +547,8 @@ def _coverage_in_chunks(
     executor: Executor | None = None,
 ) -> scipy.sparse.csc_matrix:
     """Compute the candidates' coverage matrix in batches (tasks of ``executor``)."""
-    from covgap.links import coverage_columns
     from covgap.progress import bar
+    from covgap.radio.links import coverage_columns
 
     scenario = analysis.scenario
     with bar(
@@ -628,10 +628,10 @@ def plan_sites(
     ProblemInputError
         For an unknown method, or neither ``k`` nor a budget.
     """
-    from covgap.candidates import dataset_candidates
-    from covgap.costs import default_cost_settings, power_cost
-    from covgap.electrification import electrification_priorities
-    from covgap.plan import CoverageProblem, ExactCoverage, GreedyCoverage
+    from covgap.planning.candidates import dataset_candidates
+    from covgap.planning.costs import default_cost_settings, power_cost
+    from covgap.planning.electrification import electrification_priorities
+    from covgap.planning.plan import CoverageProblem, ExactCoverage, GreedyCoverage
     from covgap.progress import bar, resolve
 
     if method not in METHODS:
@@ -725,7 +725,7 @@ def plan_sites(
     stages.set_postfix_str("signal of the plan")
     after = None
     if signal_after and len(plan):
-        from covgap.signal import compute_signal
+        from covgap.radio.signal import compute_signal
 
         planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
         after = compute_signal(analysis.terrain, planned, scenario, executor=executor)

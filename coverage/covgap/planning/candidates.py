@@ -57,11 +57,11 @@ from pyproj import CRS, Transformer
 from scipy.ndimage import maximum_filter, uniform_filter
 from scipy.spatial import cKDTree
 
-from covgap.dataset import FILES
-from covgap.errors import ConfigError, DatasetError, ValueParseError
-from covgap.links import sample_elevation
-from covgap.readers import POLYGON_TYPES, parse_number, read_table, read_vector
-from covgap.scenario import Scenario, default_scenario
+from covgap.data.dataset import FILES
+from covgap.data.readers import POLYGON_TYPES, parse_number, read_table, read_vector
+from covgap.errors import ConfigError, CRSError, DatasetError, TerrainError, ValueParseError
+from covgap.radio.links import sample_elevation
+from covgap.radio.scenario import Scenario, default_scenario
 
 __all__ = [
     "CANDIDATES_FILE",
@@ -193,7 +193,7 @@ def _grid(terrain: Any) -> tuple[np.ndarray, Any, CRS | None]:
         z, transform, crs = terrain.elevation, terrain.transform, getattr(terrain, "crs", None)
     z = np.asarray(z, dtype=np.float64)
     if transform.b != 0.0 or transform.d != 0.0:
-        raise ValueError("candidates need a north-up DEM (no rotation)")
+        raise TerrainError("candidates need a north-up DEM (no rotation)")
     return z, transform, (CRS.from_user_input(crs) if crs is not None else None)
 
 
@@ -333,7 +333,7 @@ def terrain_candidates(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` or ``(elevation, transform[, crs])``.
+        :class:`covgap.data.terrain.Terrain` or ``(elevation, transform[, crs])``.
     settings
         Constraints (default :class:`CandidateSettings`).
     area
@@ -616,7 +616,7 @@ def find_candidates(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` or ``(elevation, transform)``.
+        :class:`covgap.data.terrain.Terrain` or ``(elevation, transform)``.
     communes
         Commune polygons with ``commune_code``: the area candidates are
         generated in, and the commune of each candidate (``None``: the whole
@@ -651,7 +651,7 @@ def find_candidates(
     z, transform, tcrs = _grid(terrain)
     crs = tcrs if tcrs is not None else (CRS.from_user_input(crs) if crs is not None else None)
     if crs is None:
-        raise ValueError("find_candidates: the terrain has no CRS; pass crs=")
+        raise CRSError("find_candidates: the terrain has no CRS; pass crs=")
 
     communes = _to(communes, crs)
     if settlements is None or len(settlements) == 0:
@@ -830,9 +830,9 @@ def dataset_candidates(
     Parameters
     ----------
     dataset
-        A :class:`covgap.dataset.Dataset`.
+        A :class:`covgap.data.dataset.Dataset`.
     terrain
-        Its DEM as a :class:`covgap.terrain.Terrain`.
+        Its DEM as a :class:`covgap.data.terrain.Terrain`.
     village_codes
         Villages that get village-adjacent candidates (typically
         ``find_gaps(dataset).uncovered``); ``None``: every village.

@@ -1,6 +1,6 @@
 """Point-to-point terrain links: line of sight, path loss and received power.
 
-The raster engine (:mod:`covgap.signal`) sweeps every cell around a site; the
+The raster engine (:mod:`covgap.radio.signal`) sweeps every cell around a site; the
 planning stage needs the opposite: a few thousand *pairs* (candidate site to
 settlement, candidate to existing tower).  This module walks the straight
 line of each pair over the DEM.
@@ -11,20 +11,20 @@ Rule
   ``n = ceil(d / step_m)`` (``step_m`` defaults to half a cell), with the
   bilinear surface through the cell centres.  Within the raster's outer half
   cell the nearest edge value is used; off the raster the terrain is unknown.
-* Heights follow GDAL's convention (the one :mod:`covgap._raycast` uses):
+* Heights follow GDAL's convention (the one :mod:`covgap.radio._raycast` uses):
   antenna heights are above the ground *at the end points*, and a point at
   distance ``d`` from the transmitter is lowered by
-  :func:`covgap.pathloss.earth_bulge_m` ``cc d² / 12 740 000`` with
+  :func:`covgap.radio.pathloss.earth_bulge_m` ``cc d² / 12 740 000`` with
   ``cc = scenario.curvature_coef``.  The result is symmetric: swapping the
   ends changes the corrected heights by a linear function of distance only,
   which leaves every "above the sight line" test unchanged.
 * **Line of sight**: no interior profile point rises strictly above the
   straight line joining the two antennas (geometric; no Fresnel clearance).
-* **Path loss** = :func:`covgap.pathloss.median_loss_db` (distance, the
+* **Path loss** = :func:`covgap.radio.pathloss.median_loss_db` (distance, the
   transmitter's antenna height above ground as Hata's base height, the
   receiver height) + the diffraction of ``scenario.diffraction``
-  (:func:`~covgap.pathloss.dominant_edge_loss_db` or
-  :func:`~covgap.pathloss.deygout_loss_db` over the profile).
+  (:func:`~covgap.radio.pathloss.dominant_edge_loss_db` or
+  :func:`~covgap.radio.pathloss.deygout_loss_db` over the profile).
 * **Received power** = EIRP - loss + ``scenario.receiver_gain_dbi``.
 * **Unknown**: a pair whose profile touches nodata (NaN) is unknown: loss and
   power NaN, ``los`` false, ``unknown`` true.  Nodata is never sea level.
@@ -48,9 +48,9 @@ import scipy.sparse
 from numba import njit, prange
 from pyproj import CRS
 
-from covgap import pathloss
-from covgap.errors import GeometryError
-from covgap.scenario import Scenario, site_parameters
+from covgap.errors import GeometryError, ParameterError
+from covgap.radio import pathloss
+from covgap.radio.scenario import Scenario, site_parameters
 
 __all__ = [
     "STATE_BLOCKED",
@@ -240,7 +240,7 @@ def _links(
 def _grid(terrain: Any) -> tuple[np.ndarray, np.ndarray, float, CRS | None]:
     """Elevation array, inverse transform coefficients, cell size and CRS of a terrain.
 
-    ``terrain`` is a :class:`covgap.terrain.Terrain` (or anything with
+    ``terrain`` is a :class:`covgap.data.terrain.Terrain` (or anything with
     ``elevation`` and ``transform`` attributes, and optionally ``crs``) or a
     tuple ``(elevation, transform)``.
     """
@@ -253,7 +253,7 @@ def _grid(terrain: Any) -> tuple[np.ndarray, np.ndarray, float, CRS | None]:
         crs = getattr(terrain, "crs", None)
     z = np.asarray(elevation)
     if z.ndim != 2 or z.shape[0] < 1 or z.shape[1] < 1:
-        raise ValueError(f"terrain elevation must be a non-empty 2-D array, got {z.shape}")
+        raise ParameterError(f"terrain elevation must be a non-empty 2-D array, got {z.shape}")
     if not np.issubdtype(z.dtype, np.floating):
         z = z.astype(np.float32)
     z = np.ascontiguousarray(z)
@@ -270,9 +270,9 @@ def _xy(points: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     if arr.ndim == 1 and arr.size == 2:
         arr = arr.reshape(1, 2)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{name}: expected an (n, 2) array of x, y, got shape {arr.shape}")
+        raise ParameterError(f"{name}: expected an (n, 2) array of x, y, got shape {arr.shape}")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: coordinates must be finite")
+        raise ParameterError(f"{name}: coordinates must be finite")
     return np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1])
 
 
@@ -281,11 +281,11 @@ def _heights(values: Any, n: int, name: str, default: float | None) -> np.ndarra
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
-        raise ValueError(f"{name}: expected a scalar or {n} values, got shape {arr.shape}")
+        raise ParameterError(f"{name}: expected a scalar or {n} values, got shape {arr.shape}")
     if default is not None:
         arr = np.where(np.isnan(arr), default, arr)
     if np.isnan(arr).any() or (arr < 0).any() or np.isinf(arr).any():
-        raise ValueError(f"{name}: heights must be finite and >= 0")
+        raise ParameterError(f"{name}: heights must be finite and >= 0")
     return np.ascontiguousarray(arr)
 
 
@@ -320,9 +320,9 @@ def _run(
     z, inv, cell, _ = _grid(terrain)
     step = 0.5 * cell if step_m is None else float(step_m)
     if not step > 0.0:
-        raise ValueError(f"step_m must be > 0, got {step_m!r}")
+        raise ParameterError(f"step_m must be > 0, got {step_m!r}")
     if not max_distance > 0.0:
-        raise ValueError(f"max distance must be > 0, got {max_distance!r}")
+        raise ParameterError(f"max distance must be > 0, got {max_distance!r}")
     n_tx, n_rx = tx[0].size, rx[0].size
     state = np.empty((n_tx, n_rx), dtype=np.uint8)
     loss = np.empty((n_tx, n_rx), dtype=np.float64)
@@ -410,7 +410,7 @@ def link_budget(
     Parameters
     ----------
     terrain
-        :class:`covgap.terrain.Terrain` (``elevation`` float 2-D with NaN
+        :class:`covgap.data.terrain.Terrain` (``elevation`` float 2-D with NaN
         nodata, ``transform``) or a tuple ``(elevation, transform)``;
         coordinates are in its metric CRS.
     tx_xy, rx_xy
@@ -443,7 +443,7 @@ def link_budget(
     eirp = np.asarray(scenario.eirp_dbm if eirp_dbm is None else eirp_dbm, dtype=np.float64)
     eirp = np.broadcast_to(eirp, (tx_x.size,)) if eirp.ndim == 0 else eirp
     if eirp.shape != (tx_x.size,):
-        raise ValueError(f"eirp_dbm: expected a scalar or {tx_x.size} values, got {eirp.shape}")
+        raise ParameterError(f"eirp_dbm: expected a scalar or {tx_x.size} values, got {eirp.shape}")
     state, loss, distance = _run(
         terrain,
         (tx_x, tx_y, tx_h),
@@ -699,7 +699,7 @@ class CoverageBatch:
 
 def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> Any:
     """Return the grid cells within ``radius_m`` (plus a margin) of a batch's bounding box."""
-    from covgap.terrain import GridWindow
+    from covgap.data.terrain import GridWindow
 
     rows, cols = source.shape
     inverse = ~source.transform
@@ -813,8 +813,8 @@ def coverage_columns(
     scipy.sparse.csc_matrix
         bool ``(n_demand, n_candidates)``.
     """
+    from covgap.data.terrain import terrain_source
     from covgap.executor import as_executor
-    from covgap.terrain import terrain_source
 
     executor = as_executor(executor)
     threshold = scenario.threshold_dbm if threshold_dbm is None else float(threshold_dbm)

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from covgap import pathloss
 from covgap.errors import ConfigError
+from covgap.radio import pathloss
 from covgap.settings import check_keys, check_number, read_toml
 
 __all__ = [
@@ -45,13 +45,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Environment names and their :mod:`covgap.pathloss` codes.
+#: Environment names and their :mod:`covgap.radio.pathloss` codes.
 ENVIRONMENTS: dict[str, int] = {
     "open": pathloss.ENV_OPEN,
     "suburban": pathloss.ENV_SUBURBAN,
     "urban": pathloss.ENV_URBAN,
 }
-#: Path-loss model names and their :mod:`covgap.pathloss` codes.
+#: Path-loss model names and their :mod:`covgap.radio.pathloss` codes.
 MODELS: dict[str, int] = {
     "auto": pathloss.MODEL_AUTO,
     "free_space": pathloss.MODEL_FREE_SPACE,
@@ -164,12 +164,12 @@ class Scenario:
 
     @property
     def environment_code(self) -> int:
-        """Environment as a :mod:`covgap.pathloss` ``ENV_*`` code."""
+        """Environment as a :mod:`covgap.radio.pathloss` ``ENV_*`` code."""
         return ENVIRONMENTS[self.environment]
 
     @property
     def model_code(self) -> int:
-        """Model as a :mod:`covgap.pathloss` ``MODEL_*`` code."""
+        """Model as a :mod:`covgap.radio.pathloss` ``MODEL_*`` code."""
         return MODELS[self.model]
 
     @property

@@ -2,7 +2,7 @@
 
 A row is matched by ``village_code`` when it has one.  Otherwise it is matched
 by village name within its commune: the commune by ``commune_code`` or by
-commune name, and both names compared with :func:`covgap.text.name_key`
+commune name, and both names compared with :func:`covgap.data.text.name_key`
 (accent-, case- and Unicode-form-insensitive, administrative prefixes such as
 "Bản" or "Xã" ignored).
 
@@ -22,7 +22,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from covgap.text import name_key
+from covgap.data.text import name_key
 
 __all__ = ["JoinResult", "StatusTable", "join_status"]
 

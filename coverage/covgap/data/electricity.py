@@ -15,9 +15,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from covgap.data.join import StatusTable
+from covgap.data.readers import LINE_TYPES, parse_number, parse_yes_no, read_table, read_vector
 from covgap.errors import MissingColumnError
-from covgap.join import StatusTable
-from covgap.readers import LINE_TYPES, parse_number, parse_yes_no, read_table, read_vector
 
 __all__ = ["ID_COLUMNS", "check_id_columns", "read_grid", "read_power"]
 

@@ -37,6 +37,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry import shape
 
+from covgap.data.text import nfc, parse_bool
 from covgap.errors import (
     CRSError,
     DatasetError,
@@ -46,7 +47,6 @@ from covgap.errors import (
     MissingColumnError,
     ValueParseError,
 )
-from covgap.text import nfc, parse_bool
 
 __all__ = [
     "LINE_TYPES",
@@ -467,7 +467,7 @@ def parse_number(
 
 
 def parse_yes_no(value: Any, *, path: str | Path, row: int | None, column: str) -> bool | None:
-    """Convert one yes/no cell with :func:`covgap.text.parse_bool`.
+    """Convert one yes/no cell with :func:`covgap.data.text.parse_bool`.
 
     Returns ``None`` for a blank cell.
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from covgap.electricity import ID_COLUMNS, check_id_columns
-from covgap.join import StatusTable
-from covgap.readers import parse_yes_no, read_table
+from covgap.data.electricity import ID_COLUMNS, check_id_columns
+from covgap.data.join import StatusTable
+from covgap.data.readers import parse_yes_no, read_table
 
 __all__ = ["read_survey"]
 

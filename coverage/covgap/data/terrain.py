@@ -22,7 +22,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import Resampling
 
-from covgap.crs import is_metric, utm_crs
+from covgap.data.crs import is_metric, utm_crs
 from covgap.errors import CRSError, DEMError, TerrainError
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Array kernels behind :mod:`covgap.plan`: reduction, lazy greedy, swaps, the MIP.
+"""Array kernels behind :mod:`covgap.planning.plan`: reduction, lazy greedy, swaps, the MIP.
 
 Everything here works on a *reduced* instance: a CSC boolean matrix ``C``
 (demand x candidates, every row and column non-empty), weights ``w > 0`` and
@@ -9,7 +9,7 @@ The exact path: the LP relaxation (HiGHS simplex) gives multipliers from
 which :func:`lagrangian_bound` computes, independently of HiGHS's accuracy, a
 valid upper bound and per-candidate penalties; :func:`reduced_cost_fixing`
 drops every candidate that no set better than the incumbent can use;
-:func:`branch_and_bound` (numba kernels in :mod:`covgap._mclp_bb`) or
+:func:`branch_and_bound` (numba kernels in :mod:`covgap.planning._mclp_bb`) or
 :func:`solve_mip` (HiGHS) then searches what is left.
 """
 
@@ -645,11 +645,11 @@ def branch_and_bound(
     """Search for a set of at most ``k`` columns covering ``incumbent + target.step``.
 
     Depth-first Lagrangian branch-and-bound (numba kernels in
-    :mod:`covgap._mclp_bb`) started from the multipliers ``u`` (the LP duals):
+    :mod:`covgap.planning._mclp_bb`) started from the multipliers ``u`` (the LP duals):
     complete, deterministic, and stopped once ``time_limit`` seconds have
     passed (checked between batches of nodes).
     """
-    from covgap import _mclp_bb
+    from covgap.planning import _mclp_bb
 
     m, n = c.shape
     colptr = np.ascontiguousarray(c.indptr, dtype=np.int64)

@@ -1,0 +1,43 @@
+"""Stage 1, load: read and check a dataset folder, in a metric CRS.
+
+Readers for CSV and vector files, the analysis CRS, communes and villages,
+grid-power status, towers, the mobile-signal survey, the DEM, and the join of
+status rows to villages.  :func:`load_dataset` returns one validated
+:class:`Dataset`.  Nothing here knows about radio, planning or publishing.
+
+The names below load their modules on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "Dataset": "covgap.data.dataset",
+    "load_dataset": "covgap.data.dataset",
+    "FILES": "covgap.data.dataset",
+    "Terrain": "covgap.data.terrain",
+    "load_terrain": "covgap.data.terrain",
+    "analysis_crs": "covgap.data.crs",
+    "parse_crs": "covgap.data.crs",
+    "read_table": "covgap.data.readers",
+    "read_vector": "covgap.data.readers",
+    "join_status": "covgap.data.join",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

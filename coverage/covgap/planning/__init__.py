@@ -1,0 +1,39 @@
+"""Stage 4, planning: where to build next, and at what cost.
+
+Candidate sites, tower/power/backhaul costs, budgeted maximal coverage
+(greedy and exact; the solver kernels ``_mclp`` and ``_mclp_bb`` are
+private), the electrification list, and :func:`plan_sites`, which runs them
+into a ranked :class:`SitePlan`.
+
+The names below load their modules on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "SitePlan": "covgap.planning.siteplan",
+    "plan_sites": "covgap.planning.siteplan",
+    "ExactCoverage": "covgap.planning.plan",
+    "GreedyCoverage": "covgap.planning.plan",
+    "CostSettings": "covgap.planning.costs",
+    "load_cost_settings": "covgap.planning.costs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

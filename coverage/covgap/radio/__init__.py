@@ -1,0 +1,46 @@
+"""Stage 2, radio: what the towers reach over the terrain.
+
+Path-loss models (free space, Okumura-Hata, COST-231, knife-edge and Deygout
+diffraction), the radio scenario, the compiled ray kernels (private:
+``_raycast``), line of sight (:func:`viewshed`), received signal and the
+best server (:func:`compute_signal`), point-to-point links, and each
+village's reception.
+
+The names below load their modules on first access, so importing this
+package does not start numba.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "Scenario": "covgap.radio.scenario",
+    "as_scenario": "covgap.radio.scenario",
+    "default_scenario": "covgap.radio.scenario",
+    "load_scenario": "covgap.radio.scenario",
+    "viewshed": "covgap.radio.visibility",
+    "SignalResult": "covgap.radio.signal",
+    "compute_signal": "covgap.radio.signal",
+    "coverage_matrix": "covgap.radio.links",
+    "line_of_sight": "covgap.radio.links",
+    "signal_reception": "covgap.radio.reception",
+    "compare_with_survey": "covgap.radio.reception",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
