@@ -144,9 +144,26 @@ def start(name: str) -> tuple[Any, Any, Any]:
     }[name]
     import logging
 
-    cluster = LocalCluster(dashboard_address=None, silence_logs=logging.ERROR, **kw)
+    cluster = LocalCluster(
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
+        silence_logs=logging.ERROR,
+        **kw,
+    )
     client = Client(cluster, set_as_default=False)
     return cluster, client, DaskExecutor(client)
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (runs on a worker)."""
+    return time.process_time()
+
+
+def worker_cpu(executor: Any) -> float:
+    """Total CPU seconds of a cluster's worker processes so far (0 for thread clusters)."""
+    if executor is None or not hasattr(executor, "client"):
+        return 0.0
+    return float(sum(executor.client.run(cpu_seconds).values()))
 
 
 def timed(fn: Any) -> tuple[float, float, Any]:
@@ -162,6 +179,9 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=64)
     parser.add_argument("--candidates", type=int, default=200)
     args = parser.parse_args()
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
 
     import numba
 
@@ -203,11 +223,14 @@ def main() -> int:
     for r in range(args.rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
+            before = worker_cpu(executors[name]) if name.startswith("proc") else 0.0
             wall, cpu, out = timed(
                 lambda name=name: sig.compute_signal(
                     terrain, sites, scenario, executor=executors[name]
                 )
             )
+            if name.startswith("proc"):
+                cpu = worker_cpu(executors[name]) - before
             assert np.array_equal(out.rsrp, reference.rsrp, equal_nan=True), name
             assert np.array_equal(out.best_site, reference.best_site), name
             walls[name].append(wall)
@@ -218,16 +241,19 @@ def main() -> int:
             f"round {r + 1}: "
             + ", ".join(f"{n} {walls[n][-1]:.2f} s" for n in names)
             + f"; proc1/proc2 {ratios['proc'][-1]:.2f}x, thr1/thr2 {ratios['thr'][-1]:.2f}x"
+            + "; cores obtained "
+            + ", ".join(f"{n} {cpus[n][-1] / walls[n][-1]:.2f}" for n in names)
             + f" (load {os.getloadavg()[0]:.1f})"
         )
 
     n = len(sites)
+    got = {m: [c / w for c, w in zip(cpus[m], walls[m], strict=True)] for m in names}
     print("\nper-site stage, median over rounds (every result identical to the serial one):")
     for name in names:
         w = statistics.median(walls[name])
         print(
             f"  {name:<7} {w:6.2f} s  {1000 * w / n:6.1f} ms/site  (min {min(walls[name]):.2f},"
-            f" max {max(walls[name]):.2f}; CPU here {statistics.median(cpus[name]):.2f} s)"
+            f" max {max(walls[name]):.2f}; cores obtained {statistics.median(got[name]):.2f})"
         )
     proc = statistics.median(ratios["proc"])
     thr = statistics.median(ratios["thr"])
@@ -243,31 +269,47 @@ def main() -> int:
     table = sig._site_table(sites, terrain, scenario)
     xy = np.column_stack([table["x"], table["y"]])
     source = DemFile(terrain.path, terrain.transform, terrain.crs, terrain.shape)
-    kernel, merge, read_bytes, tile_bytes = [], [], 0, 0
     numba.set_num_threads(1)
     batches = [
         sig.SignalBatch("", part, xy[part], table["height_m"][part], table["eirp_dbm"][part])
         for part in sig.site_batches(xy, scenario.radius_m, sig.CHUNK_SITES)
     ]
-    for _ in range(max(1, args.rounds)):
-        rsrp = np.full(terrain.shape, np.nan, np.float32)
-        best = np.full(terrain.shape, -1, np.int32)
-        unknown = np.zeros(terrain.shape, bool)
-        t_kernel = t_merge = 0.0
-        read_bytes = tile_bytes = stack_bytes = 0
-        for b in batches:
-            t0 = time.perf_counter()
-            tile = sig.batch_signal(b, source, scenario)
-            t1 = time.perf_counter()
-            sig.merge_tile(rsrp, best, unknown, tile)
-            t_kernel += t1 - t0
-            t_merge += time.perf_counter() - t1
-            read_bytes += tile.window.cells * 4
-            tile_bytes += tile.rsrp.nbytes + tile.best_site.nbytes + tile.unknown.nbytes
-            stack_bytes = max(stack_bytes, len(b.index) * tile.window.cells * 4)
-        kernel.append(t_kernel / n)
-        merge.append(t_merge / n)
-        assert np.array_equal(rsrp, reference.rsrp, equal_nan=True)
+    # CPU time of this thread (numba on 1 thread runs in it): robust to other jobs' load
+    per_task: dict[int, dict[str, float]] = {}
+    for size in (1, sig.MAX_BATCHES_PER_TASK):
+        tasks = sig._tasks(batches, size)
+        kernel, merge = [], []
+        for _ in range(max(1, args.rounds)):
+            rsrp = np.full(terrain.shape, np.nan, np.float32)
+            best = np.full(terrain.shape, -1, np.int32)
+            unknown = np.zeros(terrain.shape, bool)
+            t_kernel = t_merge = 0.0
+            read_bytes = tile_bytes = stack_bytes = 0
+            for task in tasks:
+                t0 = time.thread_time()
+                tile = sig.tasks_signal(task, source, scenario)
+                t1 = time.thread_time()
+                sig.merge_tile(rsrp, best, unknown, tile)
+                t_kernel += t1 - t0
+                t_merge += time.thread_time() - t1
+                tile_bytes += tile.rsrp.nbytes + tile.best_site.nbytes + tile.unknown.nbytes
+                for b in task:
+                    cells = sig.sites_window(terrain.shape, terrain.transform, b.xy,
+                                             scenario.radius_m).cells  # fmt: skip
+                    read_bytes += cells * 4
+                    stack_bytes = max(stack_bytes, len(b.index) * cells * 4)
+            kernel.append(t_kernel / n)
+            merge.append(t_merge / n)
+            assert np.array_equal(rsrp, reference.rsrp, equal_nan=True)
+            assert np.array_equal(best, reference.best_site)
+        per_task[size] = {
+            "tasks": len(tasks),
+            "kernel": statistics.median(kernel),
+            "merge": statistics.median(merge),
+            "read": read_bytes / n,
+            "tile": tile_bytes / n,
+            "stack": stack_bytes,
+        }
 
     # candidate coverage (links): random candidates over the inner square
     rng = np.random.default_rng(5)
@@ -288,23 +330,22 @@ def main() -> int:
     )  # fmt: skip
     link_s = []
     for _ in range(max(1, args.rounds)):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         coverage_columns(terrain, cand, villages, scenario)
-        link_s.append(time.perf_counter() - t0)
+        link_s.append(time.thread_time() - t0)
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
-    k = statistics.median(kernel)
-    m = statistics.median(merge)
     pair_s = statistics.median(link_s) / max(1, pairs)
-    print("\nfor the national projection (one core, median over rounds):")
-    print(f"  kernel + window read:   {1000 * k:.1f} ms/site (signal_tile, numba 1 thread)")
-    print(f"  caller's merge:         {1000 * m:.2f} ms/site (serial, on the caller)")
-    print(f"  DEM read per site:      {read_bytes / n / 1e6:.2f} MB (batch windows, float32)")
-    print(f"  tile returned per site: {tile_bytes / n / 1e6:.2f} MB (float32 + int32 + bool)")
-    print(
-        f"  largest kernel stack:   {stack_bytes / 1e6:.0f} MB (a batch's sites x its window,"
-        " float32)"
-    )
+    print("\nfor the national projection (CPU time of one thread, median over rounds):")
+    for size, f in per_task.items():
+        print(
+            f"  tasks of {size} batch(es) of {sig.CHUNK_SITES} sites ({f['tasks']} tasks):"
+            f" kernel + window read {1000 * f['kernel']:.1f} ms/site,"
+            f" caller's merge {1000 * f['merge']:.2f} ms/site,"
+            f" DEM read {f['read'] / 1e6:.2f} MB/site,"
+            f" tile returned {f['tile'] / 1e6:.2f} MB/site,"
+            f" largest kernel stack {f['stack'] / 1e6:.0f} MB"
+        )
     print(
         f"  worker peak RSS:        proc1 {peaks['proc1'] / 1e6:.0f} MB, "
         f"proc2 {peaks['proc2'] / 1e6:.0f} MB"

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from covgap.cli import main
 from covgap.data.terrain import DemFile, GridWindow, load_terrain, terrain_source
 from covgap.errors import ConfigError, MissingDependencyError
 from covgap.executor import SerialExecutor, as_executor, dask_executor
-from covgap.radio import _raycast, links
+from covgap.radio import _raycast, links, signal
 from covgap.radio.signal import compute_signal
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1] / "coverage"
@@ -86,6 +87,30 @@ def test_signal_does_not_depend_on_the_batches(dataset_dir: Path) -> None:
     kept = compute_signal(analysis.terrain, sites, analysis.scenario, keep_per_site=True)
     assert np.array_equal(kept.rsrp, base.rsrp, equal_nan=True)
     assert np.array_equal(kept.best_site, base.best_site)
+
+
+def test_cluster_tasks_merge_their_batches_like_the_caller(shared_analysis: Any) -> None:
+    analysis = shared_analysis
+    table = signal._site_table(analysis.dataset.sites, analysis.terrain, analysis.scenario)
+    xy = np.column_stack([table["x"], table["y"]])
+    batches = [
+        signal.SignalBatch("", part, xy[part], table["height_m"][part], table["eirp_dbm"][part])
+        for part in signal.site_batches(xy, analysis.scenario.radius_m, 1)
+    ]
+    assert len(batches) == len(xy) > 3
+    for size in (2, 3, len(batches)):
+        tasks = signal._tasks(batches, size)
+        assert len(tasks[0]) == size and sum(map(len, tasks)) == len(batches)
+        shape = analysis.terrain.shape
+        rsrp = np.full(shape, np.nan, np.float32)
+        best = np.full(shape, signal.BEST_SITE_NONE, np.int32)
+        unknown = np.zeros(shape, bool)
+        for task in reversed(tasks):  # any order
+            tile = signal.tasks_signal(task, analysis.terrain, analysis.scenario)
+            signal.merge_tile(rsrp, best, unknown, tile)
+        best = np.where(np.isnan(rsrp) & unknown, signal.BEST_SITE_UNKNOWN, best)
+        assert np.array_equal(rsrp, analysis.signal.rsrp, equal_nan=True)
+        assert np.array_equal(best, analysis.signal.best_site)
 
 
 def test_ties_go_to_the_lowest_site_whatever_the_batch(dataset_dir: Path) -> None:

@@ -268,6 +268,8 @@ def dask_executor(
                     threads_per_worker=threads_per_worker,
                     processes=processes,
                     dashboard_address=None,
+                    # the scheduler's HTTP endpoint on a free port: no clash with 8787
+                    scheduler_kwargs={"dashboard_address": ":0"},
                     silence_logs=_logging.ERROR,
                 )
             except (OSError, RuntimeError) as exc:

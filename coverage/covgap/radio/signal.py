@@ -60,6 +60,7 @@ __all__ = [
     "site_batches",
     "site_signal",
     "sites_window",
+    "tasks_signal",
     "write_signal_tiff",
 ]
 
@@ -80,6 +81,11 @@ BATCH_BLOCK_RADII = 0.5
 #: cell beyond the last cell they write, so the window's own edge never
 #: matters and a window gives the same values as the whole DEM.
 WINDOW_MARGIN_CELLS = 2
+
+#: Cluster tasks per worker that :func:`compute_signal` aims at (load balance).
+TASKS_PER_WORKER = 4
+#: Most batches in one cluster task (about 1-2 s of kernel time at 15 km, 30 m).
+MAX_BATCHES_PER_TASK = 8
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
@@ -480,6 +486,66 @@ def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenar
     )
 
 
+def _batches_per_task(n_batches: int, executor: Executor) -> int:
+    """Batches per cluster task: enough tasks to balance the workers, at most 8 batches."""
+    return max(1, min(MAX_BATCHES_PER_TASK, -(-n_batches // (TASKS_PER_WORKER * executor.workers))))
+
+
+def _tasks(batches: list[SignalBatch], size: int) -> list[list[SignalBatch]]:
+    """Consecutive batches (neighbours, by site_batches' order) of one group, ``size`` a task."""
+    out: list[list[SignalBatch]] = []
+    for batch in batches:
+        if out and len(out[-1]) < size and out[-1][0].group == batch.group:
+            out[-1].append(batch)
+        else:
+            out.append([batch])
+    return out
+
+
+def tasks_signal(
+    batches: list[SignalBatch], source: Terrain | DemFile, scenario: Scenario
+) -> SignalTile:
+    """Compute a few neighbouring batches and merge their tiles: one cluster task.
+
+    Merging next to the data keeps what a task sends back (and what the caller
+    merges) to the union of the batches' windows, which overlap: with 8
+    batches of 4 sites about a third of the sum of their tiles.  The merge is
+    :func:`merge_tile`'s, associative and independent of order, so the result
+    is the same as merging every batch's tile on the caller.
+
+    Parameters
+    ----------
+    batches
+        Batches of one group (one batch: its tile as it is).
+    source, scenario
+        As for :func:`batch_signal`.
+
+    Returns
+    -------
+    SignalTile
+        On the union of the batches' windows, in the whole grid.
+    """
+    tiles = [batch_signal(b, source, scenario) for b in batches]
+    if len(tiles) == 1:
+        return tiles[0]
+    row = min(t.window.row for t in tiles)
+    col = min(t.window.col for t in tiles)
+    union = GridWindow(
+        row,
+        col,
+        max(t.window.row + t.window.rows for t in tiles) - row,
+        max(t.window.col + t.window.cols for t in tiles) - col,
+    )
+    rsrp = np.full((union.rows, union.cols), np.nan, np.float32)
+    best = np.full((union.rows, union.cols), BEST_SITE_NONE, np.int32)
+    unknown = np.zeros((union.rows, union.cols), bool)
+    for t in tiles:
+        w = t.window
+        shifted = GridWindow(w.row - row, w.col - col, w.rows, w.cols)
+        merge_tile(rsrp, best, unknown, SignalTile(shifted, t.rsrp, t.best_site, t.unknown))
+    return SignalTile(union, rsrp, best, unknown)
+
+
 def compute_signal(
     terrain: Terrain,
     sites: Any,
@@ -521,9 +587,11 @@ def compute_signal(
     on_progress
         Called with the number of sites just finished (for a progress bar).
     executor
-        Where the batches run, one task each (:func:`batch_signal`): ``None``
-        for this process, or a :class:`covgap.executor.DaskExecutor`, whose
-        tasks read their DEM window by path.  The batches and the merge rule
+        Where the batches run: ``None`` for this process, one batch at a
+        time (:func:`batch_signal`); or a :class:`covgap.executor.DaskExecutor`,
+        in tasks of up to :data:`MAX_BATCHES_PER_TASK` neighbouring batches
+        (:func:`tasks_signal`) that read their DEM window by path and merge
+        their tiles before sending them back.  The batches and the merge rule
         do not depend on it, so neither do the rasters.  ``keep_per_site``
         always runs in this process.
 
@@ -565,16 +633,18 @@ def compute_signal(
             np.zeros(terrain.shape, bool),
             np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None,
         )
-    # tiles merge in the order tasks finish: merge_tile's rule does not depend on it
-    for i, tile in executor.run(batch_signal, batches, source, scenario):
-        batch = batches[i]
-        rsrp, best, unknown, kept = merged[batch.group]
+    # one task per run of neighbouring batches of a group; tiles merge in the order
+    # tasks finish: merge_tile's rule does not depend on it, and it is associative
+    tasks = _tasks(batches, 1 if executor.local else _batches_per_task(len(batches), executor))
+    for i, tile in executor.run(tasks_signal, tasks, source, scenario):
+        first = tasks[i][0]
+        rsrp, best, unknown, kept = merged[first.group]
         merge_tile(rsrp, best, unknown, tile)
         if kept is not None and tile.per_site is not None:
             rs, cs = tile.window.slices
-            kept[batch.index, rs, cs] = tile.per_site
+            kept[first.index, rs, cs] = tile.per_site
         if on_progress is not None:
-            on_progress(len(batch.index))
+            on_progress(sum(len(b.index) for b in tasks[i]))
     results = {}
     for key, idx in groups.items():
         rsrp, best, unknown, kept = merged[key]
