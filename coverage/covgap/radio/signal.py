@@ -509,7 +509,8 @@ def tasks_signal(
 
     Merging next to the data keeps what a task sends back (and what the caller
     merges) to the union of the batches' windows, which overlap: with 8
-    batches of 4 sites about a third of the sum of their tiles.  The merge is
+    batches of 4 sites at the national site density, a sixth of the sum of
+    their tiles (``benchmarks/scaling.py``).  The merge is
     :func:`merge_tile`'s, associative and independent of order, so the result
     is the same as merging every batch's tile on the caller.
 
