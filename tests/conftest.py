@@ -365,6 +365,37 @@ def shared_analysis(shared_dataset_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
+def open_inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Open-data inputs in their genuine formats (see tests/opendata_inputs.py), plus a
+    scenario with a 4 km radius that keeps the prepared DEM small."""
+    from opendata_inputs import write_inputs
+
+    folder = tmp_path_factory.mktemp("open_inputs")
+    inputs = write_inputs(folder)
+    scenario = folder / "small.toml"
+    scenario.write_text('name = "small"\nradius_m = 4000.0\n', encoding="utf-8")
+    inputs["scenario"] = scenario
+    inputs["folder"] = folder
+    return inputs
+
+
+@pytest.fixture(scope="session")
+def prepared(open_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset folder built by ``covgap prepare`` from :func:`open_inputs`."""
+    from covgap.cli import main
+
+    out = tmp_path_factory.mktemp("prepared") / "dataset"
+    i = open_inputs
+    code = main(
+        ["-q", "prepare", "--communes", str(i["communes"]), "--osm", str(i["osm"]),
+         "--dem", str(i["dem"]), "--cells", str(i["cells"]), "--population", str(i["population"]),
+         "--household-size", "4.5", "--scenario", str(i["scenario"]), "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The output folder of one serial ``covgap run`` of the demo, default options.
 

@@ -249,3 +249,25 @@ def test_demo_map_is_small_fast_and_offline(
     png = save(demo, demo.with_suffix(".png"), browser=browser)
     assert png.name == "tua_chua_demo.png"
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
+
+
+def test_data_sources_are_text_in_the_attribution_control(browser: Any, tmp_path: Path) -> None:
+    from conftest import DEFAULT_TOML
+
+    attribution = f"© OpenStreetMap contributors, ODbL {INJECTION}"
+    toml = DEFAULT_TOML + (
+        '\n[[sources]]\nrole = "osm"\nfile = "x.osm.pbf"\nsha256 = "00"\n'
+        f'attribution = "{attribution}"\n'
+    )
+    data = write_dataset(tmp_path / "data", toml=toml)
+    out = tmp_path / "out"
+    args = ["-q", "run", "--data", str(data), "--out", str(out), "--offline", "--no-plan"]
+    assert main([*args, "--no-sensitivity"]) == 0
+    page = Page(browser, out / "test_dataset.html")
+    try:
+        control = page.page.locator(".leaflet-control-attribution")
+        assert attribution in control.inner_text()
+        assert control.locator("img").count() == 0 and page.dialogs == []
+        assert page.errors == [] and page.requests == []
+    finally:
+        page.page.close()

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from covgap.analysis import analyse
 from covgap.planning.siteplan import coverage_curve, plan_sites
 from covgap.publish.plots import PLOT_FILES, status_counts, write_plots
 from covgap.sensitivity import Variant, sensitivity

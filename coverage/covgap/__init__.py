@@ -39,6 +39,7 @@ _LAZY = {
     "load_terrain": "covgap.data.terrain",
     "viewshed": "covgap.radio.visibility",
     "compute_signal": "covgap.radio.signal",
+    "itm_loss_db": "covgap.radio.itm",
     "plan_sites": "covgap.planning.siteplan",
     "SitePlan": "covgap.planning.siteplan",
     "compare_scenarios": "covgap.compare",

@@ -88,6 +88,7 @@ class Analysis:
         if self.comparison is not None:
             model = self.comparison.to_summary()
             model["scenario"] = self.scenario.name
+            model["propagation_model"] = self.scenario.propagation_model
             model["threshold_dbm"] = self.scenario.threshold_dbm
             model["covered_share"] = self.scenario.covered_share
             model["modelled_uncovered"] = sorted(

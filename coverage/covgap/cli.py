@@ -166,6 +166,8 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
             f"terrain model agrees with the survey on {agree} of {m['compared']} villages"
             f" (disagreements: {', '.join(m['disagreements']) or 'none'})",
         )
+        if "propagation_model" in m:
+            _out(args, f"propagation model: {m['propagation_model']}")
     if plan is not None:
         _print_plan(args, plan)
     if stability is not None:
@@ -310,6 +312,7 @@ TIME_LIMIT_S = Number(float, 0, low_open=True, high=1e6, unit="s")
 RADIUS_M = Number(float, 0, low_open=True, high=300_000, unit="m")
 HEIGHT_M = Number(float, 0, high=3_000, unit="m")
 CURVATURE = Number(float, 0, high=1)
+HOUSEHOLD_SIZE = Number(float, 0, low_open=True, high=50, unit="persons")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -462,6 +465,86 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from covgap.data.prepare import prepare_dataset
+    from covgap.radio.scenario import as_scenario
+
+    # the data layer does not read scenarios: the signal radius is passed in
+    radius = as_scenario(args.scenario).radius_m
+    report = prepare_dataset(
+        args.out,
+        communes=args.communes,
+        osm=args.osm,
+        dem=args.dem,
+        cells=args.cells,
+        sites=args.sites_file,
+        population=args.population,
+        household_size=args.household_size,
+        power_status=args.power_status,
+        villages=args.villages,
+        radius_m=radius,
+        commune_code_field=args.commune_code_field,
+        commune_name_field=args.commune_name_field,
+        select=args.select,
+        name=args.name,
+        crs=args.crs,
+    )
+    _out(args, f"communes: {report.communes}")
+    _out(
+        args,
+        f"villages: {report.villages} ({report.villages_from_points} from points, "
+        f"{len(report.communes_without_points)} communes without any)",
+    )
+    if report.households == report.households:  # not NaN
+        _out(
+            args,
+            f"households: {report.households:,.0f} (population {report.population:,.0f} / "
+            f"{report.household_size:g}, {report.household_size_source})",
+        )
+    _out(args, f"cells kept: {report.cells_kept}; sites listed: {report.sites_listed}")
+    _out(args, f"grid lines: {report.grid_lines}; power status: {report.power_status}")
+    _out(
+        args,
+        f"DEM: {report.dem_shape[1]} x {report.dem_shape[0]} cells "
+        f"at {report.dem_resolution_m:g} m",
+    )
+    if report.warnings:
+        _out(args, f"{len(report.warnings)} warning(s):")
+        for line in report.warnings:
+            _out(args, f"  - {line}")
+    _out(
+        args, f"wrote the dataset {report.out_dir} ({len(report.sources)} sources in dataset.toml)"
+    )
+    return EXIT_OK
+
+
+def _prepare_parser(sub: Any) -> None:
+    prep = sub.add_parser("prepare", help="build a dataset folder from open data for any communes")
+    prep.add_argument(
+        "--communes", required=True, help="commune boundaries (GeoJSON, GPKG, SHP, ZIP)"
+    )
+    prep.add_argument("--commune-code-field", help="field holding the commune code (e.g. MA_XA)")
+    prep.add_argument("--commune-name-field", help="field holding the commune name (e.g. TEN_XA)")
+    prep.add_argument("--select", help="keep communes whose name matches (regex, no accents/case)")
+    prep.add_argument("--osm", help="OpenStreetMap extract (.osm.pbf or .osm)")
+    prep.add_argument(
+        "--dem", nargs="+", required=True, help="SRTM .hgt(.zip) / GeoTIFF tiles or folders"
+    )
+    prep.add_argument("--cells", help="OpenCelliD export (.csv or .csv.gz)")
+    prep.add_argument("--sites", dest="sites_file", help="tower sites table (sites.csv format)")
+    prep.add_argument("--population", help="population raster (GeoTIFF, people per cell)")
+    prep.add_argument("--household-size", type=HOUSEHOLD_SIZE, help="persons per household")
+    prep.add_argument(
+        "--power-status", help="village grid status from the power company (CSV/XLSX)"
+    )
+    prep.add_argument("--villages", help="village points or polygons with names (replaces OSM's)")
+    prep.add_argument("--scenario", help="scenario TOML whose radius_m sets the towers' reach")
+    prep.add_argument("--crs", help="metric CRS to work in (default: UTM zone of the communes)")
+    prep.add_argument("--name", help="dataset slug (default: the province)")
+    prep.add_argument("--out", required=True, help="dataset folder to write")
+    prep.set_defaults(func=_cmd_prepare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``covgap`` command."""
     parser = _Parser(
@@ -557,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
     demo.add_argument("--out", required=True, help="folder to write the dataset into")
     demo.set_defaults(func=_cmd_demo)
+    _prepare_parser(sub)
     return parser
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "GeometryError",
     "MissingColumnError",
     "MissingDependencyError",
+    "ModelValidityError",
     "ParameterError",
     "ProblemInputError",
     "SolverError",
@@ -139,3 +140,7 @@ class SolverError(CoverageError, RuntimeError):
 
 class DemoError(CoverageError, RuntimeError):
     """The synthetic demo generator could not meet one of its own targets."""
+
+
+class ModelValidityError(ParameterError):
+    """A propagation-model input lies outside the model's validity (e.g. ITM's 20 MHz-20 GHz)."""

@@ -72,7 +72,9 @@ class Gaps:
         ``uncovered_and_unelectrified``, ``coverage_unknown``,
         ``power_unknown`` (integers); ``uncovered_villages``,
         ``unelectrified_villages``, ``uncovered_and_unelectrified_villages``
-        (sorted codes); ``communes`` (per-commune counts, by commune code).
+        (sorted codes); ``communes`` (per-commune counts, by commune code);
+        ``power_estimated`` (how many power statuses are estimated, not
+        reported) when the power table says which are.
         """
         v = self.villages
         communes = []
@@ -103,6 +105,11 @@ class Gaps:
             "unelectrified_villages": list(self.unpowered),
             "uncovered_and_unelectrified_villages": list(self.uncovered_and_unpowered),
             "communes": communes,
+            **(
+                {"power_estimated": int(v["power_estimated"].sum())}
+                if "power_estimated" in v.columns
+                else {}
+            ),
         }
 
 
@@ -140,6 +147,10 @@ def find_gaps(dataset: Dataset, reception: pd.DataFrame | None = None) -> Gaps:
     villages["households_unpowered"] = (
         villages["village_code"].map(power["households_unpowered"]).astype(float)
     )
+    if "power_estimated" in power.columns:
+        # statuses estimated by ``covgap prepare`` are flagged, never mixed silently
+        estimated = villages["village_code"].map(power["power_estimated"])
+        villages["power_estimated"] = pd.array(estimated, dtype="boolean").fillna(False)
     if dataset.survey is not None:
         signal = dataset.survey.set_index("village_code")["mobile_signal"]
         villages["mobile_signal"] = pd.array(villages["village_code"].map(signal), dtype="boolean")

@@ -3,7 +3,9 @@
 Readers for CSV and vector files, the analysis CRS, communes and villages,
 grid-power status, towers, the mobile-signal survey, the DEM, and the join of
 status rows to villages.  :func:`load_dataset` returns one validated
-:class:`Dataset`.  Nothing here knows about radio, planning or publishing.
+:class:`Dataset`; :func:`prepare_dataset` builds a dataset folder from open
+data (``covgap prepare``, ``docs/open-data.md``).  Nothing here knows about
+radio, planning or publishing.
 
 The names below load their modules on first access.
 """
@@ -25,6 +27,7 @@ _LAZY = {
     "read_table": "covgap.data.readers",
     "read_vector": "covgap.data.readers",
     "join_status": "covgap.data.join",
+    "prepare_dataset": "covgap.data.prepare",
 }
 
 __all__ = sorted(_LAZY)

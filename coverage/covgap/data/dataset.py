@@ -55,7 +55,10 @@ FAR_KM = 50.0
 OVERLAP_SHARE = 0.01
 """Villages overlapping by more than this share of the smaller one are reported."""
 
-_TOML_KEYS = {"name", "title", "description", "synthetic", "source", "crs", "towers", "demo"}
+_TOML_KEYS = {
+    "name", "title", "description", "synthetic", "source", "crs", "towers", "demo",
+    "sources", "prepare",
+}  # fmt: skip
 
 
 @dataclass
@@ -80,6 +83,16 @@ class Dataset:
     unmatched_rows: list[dict[str, Any]] = field(default_factory=list)
     missing_status: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    """``[[sources]]`` of ``dataset.toml``: each input's ``role``, ``file``, ``sha256``,
+    ``licence``, ``attribution`` (written by ``covgap prepare``)."""
+
+    @property
+    def attributions(self) -> list[str]:
+        """The distinct attributions of the dataset's sources, in order."""
+        return list(
+            dict.fromkeys(str(s["attribution"]) for s in self.sources if s.get("attribution"))
+        )
 
     @property
     def problems(self) -> list[str]:
@@ -135,6 +148,11 @@ class Dataset:
             lines.append("DEM: absent")
         else:
             lines.append(f"DEM: {self.dem_path}")
+        if self.sources:
+            lines.append(f"sources: {len(self.sources)} files ({'; '.join(self.attributions)})")
+        if "power_estimated" in self.power.columns:
+            n_est = int(self.power["power_estimated"].sum())
+            lines.append(f"power status estimated (not reported) for {n_est} villages")
         lines.append(f"problems: {len(self.problems)}")
         return lines
 
@@ -165,6 +183,9 @@ def _read_toml(path: Path, notes: list[str]) -> dict[str, Any]:
         raise DatasetError(
             f"expected true or false, got {data['synthetic']!r}", path=path, column="synthetic"
         )
+    sources = data.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, dict) for s in sources):
+        raise DatasetError("expected [[sources]] tables", path=path, column="sources")
     if "towers" in data and not isinstance(data["towers"], dict):
         raise DatasetError("expected a [towers] table", path=path, column="towers")
     unknown = sorted(set(data) - _TOML_KEYS)
@@ -404,6 +425,7 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         unmatched_rows=unmatched,
         missing_status=missing_status,
         warnings=notes,
+        sources=list(meta.get("sources", [])),
     )
     log.info(
         "loaded dataset %s: %d communes, %d villages, %d sites, %d problems",

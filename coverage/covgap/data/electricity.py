@@ -60,7 +60,8 @@ def read_power(path: str | Path, *, file: str = "electricity/village_power.csv")
     path
         The CSV file: ``village_code`` (or ``village_name`` + ``commune_name``),
         ``grid_power`` (yes/no; blank = unknown), optional
-        ``households_unpowered`` (number >= 0).
+        ``households_unpowered`` (number >= 0) and ``estimated`` (yes/no: the
+        status is an estimate, e.g. from ``covgap prepare``, not a report).
     file
         The file's path relative to the dataset, used in reports.
 
@@ -68,7 +69,8 @@ def read_power(path: str | Path, *, file: str = "electricity/village_power.csv")
     -------
     StatusTable
         Values ``grid_power`` (pandas ``boolean``) and ``households_unpowered``
-        (float, NaN if absent or blank).
+        (float, NaN if absent or blank); ``power_estimated`` (pandas
+        ``boolean``) only when the file has an ``estimated`` column.
 
     Raises
     ------
@@ -77,7 +79,9 @@ def read_power(path: str | Path, *, file: str = "electricity/village_power.csv")
     ValueParseError
         On a cell that is not yes/no or not a number (naming row and column).
     """
-    raw = read_table(path, required=("grid_power",), optional=(*ID_COLUMNS, "households_unpowered"))
+    raw = read_table(
+        path, required=("grid_power",), optional=(*ID_COLUMNS, "households_unpowered", "estimated")
+    )
     check_id_columns(raw, path)
     power: list[Any] = [
         parse_yes_no(value, path=path, row=int(row), column="grid_power")
@@ -97,6 +101,12 @@ def read_power(path: str | Path, *, file: str = "electricity/village_power.csv")
         },
         index=raw.index,
     )
+    if "estimated" in raw.columns:
+        estimated = [
+            parse_yes_no(value, path=path, row=int(row), column="estimated")
+            for row, value in raw["estimated"].items()
+        ]
+        values["power_estimated"] = pd.array([bool(v) for v in estimated], dtype="boolean")
     log.info("%s: %d power rows", path, len(raw))
     return StatusTable(name="power", file=file, raw=raw, values=values)
 

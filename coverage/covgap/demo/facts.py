@@ -41,8 +41,11 @@ TOWN_LATLON = (21.857, 103.336)
 """Thị trấn Tủa Chùa, the district town; the substation is near it."""
 
 DEM_CELL_M = 30.0
-DEM_BUFFER_M = 10_500.0
-"""DEM margin around the district's bounding box (at least 10 km required)."""
+DEM_BUFFER_M = 16_500.0
+"""DEM margin around the area's bounding box: the default scenario's 15 km
+radius plus 1.5 km, so that the DEM covers every existing and candidate
+site's radius and a first run warns of nothing (the generator checks the
+towers it places; planning candidates lie inside the communes)."""
 
 N_VILLAGES = 120
 N_UNPOWERED = 17

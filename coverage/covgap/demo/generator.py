@@ -13,6 +13,7 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from covgap.data.terrain import Terrain as RadioTerrain
+from covgap.data.terrain import check_coverage
 from covgap.demo import facts
 from covgap.demo.communes import commune_cells, consistent_partition, town_shape
 from covgap.demo.grid import PowerGrid, build_grid
@@ -43,6 +44,7 @@ from covgap.demo.writers import (
     toml_bytes,
     write_geotiff,
 )
+from covgap.errors import DemoError
 from covgap.radio.scenario import default_scenario
 
 __all__ = ["DemoWorld", "build_world", "generate_demo"]
@@ -182,13 +184,21 @@ def _place_towers(
     n_both = int((~covered & ~grid.powered).sum())
     wanted = (facts.N_NO_SIGNAL, facts.N_UNPOWERED_NO_SIGNAL, 0)
     if (n_no, n_both, placement.ambiguous) != wanted:
-        raise RuntimeError(
+        raise DemoError(
             f"tower placement reached {n_no} uncovered ({n_both} unpowered, "
             f"{placement.ambiguous} within {params.margin_db:g} dB of "
             f"{scenario.threshold_dbm:g} dBm), wanted {facts.N_NO_SIGNAL} "
             f"({facts.N_UNPOWERED_NO_SIGNAL} unpowered, none ambiguous)"
         )
     chosen = np.array(placement.chosen)
+    cut = check_coverage(
+        radio,
+        [(f"site {i}", x, y) for i, (x, y) in enumerate(positions[chosen])],
+        scenario.radius_m,
+        log=False,
+    )
+    if cut:  # a first run of the demo must warn of nothing (facts.DEM_BUFFER_M)
+        raise DemoError(f"the demo DEM is too small: {'; '.join(cut)}")
     sites = make_sites(positions[chosen], heights[chosen], outside[chosen], params.colocated)
     logger.info("towers: %d sites at %d locations", len(sites), len(chosen))
     return sites, covered

@@ -21,6 +21,7 @@ from shapely.geometry import LineString
 
 from covgap.demo.terrain import Terrain
 from covgap.demo.villages import Village
+from covgap.errors import DemoError
 
 __all__ = ["PowerGrid", "build_grid", "span_costs"]
 
@@ -154,7 +155,7 @@ def build_grid(
         kv = 35 if backbone[v] else 22
         lines.append((LineString([xy[p], xy[v]]), kv))
     if any(unpowered[parent[v]] and not unpowered[v] for v in range(n) if parent[v] >= 0):
-        raise RuntimeError("grid: an unpowered village lies between powered ones")
+        raise DemoError("grid: an unpowered village lies between powered ones")
     network = shapely.MultiLineString([ln for ln, _ in lines])
     powered = ~unpowered[1:]
     unpowered_hh = np.zeros(len(villages), np.int64)

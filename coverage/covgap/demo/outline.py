@@ -6,6 +6,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Polygon
 
+from covgap.errors import DemoError
+
 __all__ = ["district_outline"]
 
 _VERTICES = 240
@@ -68,5 +70,5 @@ def district_outline(
             hi = mid
     outline = shape_for(0.5 * (lo + hi))
     if not all(outline.contains(shapely.Point(p).buffer(1500)) for p in centroids):
-        raise RuntimeError("district outline does not contain every commune centroid")
+        raise DemoError("district outline does not contain every commune centroid")
     return outline

@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from covgap.data.terrain import Terrain as RadioTerrain
 from covgap.demo.terrain import Terrain
+from covgap.errors import DemoError
 from covgap.radio.reception import sample_cells
 from covgap.radio.scenario import Scenario
 from covgap.radio.signal import site_signal
@@ -263,7 +264,7 @@ def settlement_signal(
         points_xy[:, 0], points_xy[:, 1], terrain.transform, terrain.shape
     )
     if not inside.all():
-        raise ValueError("a settlement lies outside the DEM")
+        raise DemoError("a settlement lies outside the DEM")
     out = np.empty((len(xy), len(points_xy)))
     eirp = np.full(len(xy), scenario.eirp_dbm)
     for i in range(0, len(xy), batch):

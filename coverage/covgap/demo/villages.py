@@ -23,6 +23,7 @@ from covgap.demo.facts import PEOPLE_PER_HOUSEHOLD, CommuneFact
 from covgap.demo.names import village_names
 from covgap.demo.projection import to_utm
 from covgap.demo.terrain import Terrain
+from covgap.errors import DemoError
 
 __all__ = ["Settlement", "Village", "build_villages", "largest_remainder"]
 
@@ -147,7 +148,7 @@ def build_villages(
         inset = poly.buffer(-60.0 if fact.is_town else -150.0)
         candidates = _habitable_points(terrain, habitable, inset)
         if len(candidates) < n:
-            raise RuntimeError(f"{fact.name}: only {len(candidates)} habitable cells")
+            raise DemoError(f"{fact.name}: only {len(candidates)} habitable cells")
         centre = np.array([float(v) for v in to_utm(fact.lon, fact.lat)])
         seeds = _seeds(rng, candidates, centre, int(n))
         style = "town" if fact.is_town else ("thai" if fact.lowland else "hmong")

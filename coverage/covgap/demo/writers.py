@@ -19,6 +19,7 @@ import rasterio
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from covgap.errors import DemoError
 from covgap.files import atomic_write_bytes
 
 __all__ = [
@@ -74,7 +75,7 @@ def _geometry(geom: BaseGeometry) -> dict[str, object]:
     if kind == "MultiPolygon":
         parts = [_geometry(p)["coordinates"] for p in geom.geoms]
         return {"type": "MultiPolygon", "coordinates": parts}
-    raise TypeError(f"unsupported geometry {kind}")
+    raise DemoError(f"unsupported geometry {kind}")
 
 
 def geojson_bytes(name: str, features: Iterable[tuple[dict[str, object], BaseGeometry]]) -> bytes:

@@ -14,6 +14,8 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from covgap.errors import ParameterError
+
 __all__ = ["covgap_css", "covgap_js", "leaflet_css", "leaflet_js", "leaflet_version"]
 
 _SOURCE_MAP = re.compile(r"\n?//# sourceMappingURL=\S+\s*$")
@@ -39,7 +41,7 @@ def leaflet_version() -> str:
 
 def _script_safe(text: str, name: str) -> str:
     if "</script" in text.lower():
-        raise ValueError(f"{name} cannot be inlined: it contains '</script'")
+        raise ParameterError(f"{name} cannot be inlined: it contains '</script'")
     return text
 
 

@@ -30,6 +30,7 @@ LABELS: dict[str, dict[str, str]] = {
     "cells": {"vi": "Số cell", "en": "Cells"},
     "yes": {"vi": "Có", "en": "Yes"},
     "no": {"vi": "Không", "en": "No"},
+    "estimated": {"vi": "ước tính", "en": "estimated"},
     "unknown": {"vi": "Chưa rõ", "en": "Unknown"},
     "status": {"vi": "Tình trạng", "en": "Status"},
     "covered_powered": {"vi": "Có sóng, có điện", "en": "Covered, powered"},

@@ -45,6 +45,7 @@ VILLAGE_COLUMNS = [
     "coverage_status",
     "coverage_source",
     "power_status",
+    "power_estimated",
     "modelled_status",
     "share_covered",
     "best_rsrp_dbm",
@@ -110,14 +111,48 @@ def write_plan_lists(
     """
     if table is None:
         table = run_table(analysis, plan)
+    electrification = plan.electrification
+    if "power_estimated" in table.columns and electrification is not None:
+        # estimated statuses stay flagged in the power utility's list too
+        flags = dict(zip(table["village_code"], table["power_estimated"], strict=True))
+        electrification = electrification.copy()
+        electrification["power_estimated"] = electrification["village_code"].map(flags)
     return write_priorities(
         out_dir,
         plan.plan,
         _uncovered_sheet(table, plan),
-        plan.electrification,
-        plan.assumptions(analysis.scenario),
+        electrification,
+        [*plan.assumptions(analysis.scenario), *data_source_rows(analysis)],
         name=name,
     )
+
+
+def data_source_rows(analysis: Analysis) -> list[dict[str, Any]]:
+    """Assumption-sheet rows naming the data sources and any estimated power statuses."""
+    rows: list[dict[str, Any]] = []
+    for src in analysis.dataset.sources:
+        rows.append(
+            {
+                "key": f"data source: {src.get('role', '')}",
+                "value": str(src.get("file", "")),
+                "unit": f"sha256 {src.get('sha256', '')}",
+                "source": "; ".join(
+                    str(src[k]) for k in ("attribution", "licence", "url") if src.get(k)
+                ),
+            }
+        )
+    villages = analysis.gaps.villages
+    if "power_estimated" in villages.columns:
+        rows.append(
+            {
+                "key": "grid power status estimated",
+                "value": int(villages["power_estimated"].sum()),
+                "unit": f"of {len(villages)} villages",
+                "source": "covgap prepare: estimated from the OpenStreetMap grid "
+                "(see docs/open-data.md), not reported by the power company",
+            }
+        )
+    return rows
 
 
 def run_table(
@@ -182,6 +217,7 @@ def run_map(
         after_image=after_image,
         hillshade=_hillshade(analysis),
         offline=offline,
+        attribution=dataset.attributions,
     )
 
 

@@ -29,6 +29,7 @@ import logging
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -249,6 +250,10 @@ def _village_rows(row: pd.Series, state: str, lang: str) -> list[list[str]]:
         [label("grid_power", lang), _yes_no(row.get("grid_power"), lang)],
         [label("mobile_signal", lang), _yes_no(row.get("mobile_signal"), lang)],
     ]
+    estimated = row.get("power_estimated")
+    if not _missing(estimated) and bool(estimated):  # a covgap prepare estimate, so marked
+        grid = next(r for r in rows if r[0] == label("grid_power", lang))
+        grid[1] += f" ({label('estimated', lang)})"
     status = row.get("modelled_status")
     if isinstance(status, str):
         text = label(status, lang) if status in ("covered", "uncovered") else label("unknown", lang)
@@ -665,6 +670,7 @@ def build_map(
     after_image: MercatorImage | None = None,
     hillshade: RgbaImage | None = None,
     offline: bool = False,
+    attribution: Sequence[str] = (),
 ) -> WebMap:
     """Build the gap map.
 
@@ -706,6 +712,9 @@ def build_map(
     offline
         Leave out web tiles and every other web address: the page makes no
         network request.
+    attribution
+        The data sources' attributions (``Dataset.attributions``), shown as
+        text in the map's attribution control.
 
     Returns
     -------
@@ -777,6 +786,8 @@ def build_map(
         "basemaps": basemaps,
         "layers": layers,
     }
+    if attribution:
+        data["attribution"] = [str(a) for a in attribution]
     return WebMap(
         data=data,
         lang=lang,

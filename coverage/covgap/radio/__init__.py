@@ -1,10 +1,10 @@
 """Stage 2, radio: what the towers reach over the terrain.
 
 Path-loss models (free space, Okumura-Hata, COST-231, knife-edge and Deygout
-diffraction), the radio scenario, the compiled ray kernels (private:
-``_raycast``), line of sight (:func:`viewshed`), received signal and the
-best server (:func:`compute_signal`), point-to-point links, and each
-village's reception.
+diffraction; ITM / Longley-Rice point-to-point, :func:`itm_loss_db`), the
+radio scenario, the compiled kernels (private: ``_raycast``, ``_itm``), line
+of sight (:func:`viewshed`), received signal and the best server
+(:func:`compute_signal`), point-to-point links, and each village's reception.
 
 The names below load their modules on first access, so importing this
 package does not start numba.
@@ -24,6 +24,8 @@ _LAZY = {
     "viewshed": "covgap.radio.visibility",
     "SignalResult": "covgap.radio.signal",
     "compute_signal": "covgap.radio.signal",
+    "itm_loss_db": "covgap.radio.itm",
+    "ItmParameters": "covgap.radio.itm",
     "coverage_matrix": "covgap.radio.links",
     "line_of_sight": "covgap.radio.links",
     "signal_reception": "covgap.radio.reception",

@@ -34,7 +34,10 @@ from covgap.settings import check_keys, check_number, read_toml
 __all__ = [
     "DIFFRACTIONS",
     "ENVIRONMENTS",
+    "ITM_CLIMATES",
+    "ITM_POLARIZATIONS",
     "MODELS",
+    "MODEL_ITM",
     "TECHNOLOGIES",
     "Scenario",
     "as_scenario",
@@ -51,12 +54,28 @@ ENVIRONMENTS: dict[str, int] = {
     "suburban": pathloss.ENV_SUBURBAN,
     "urban": pathloss.ENV_URBAN,
 }
-#: Path-loss model names and their :mod:`covgap.radio.pathloss` codes.
+#: Code of the ITM (Longley-Rice) model: computed by :mod:`covgap.radio.itm` along
+#: radials, not by the median-loss tables of :mod:`covgap.radio.pathloss`.
+MODEL_ITM = 3
+#: Path-loss model names and their codes (:mod:`covgap.radio.pathloss`, or MODEL_ITM).
 MODELS: dict[str, int] = {
     "auto": pathloss.MODEL_AUTO,
     "free_space": pathloss.MODEL_FREE_SPACE,
     "hata": pathloss.MODEL_HATA,
+    "itm": MODEL_ITM,
 }
+#: ITM radio climates by name (NTIA's codes 1-7; same table as covgap.radio.itm.CLIMATES).
+ITM_CLIMATES: dict[str, int] = {
+    "equatorial": 1,
+    "continental_subtropical": 2,
+    "maritime_subtropical": 3,
+    "desert": 4,
+    "continental_temperate": 5,
+    "maritime_temperate_land": 6,
+    "maritime_temperate_sea": 7,
+}
+#: ITM polarisations by name (NTIA's codes).
+ITM_POLARIZATIONS: dict[str, int] = {"horizontal": 0, "vertical": 1}
 #: Diffraction methods and their integer codes (used by the signal kernel).
 DIFFRACTIONS: dict[str, int] = {"none": 0, "knife_edge": 1, "deygout": 2}
 #: Radio technologies as OpenCelliD spells them.
@@ -76,12 +95,25 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "threshold_dbm": (-160.0, -20.0, True, True),
     "threshold_good_dbm": (-160.0, -20.0, True, True),
     "covered_share": (0.0, 1.0, False, True),
+    "itm_refractivity": (250.0, 400.0, True, True),
+    "itm_permittivity": (1.0, 100.0, True, True),
+    "itm_conductivity": (0.0, 100.0, False, True),
+    "itm_mdvar": (0.0, 33.0, True, True),
+    "itm_time_pct": (0.0, 100.0, False, False),
+    "itm_location_pct": (0.0, 100.0, False, False),
+    "itm_situation_pct": (0.0, 100.0, False, False),
+    "itm_radials": (8.0, 7200.0, True, True),
+    "itm_step_m": (0.0, 5000.0, False, True),
 }
+#: Integer-valued numeric fields.
+_INTEGERS = ("itm_mdvar", "itm_radials")
 _CHOICES: dict[str, tuple[str, ...]] = {
     "environment": tuple(ENVIRONMENTS),
     "model": tuple(MODELS),
     "diffraction": tuple(DIFFRACTIONS),
     "technology": TECHNOLOGIES,
+    "itm_climate": tuple(ITM_CLIMATES),
+    "itm_polarization": tuple(ITM_POLARIZATIONS),
 }
 
 
@@ -117,7 +149,9 @@ class Scenario:
     environment
         Hata environment: ``open``, ``suburban`` or ``urban``.
     model
-        ``auto``, ``hata`` or ``free_space``.
+        ``auto``, ``hata``, ``free_space`` (median loss + ``diffraction``) or
+        ``itm`` (ITM / Longley-Rice point-to-point along radials; then
+        ``environment``, ``diffraction`` and ``k_factor`` are not used).
     diffraction
         ``deygout``, ``knife_edge`` or ``none``.
     threshold_dbm
@@ -127,6 +161,17 @@ class Scenario:
     covered_share
         Share of a village's households at or above ``threshold_dbm`` for the
         village to count as covered (0.5).
+    itm_climate, itm_polarization, itm_refractivity, itm_permittivity, itm_conductivity
+        ITM's radio climate (``continental_subtropical``), polarisation
+        (``vertical``), sea-level surface refractivity (301 N-units), ground
+        permittivity (15) and conductivity (0.005 S/m); used with ``model = "itm"``.
+    itm_mdvar
+        ITM's mode of variability (12: mobile, without location variability).
+    itm_time_pct, itm_location_pct, itm_situation_pct
+        ITM's percentages (50: the median).
+    itm_radials, itm_step_m
+        Area raster by ITM: radials per site (180) and distance between ITM
+        evaluations along each (480 m, rounded to whole DEM cells).
     """
 
     name: str = "default"
@@ -146,6 +191,17 @@ class Scenario:
     threshold_dbm: float = -110.0
     threshold_good_dbm: float = -100.0
     covered_share: float = 0.5
+    itm_climate: str = "continental_subtropical"
+    itm_polarization: str = "vertical"
+    itm_refractivity: float = 301.0
+    itm_permittivity: float = 15.0
+    itm_conductivity: float = 0.005
+    itm_mdvar: int = 12
+    itm_time_pct: float = 50.0
+    itm_location_pct: float = 50.0
+    itm_situation_pct: float = 50.0
+    itm_radials: int = 180
+    itm_step_m: float = 480.0
 
     def __post_init__(self) -> None:
         for key, value in _validated(dataclasses.asdict(self), "scenario").items():
@@ -199,8 +255,31 @@ class Scenario:
         values.update(changes)
         return Scenario(**_validated(values, "overrides"))
 
+    @property
+    def propagation_model(self) -> str:
+        """Model named in ``summary.json``: ``itm``, or ``<model>+<diffraction>``."""
+        return "itm" if self.model == "itm" else f"{self.model}+{self.diffraction}"
+
+    def itm_parameters(self) -> Any:
+        """ITM's inputs (:class:`covgap.radio.itm.ItmParameters`) from the ``itm_*`` keys."""
+        from covgap.radio.itm import ItmParameters
+
+        return ItmParameters(
+            climate=ITM_CLIMATES[self.itm_climate],
+            refractivity=self.itm_refractivity,
+            polarization=ITM_POLARIZATIONS[self.itm_polarization],
+            permittivity=self.itm_permittivity,
+            conductivity=self.itm_conductivity,
+            mdvar=int(self.itm_mdvar),
+            time=self.itm_time_pct,
+            location=self.itm_location_pct,
+            situation=self.itm_situation_pct,
+        )
+
     def validity_warnings(self) -> list[str]:
         """Where this scenario leaves the path-loss models' validity ranges."""
+        if self.model == "itm":
+            return _itm_warnings(self)
         return pathloss.validity_warnings(
             self.frequency_mhz,
             self.mast_height_m,
@@ -223,8 +302,14 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     for key, value in values.items():
         where = f"{source}: key {key!r}"
         field_type = _FIELDS[key].type
-        if field_type in (float, "float"):
-            out[key] = check_number(value, _RANGES[key], where)
+        if field_type in (float, "float", int, "int"):
+            number = check_number(value, _RANGES[key], where)
+            if key in _INTEGERS:
+                if number != int(number):
+                    raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+                out[key] = int(number)
+            else:
+                out[key] = number
         else:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -237,6 +322,7 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             elif not text:
                 raise ConfigError(f"{where}: must not be empty")
             out[key] = text
+    _check_itm(out, source)
     good = out.get("threshold_good_dbm")
     basic = out.get("threshold_dbm")
     if good is not None and basic is not None and good < basic:
@@ -244,6 +330,36 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             f"{source}: key 'threshold_good_dbm': {good:g} dBm is below "
             f"threshold_dbm ({basic:g} dBm)"
         )
+    return out
+
+
+def _check_itm(values: Mapping[str, Any], source: str) -> None:
+    """ITM's own limits on the keys it uses (NTIA's reference treats them as errors)."""
+    mdvar = values.get("itm_mdvar")
+    if mdvar is not None and mdvar % 10 > 3:
+        raise ConfigError(
+            f"{source}: key 'itm_mdvar': {mdvar} is not a mode of variability "
+            "(0-3, plus 10, 20 or 30)"
+        )
+    if values.get("model") != "itm":
+        return
+    for key in ("mast_height_m", "receiver_height_m"):
+        height = values.get(key)
+        if height is not None and not 0.5 <= height <= 3000.0:
+            raise ConfigError(
+                f'{source}: key {key!r}: {height:g} m is outside ITM\'s 0.5-3000 m (model = "itm")'
+            )
+
+
+def _itm_warnings(scenario: Scenario) -> list[str]:
+    """Where a scenario leaves the ranges the ITM reference warns about (not errors)."""
+    out = []
+    if not 40.0 <= scenario.frequency_mhz <= 10_000.0:
+        out.append(f"{scenario.frequency_mhz:g} MHz is outside ITM's recommended 40-10000 MHz")
+    for key, label in (("mast_height_m", "mast"), ("receiver_height_m", "receiver")):
+        height = getattr(scenario, key)
+        if not 1.0 <= height <= 1000.0:
+            out.append(f"{label} height {height:g} m is outside ITM's recommended 1-1000 m")
     return out
 
 

@@ -185,7 +185,8 @@ def site_signal(
         ``(n,)`` power per reference signal + antenna gain - cable loss, dBm.
     scenario
         Frequency, receiver height and gain, radius, k, model, environment,
-        diffraction method.
+        diffraction method; with ``model = "itm"``, ITM along radials
+        (:func:`covgap.radio.itm.site_signal_itm`) with the ``itm_*`` keys.
 
     Returns
     -------
@@ -198,6 +199,8 @@ def site_signal(
     rows, cols = terrain.cell_of(xy[:, 0], xy[:, 1])
     rc = np.column_stack([rows, cols]).astype(np.int64)
     heights = np.asarray(heights_m, float)
+    if scenario.model == "itm":
+        return _site_signal_itm(k, rc, heights, eirp_dbm, scenario)
     return _raycast.signal_many(
         k.zp,
         k.zpt,
@@ -213,6 +216,28 @@ def site_signal(
         LOSS_STEP_M,
         scenario.wavelength_m,
         scenario.diffraction_code,
+    )
+
+
+def _site_signal_itm(
+    k: _Kernel, rc: np.ndarray, heights: np.ndarray, eirp_dbm: Any, scenario: Scenario
+) -> np.ndarray:
+    """:func:`site_signal` with ``model = "itm"`` (:func:`covgap.radio.itm.site_signal_itm`)."""
+    from covgap.radio.itm import site_signal_itm
+
+    return site_signal_itm(
+        k.zp,
+        rc,
+        heights,
+        np.asarray(eirp_dbm, float) + scenario.receiver_gain_dbi,
+        receiver_height_m=scenario.receiver_height_m,
+        radius_m=scenario.radius_m,
+        dx=k.dx,
+        dy=k.dy,
+        frequency_mhz=scenario.frequency_mhz,
+        params=scenario.itm_parameters(),
+        radials=scenario.itm_radials,
+        step_m=scenario.itm_step_m,
     )
 
 
@@ -604,6 +629,8 @@ def compute_signal(
     """
     table = _site_table(sites, terrain, scenario)
     site_ids = [str(s) for s in table["site_id"]]
+    if scenario.model == "itm":
+        _check_itm_heights(site_ids, table["height_m"])
     check_coverage(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
@@ -659,6 +686,19 @@ def compute_signal(
             per_site=kept if keep_per_site and len(idx) else None,
         )
     return results[""] if group_by is None else results
+
+
+def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
+    """Refuse antenna heights outside ITM's 0.5-3000 m, naming the sites."""
+    from covgap.errors import ModelValidityError
+
+    bad = [f"{sid} ({h:g} m)" for sid, h in zip(site_ids, heights, strict=True)
+           if not 0.5 <= h <= 3000.0]  # fmt: skip
+    if bad:
+        raise ModelValidityError(
+            f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
+            f"outside for site(s) {', '.join(bad)}"
+        )
 
 
 def _unknown_cells(

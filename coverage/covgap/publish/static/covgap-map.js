@@ -45,6 +45,10 @@
   var map = window[D.map]; /* the folium map: L.map(...) in the script before this one */
   if (!(map instanceof L.Map)) throw new Error("covgap: no Leaflet map named " + D.map);
   map.attributionControl.setPrefix("Leaflet");
+  /* the data sources (Leaflet adds attributions as HTML: give it escaped text) */
+  (D.attribution || []).forEach(function (text) {
+    map.attributionControl.addAttribution(el("span", "covgap-source", text).outerHTML);
+  });
   map.fitBounds(D.bounds);
   map.createPane("covgap-basemap").style.zIndex = 150;
   map.createPane("covgap-raster").style.zIndex = 300;
