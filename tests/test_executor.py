@@ -141,6 +141,9 @@ def test_reprojected_terrain_is_copied_for_the_workers(dataset_dir: Path, tmp_pa
     assert isinstance(source, DemFile) and source.path.parent == tmp_path
     window = source.window(GridWindow(0, 0, *terrain.shape))
     assert np.array_equal(window.elevation, terrain.elevation, equal_nan=True)
+    # written once per terrain: the later stages reuse the copy
+    assert terrain_source(terrain, local=False, scratch=tmp_path) is source
+    assert len(list(tmp_path.glob("*.tif"))) == 1
 
 
 def test_dask_signal_and_coverage_equal_serial(

@@ -10,6 +10,7 @@ import logging
 import math
 import tempfile
 import warnings
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -704,7 +705,10 @@ def terrain_source(
         if same:
             return DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape)
     folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
-    path = folder / "terrain.tif"
+    known = _COPIES.get(terrain, {}).get(folder)
+    if known is not None and known.path.is_file():  # written for an earlier stage
+        return known
+    path = folder / f"terrain-{len(list(folder.glob('terrain-*.tif')))}.tif"
     rows, cols = terrain.shape
     profile = {
         "driver": "GTiff",
@@ -722,4 +726,10 @@ def terrain_source(
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(terrain.elevation.astype(np.float32), 1)
     logger.info("%s: the analysis grid written to %s for the workers", terrain.path, path)
-    return DemFile(path, terrain.transform, terrain.crs, terrain.shape)
+    copy = DemFile(path, terrain.transform, terrain.crs, terrain.shape)
+    _COPIES.setdefault(terrain, {})[folder] = copy
+    return copy
+
+
+#: Copies written by :func:`terrain_source`, per terrain (forgotten with it) and folder.
+_COPIES: weakref.WeakKeyDictionary[Terrain, dict[Path, DemFile]] = weakref.WeakKeyDictionary()
