@@ -229,3 +229,34 @@ def write_osm_pbf(xml: Path, pbf: Path) -> Path:
     finally:
         writer.close()
     return pbf
+
+
+def write_worldcover(
+    path: Path, west: float = 103.7, north: float = 21.7, size_deg: float = 0.6
+) -> Path:
+    """An ESA WorldCover-like tile (uint8 classes, EPSG:4326, ~30 m pixels).
+
+    West of 104° E is tree cover (10), east of it cropland (40), with a
+    built-up (50) block in the middle: a pattern whose classes the DEM grid
+    must keep (mode resampling, never an average of codes).
+    """
+    res = 1.0 / 3600
+    n = round(size_deg / res)
+    lon = west + (np.arange(n) + 0.5) * res
+    lat = north - (np.arange(n) + 0.5) * res
+    classes = np.where(lon[None, :] < 104.0, 10, 40).repeat(n, axis=0).astype(np.uint8)
+    block = (np.abs(lat[:, None] - 21.42) < 0.005) & (np.abs(lon[None, :] - 103.98) < 0.005)
+    classes[block] = 50
+    profile = {
+        "driver": "GTiff",
+        "width": n,
+        "height": n,
+        "count": 1,
+        "dtype": "uint8",
+        "crs": "EPSG:4326",
+        "transform": Affine(res, 0, west, 0, -res, north),
+        "nodata": 0,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(classes, 1)
+    return path

@@ -628,3 +628,47 @@ def test_tiles_away_from_the_area_are_not_read(tmp_path: Path) -> None:
     area = gpd.GeoSeries([shapely.box(103.4, 21.4, 103.5, 21.5)], crs=4326).to_crs(32648)
     result = build_dem([tmp_path], area.iloc[0], area.crs, tmp_path / "dem.tif")
     assert [p.name for p in result.files] == ["N21E103.hgt"]
+
+
+# ---------------------------------------------------------------- land cover
+
+
+def test_worldcover_tile_becomes_landcover_on_the_dem_grid(
+    open_inputs: dict, tmp_path: Path
+) -> None:
+    import rasterio
+
+    from covgap.data.dataset import load_dataset
+    from opendata_inputs import write_worldcover
+
+    tile = write_worldcover(tmp_path / "ESA_WorldCover_10m_2021_v200_N21E102_Map.tif")
+    out = tmp_path / "dataset"
+    assert _prepare(open_inputs, out, "--landcover", str(tile)) == 0
+    with (
+        rasterio.open(out / "terrain" / "dem.tif") as dem,
+        rasterio.open(out / "terrain" / "landcover.tif") as cover,
+    ):
+        assert (cover.width, cover.height, cover.transform) == (
+            dem.width,
+            dem.height,
+            dem.transform,
+        )
+        assert cover.crs == dem.crs
+        classes = cover.read(1)
+    assert set(np.unique(classes).tolist()) <= {0, 10, 40, 50}
+    assert {10, 40, 50} <= set(np.unique(classes).tolist())  # categories kept, not averaged
+    text = (out / "dataset.toml").read_text(encoding="utf-8")
+    digest = hashlib.sha256(tile.read_bytes()).hexdigest()
+    assert digest in text
+    assert "ESA WorldCover" in text
+    assert load_dataset(out).landcover_path == out / "terrain" / "landcover.tif"
+
+
+def test_worldcover_tile_elsewhere_names_the_tiles_needed(open_inputs, tmp_path, capsys) -> None:
+    from opendata_inputs import write_worldcover
+
+    tile = write_worldcover(tmp_path / "far.tif", west=10.0, north=50.0, size_deg=0.1)
+    code = _prepare(open_inputs, tmp_path / "ds", "--landcover", str(tile))
+    err = _error(capsys, code)
+    assert "no land-cover tile overlaps the DEM" in err
+    assert err.endswith("the area needs WorldCover tile(s) N21E102")

@@ -55,6 +55,10 @@ class Analysis:
         Modelled coverage per village, or ``None``.
     comparison
         Model against survey, or ``None``.
+    measurements
+        Model against ``survey/measurements.csv`` (``n``, ``mean_error_db``,
+        ``rmse_db``, ``bad_rows``; see :func:`covgap.radio.calibration.measurement_error`),
+        or ``None`` when the dataset has none.
     warnings
         Problems met while modelling (in addition to ``dataset.warnings``).
     executor
@@ -71,6 +75,7 @@ class Analysis:
     reception: pd.DataFrame | None = None
     comparison: SurveyComparison | None = None
     warnings: list[str] = field(default_factory=list)
+    measurements: dict[str, Any] | None = None
     executor: Executor | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
@@ -97,6 +102,8 @@ class Analysis:
                 ].astype(str)
             )
             out["model"] = model
+        if self.measurements is not None:
+            out.setdefault("model", {})["measurements"] = self.measurements
         out["warnings"] = list(ds.warnings) + list(self.warnings)
         return out
 
@@ -261,6 +268,11 @@ def analyse(
     from covgap.radio.reception import compare_with_survey, signal_reception
 
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    if dataset.landcover_path is not None:
+        from covgap.radio.landcover import with_landcover
+
+        terrain, notes = with_landcover(terrain, dataset.landcover_path)
+        analysis.warnings.extend(notes)
     sites = dataset.sites
     analysis.warnings.extend(
         check_coverage(
@@ -278,4 +290,20 @@ def analyse(
     analysis.reception = reception
     analysis.comparison = compare_with_survey(reception, dataset.survey)
     analysis.gaps = find_gaps(dataset, reception=reception)
+    if dataset.measurements_path is not None:
+        from covgap.data.dataset import FILES
+        from covgap.data.measurements import read_measurements
+        from covgap.radio.calibration import measurement_error
+
+        measurements = read_measurements(
+            dataset.measurements_path,
+            operators=sorted(set(sites["operator"].astype(str))),
+            name=FILES["measurements"],
+        )
+        analysis.measurements = measurement_error(terrain, sites, settings, measurements)
+        if analysis.measurements["bad_rows"]:
+            analysis.warnings.append(
+                f"{FILES['measurements']}: {len(analysis.measurements['bad_rows'])} row(s) not "
+                "used (listed in summary.json under model.measurements.bad_rows)"
+            )
     return analysis

@@ -419,6 +419,10 @@ def _cmd_signal(args: argparse.Namespace) -> int:
         raise DatasetError("no tower sites to model", path=data)
     scenario = as_scenario(args.scenario)
     terrain = load_terrain(dataset.dem_path, crs=dataset.crs)
+    if dataset.landcover_path is not None:
+        from covgap.radio.landcover import with_landcover
+
+        terrain, _ = with_landcover(terrain, dataset.landcover_path)
     out = Path(args.out)
     if args.by is None:
         result = compute_signal(terrain, dataset.sites, scenario)
@@ -457,6 +461,57 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from covgap.data.dataset import load_dataset
+    from covgap.data.measurements import read_measurements
+    from covgap.data.terrain import load_terrain
+    from covgap.errors import DatasetError
+    from covgap.radio.calibration import calibrate, write_scenario
+    from covgap.radio.landcover import with_landcover
+    from covgap.radio.scenario import as_scenario
+
+    data = Path(args.data) if args.data else default_data_dir()
+    dataset = load_dataset(data, crs=args.crs)
+    if dataset.dem_path is None:
+        raise DatasetError("no DEM: terrain/dem.tif is needed to calibrate the model", path=data)
+    if len(dataset.sites) == 0:
+        raise DatasetError("no tower sites to calibrate against", path=data)
+    scenario = as_scenario(args.scenario)
+    measurements = read_measurements(
+        args.measurements, operators=sorted(set(dataset.sites["operator"].astype(str)))
+    )
+    terrain, _ = with_landcover(
+        load_terrain(dataset.dem_path, crs=dataset.crs), dataset.landcover_path
+    )
+    result = calibrate(terrain, dataset.sites, scenario, measurements)
+    _out(args, f"measurements: {len(result.points)} used, {len(result.bad_rows)} set aside")
+    for bad in result.bad_rows:
+        _out(args, f"  {bad['file']}: row {bad['row']}, column {bad['column']!r}: {bad['reason']}")
+    _out(args, f"before ({scenario.name}): {result.before}  (measured - predicted)")
+    slope = (
+        f", slope {result.fit.slope_db:+.2f} dB/decade around {result.distance_km:g} km"
+        if result.fit.slope_fitted
+        else " (too few points or distances for a slope)"
+    )
+    _out(args, f"fit: offset {result.fit.offset_db:+.2f} dB{slope}, {result.fit.n} points")
+    for op, fit in result.operators.items():
+        extra = f", slope {fit.slope_db:+.2f} dB/decade" if fit.slope_fitted else ""
+        _out(args, f"  {op}: offset {fit.offset_db:+.2f} dB{extra}, {fit.n} points")
+    for note in result.notes:
+        _out(args, f"  {note}")
+    _out(args, f"after: {result.after}")
+    header = [
+        f"Scenario '{scenario.name}' calibrated by `covgap calibrate` against",
+        f"{measurements.label} ({len(result.points)} points).",
+        f"Before: {result.before}.",
+        f"After: {result.after}.",
+    ]
+    named = result.scenario.with_overrides(name=Path(args.out).stem)
+    path = write_scenario(named, args.out, header)
+    _out(args, f"wrote {path}")
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from covgap.demo import generate_demo
 
@@ -482,6 +537,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         household_size=args.household_size,
         power_status=args.power_status,
         villages=args.villages,
+        landcover=args.landcover,
         radius_m=radius,
         commune_code_field=args.commune_code_field,
         commune_name_field=args.commune_name_field,
@@ -508,6 +564,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         f"DEM: {report.dem_shape[1]} x {report.dem_shape[0]} cells "
         f"at {report.dem_resolution_m:g} m",
     )
+    if report.landcover_share == report.landcover_share:  # not NaN
+        _out(args, f"land cover: {report.landcover_share:.1%} of the DEM")
     if report.warnings:
         _out(args, f"{len(report.warnings)} warning(s):")
         for line in report.warnings:
@@ -538,6 +596,9 @@ def _prepare_parser(sub: Any) -> None:
         "--power-status", help="village grid status from the power company (CSV/XLSX)"
     )
     prep.add_argument("--villages", help="village points or polygons with names (replaces OSM's)")
+    prep.add_argument(
+        "--landcover", nargs="+", help="ESA WorldCover tiles or folders: clutter and foliage loss"
+    )
     prep.add_argument("--scenario", help="scenario TOML whose radius_m sets the towers' reach")
     prep.add_argument("--crs", help="metric CRS to work in (default: UTM zone of the communes)")
     prep.add_argument("--name", help="dataset slug (default: the province)")
@@ -636,6 +697,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sig.add_argument("--out", default="maps", help="output folder (default: maps/)")
     sig.set_defaults(func=_cmd_signal)
+
+    cal = sub.add_parser(
+        "calibrate", help="fit the model's offset/slope to measurements; write a scenario"
+    )
+    cal.add_argument("--data", help="dataset folder (default: the embedded synthetic demo)")
+    cal.add_argument(
+        "--measurements", required=True, help="CSV: lon, lat, rsrp_dbm[, operator, radio]"
+    )
+    cal.add_argument("--scenario", help="radio scenario TOML to calibrate (default: packaged)")
+    cal.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
+    cal.add_argument("--out", required=True, help="calibrated scenario TOML to write")
+    cal.set_defaults(func=_cmd_calibrate)
 
     demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
     demo.add_argument("--out", required=True, help="folder to write the dataset into")

@@ -45,6 +45,8 @@ FILES = {
     "survey": "survey/village_signal.csv",
     "dem": "terrain/dem.tif",
     "toml": "dataset.toml",
+    "landcover": "terrain/landcover.tif",
+    "measurements": "survey/measurements.csv",
 }
 """Paths of the dataset's files, relative to its folder."""
 
@@ -93,6 +95,9 @@ class Dataset:
         return list(
             dict.fromkeys(str(s["attribution"]) for s in self.sources if s.get("attribution"))
         )
+
+    landcover_path: Path | None = None
+    measurements_path: Path | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -144,6 +149,9 @@ class Dataset:
         per_operator = self.sites["operator"].value_counts().sort_index()
         ops = ", ".join(f"{op} {count}" for op, count in per_operator.items()) or "none"
         lines.append(f"sites: {len(self.sites)} ({ops})")
+        if "sectors" in self.sites.columns:
+            counts = [len(v) for v in self.sites["sectors"] if isinstance(v, tuple) and v]
+            lines.append(f"sector antennas: {sum(counts)} sectors on {len(counts)} sites")
         if self.dem_path is None:
             lines.append("DEM: absent")
         else:
@@ -153,6 +161,10 @@ class Dataset:
         if "power_estimated" in self.power.columns:
             n_est = int(self.power["power_estimated"].sum())
             lines.append(f"power status estimated (not reported) for {n_est} villages")
+        if self.landcover_path is not None:
+            lines.append(f"land cover: {self.landcover_path}")
+        if self.measurements_path is not None:
+            lines.append(f"signal measurements: {self.measurements_path}")
         lines.append(f"problems: {len(self.problems)}")
         return lines
 
@@ -426,6 +438,8 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
         missing_status=missing_status,
         warnings=notes,
         sources=list(meta.get("sources", [])),
+        landcover_path=files["landcover"] if files["landcover"].is_file() else None,
+        measurements_path=files["measurements"] if files["measurements"].is_file() else None,
     )
     log.info(
         "loaded dataset %s: %d communes, %d villages, %d sites, %d problems",

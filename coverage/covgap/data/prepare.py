@@ -56,6 +56,7 @@ from covgap.data.territories import (
 )
 from covgap.data.text import fold, nfc
 from covgap.data.towers import read_sites
+from covgap.data.worldcover import build_landcover
 from covgap.errors import CRSError, DatasetError, MissingColumnError
 from covgap.files import atomic_write_text, csv_text, geojson_text
 
@@ -135,6 +136,7 @@ class PrepareReport:
     power_rows_unmatched: int = 0
     dem_resolution_m: float = math.nan
     dem_shape: tuple[int, int] = (0, 0)
+    landcover_share: float = math.nan
     sources: list[Source] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -446,6 +448,7 @@ def prepare_dataset(
     household_size: float | None = None,
     power_status: str | Path | None = None,
     villages: str | Path | None = None,
+    landcover: Sequence[str | Path] | None = None,
     radius_m: float = 15000.0,
     commune_code_field: str | None = None,
     commune_name_field: str | None = None,
@@ -482,6 +485,10 @@ def prepare_dataset(
         estimated from the OSM grid and flagged ``estimated``.
     villages
         Village points or polygons with names, replacing OSM's places.
+    landcover
+        ESA WorldCover tiles (or folders of them), written as
+        ``terrain/landcover.tif`` on the DEM's grid (see
+        :func:`covgap.data.worldcover.build_landcover`).
     radius_m
         The scenario's signal radius.
     commune_code_field, commune_name_field, select
@@ -674,6 +681,14 @@ def prepare_dataset(
         report.dem_shape = dem_result.shape
         for tile in dem_result.files:
             sources.append(source_for(tile, "dem", dem_kind(tile)))
+        if landcover:
+            cover = build_landcover(
+                landcover, stage / "terrain" / "dem.tif", stage / "terrain" / "landcover.tif"
+            )
+            notes.extend(cover.notes)
+            report.landcover_share = cover.covered_share
+            for tile in cover.files:
+                sources.append(source_for(tile, "landcover", "worldcover"))
 
         # write the layers
         communes_out = communes_m.copy()

@@ -48,6 +48,12 @@ LICENCES: dict[str, tuple[str, str, str]] = {
         "High Resolution Settlement Layer, Data for Good at Meta and CIESIN, CC BY 4.0",
         "https://dataforgood.facebook.com/dfg/tools/high-resolution-population-density-maps",
     ),
+    "worldcover": (
+        "CC-BY-4.0",
+        "© ESA WorldCover project 2021 / Contains modified Copernicus Sentinel data (2021) "
+        "processed by ESA WorldCover consortium, CC BY 4.0",
+        "https://esa-worldcover.org",
+    ),
     "user": ("given by the user", "", ""),
 }
 """Licence, attribution text and home page per kind of source."""

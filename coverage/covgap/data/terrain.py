@@ -125,12 +125,16 @@ class Terrain:
         Projected CRS in metres.
     path
         The file it came from, if any.
+    landcover
+        Optional uint8 ``(rows, cols)`` ESA WorldCover class of each cell
+        (0: unknown), set by :func:`covgap.radio.landcover.with_landcover`.
     """
 
     elevation: np.ndarray
     transform: Affine
     crs: CRS
     path: Path | None = None
+    landcover: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.elevation.ndim != 2:
@@ -168,7 +172,8 @@ class Terrain:
         rs, cs = window.slices
         t = self.transform
         shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
-        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path)
+        classes = None if self.landcover is None else self.landcover[rs, cs]
+        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path, classes)
 
     def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (col, row) of points (north-up grid, no rotation)."""
@@ -649,6 +654,7 @@ class DemFile:
     transform: Affine
     crs: CRS
     shape: tuple[int, int]
+    landcover_path: Path | None = None
 
     @property
     def resolution(self) -> tuple[float, float]:
@@ -656,7 +662,10 @@ class DemFile:
         return (abs(self.transform.a), abs(self.transform.e))
 
     def window(self, window: GridWindow) -> Terrain:
-        """Read the cells of ``window`` (nodata NaN, feet converted) as a :class:`Terrain`."""
+        """Read the cells of ``window`` (nodata NaN, feet converted) as a :class:`Terrain`.
+
+        With ``landcover_path``, the land-cover classes of the same cells too.
+        """
         with warnings.catch_warnings():  # rasterio's window_transform multiplies with ``*``
             warnings.filterwarnings(
                 "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
@@ -664,7 +673,14 @@ class DemFile:
             part = read_window(self.path, window)
         t = self.transform  # the same shifted transform as Terrain.window's
         shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
-        return Terrain(part.elevation, shifted, self.crs, self.path)
+        classes = None
+        if self.landcover_path is not None:
+            from rasterio.windows import Window
+
+            with rasterio.open(self.landcover_path) as src:
+                win = Window(window.col, window.row, window.cols, window.rows)
+                classes = src.read(1, window=win)
+        return Terrain(part.elevation, shifted, self.crs, self.path, classes)
 
 
 def terrain_source(
@@ -691,6 +707,33 @@ def terrain_source(
     """
     if local:
         return terrain
+    if terrain.landcover is not None:
+        return _with_landcover_copy(terrain, _grid_source(terrain, scratch), scratch)
+    return _grid_source(terrain, scratch)
+
+
+def _with_landcover_copy(terrain: Terrain, source: DemFile, scratch: Path | None) -> DemFile:
+    """``source`` with the terrain's land-cover classes written beside it (once per terrain)."""
+    folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
+    known = _COPIES.get(terrain, {}).get(folder / "landcover")
+    if known is not None and known.landcover_path is not None and known.landcover_path.is_file():
+        return known
+    path = folder / f"landcover-{len(list(folder.glob('landcover-*.tif')))}.tif"
+    rows, cols = terrain.shape
+    profile = {
+        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "uint8",
+        "crs": terrain.crs.to_wkt(), "transform": terrain.transform,
+        "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.asarray(terrain.landcover, np.uint8), 1)
+    copy = DemFile(source.path, source.transform, source.crs, source.shape, path)
+    _COPIES.setdefault(terrain, {})[folder / "landcover"] = copy
+    return copy
+
+
+def _grid_source(terrain: Terrain, scratch: Path | None) -> DemFile:
+    """Return the DEM file when the terrain is its grid, else a copy written into ``scratch``."""
     if terrain.path is not None and Path(terrain.path).is_file():
         try:
             with rasterio.open(terrain.path) as src:

@@ -38,6 +38,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from covgap.data.antennas import DEFAULT_BEAMWIDTH_DEG, AntennaPattern, Sector, read_msi
 from covgap.data.readers import (
     REQUIRED_BLANK,
     decode_text,
@@ -54,6 +55,7 @@ __all__ = [
     "CLUSTER_DISTANCE_M",
     "OPERATORS",
     "RADIOS",
+    "SECTOR_COLUMNS",
     "SITE_COLUMNS",
     "cells_to_sites",
     "load_towers",
@@ -406,11 +408,21 @@ def _typed(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         sites[name] = sites[name].astype(object)
     sites["height_m"] = sites["height_m"].astype(float)
     sites["n_cells"] = sites["n_cells"].astype("int64")
+    if "sectors" in sites.columns:
+        sites["sectors"] = pd.Series(
+            [v if isinstance(v, tuple) else () for v in sites["sectors"]],
+            index=sites.index,
+            dtype=object,
+        )
     return sites
 
 
 def read_sites(
-    path: str | Path, *, notes: list[str] | None = None, extent: Extent | None = None
+    path: str | Path,
+    *,
+    notes: list[str] | None = None,
+    extent: Extent | None = None,
+    dataset_root: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """Read ``towers/sites.csv``.
 
@@ -419,24 +431,33 @@ def read_sites(
     path
         The CSV file: ``site_id`` (unique), ``operator``, ``lon``, ``lat``
         (WGS 84 degrees), optional ``height_m`` (antenna height above ground,
-        m), ``radio`` (GSM, UMTS, LTE, NR or several joined by ``/``) and
-        ``power_source``.
+        m), ``radio`` (GSM, UMTS, LTE, NR or several joined by ``/``),
+        ``power_source``, and the sector columns :data:`SECTOR_COLUMNS`
+        (several rows with one ``site_id`` are that site's sectors, each with
+        its ``azimuth_deg``; see ``docs/dataset.md``).
     notes
         List receiving warnings.
     extent
         Longitude/latitude bounds of the communes, to detect swapped
         coordinates and far-away sites.
+    dataset_root
+        Folder the ``pattern`` file names are relative to (default: the
+        parent of the file's folder, i.e. the dataset folder).
 
     Returns
     -------
     geopandas.GeoDataFrame
         Sites as in :class:`~covgap.data.dataset.Dataset` (``source`` = ``"sites"``,
-        ``n_cells`` = 0), in EPSG:4326.
+        ``n_cells`` = 0), in EPSG:4326; one row per site.  When the file has
+        sector columns, a ``sectors`` column holds a tuple of
+        :class:`~covgap.data.antennas.Sector` per site (empty: omnidirectional).
 
     Raises
     ------
     DatasetError
-        On a duplicate ``site_id`` (naming both rows).
+        On a duplicate ``site_id`` (naming both rows) that is not a sector
+        row, rows of one site that disagree on its position, operator or
+        height, a bad sector value or an unreadable pattern file.
     ValueParseError
         On a bad number, radio or position.
     """
@@ -444,16 +465,35 @@ def read_sites(
     raw = read_table(
         path,
         required=("site_id", "operator", "lon", "lat"),
-        optional=("height_m", "radio", "power_source"),
+        optional=("height_m", "radio", "power_source", *SECTOR_COLUMNS),
     )
-    records = []
+    with_sectors = any(c in raw.columns for c in SECTOR_COLUMNS)
+    root = Path(path).parent.parent if dataset_root is None else Path(dataset_root)
+    sectors: dict[str, list[Sector]] = {}
+    patterns: dict[Path, AntennaPattern] = {}
+    records: list[dict[str, Any]] = []
     far: list[int] = []
     first: dict[str, int] = {}
+    first_index: dict[str, int] = {}
     for r in raw.index:
         row = int(r)
         site_id = parse_code(raw.at[r, "site_id"])
         if not site_id:
             raise DatasetError(REQUIRED_BLANK, path=path, row=row, column="site_id")
+        sector = _read_sector(raw, r, path, root, patterns) if with_sectors else None
+        if site_id in first and with_sectors:
+            _same_site(records[first_index[site_id]], raw, r, path, first[site_id])
+            previous = sectors.get(site_id, [])
+            if sector is None or not previous:
+                raise DatasetError(
+                    f"site {site_id!r} has several rows (also row {first[site_id]}): each "
+                    "row of a site with sectors needs azimuth_deg",
+                    path=path,
+                    row=row if sector is None else first[site_id],
+                    column="azimuth_deg",
+                )
+            previous.append(sector)
+            continue
         if site_id in first:
             raise DatasetError(
                 f"duplicate site_id {site_id!r} (also in row {first[site_id]})",
@@ -462,6 +502,9 @@ def read_sites(
                 column="site_id",
             )
         first[site_id] = row
+        first_index[site_id] = len(records)
+        if sector is not None:
+            sectors[site_id] = [sector]
         operator = str(raw.at[r, "operator"]).strip()
         if not operator:
             raise DatasetError(REQUIRED_BLANK, path=path, row=row, column="operator")
@@ -519,6 +562,10 @@ def read_sites(
             "lat",
         ],
     )
+    if with_sectors:
+        frame["sectors"] = pd.Series(
+            [tuple(sectors.get(s, ())) for s in frame["site_id"]], index=frame.index, dtype=object
+        )
     geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"), crs=4326)
     if far and extent is not None:
         message = _far_note(path, far, extent)
@@ -527,6 +574,133 @@ def read_sites(
             notes.append(message)
     log.info("%s: %d sites", path, len(frame))
     return _typed(gpd.GeoDataFrame(frame, geometry=geometry, crs=4326))
+
+
+SECTOR_COLUMNS = ("azimuth_deg", "beamwidth_deg", "tilt_deg", "gain_dbi", "pattern")
+"""Optional sector columns of ``sites.csv``."""
+
+#: Rows of one site may place it at most this far apart, m (then the first row wins).
+SECTOR_POSITION_TOLERANCE_M = 50.0
+
+
+def _sector_number(
+    raw: pd.DataFrame, r: Any, path: Path, column: str, low: float, high: float
+) -> float:
+    if column not in raw.columns:
+        return math.nan
+    value = parse_number(raw.at[r, column], path=path, row=int(r), column=column)
+    if not math.isnan(value) and not low <= value <= high:
+        raise ValueParseError(
+            f"expected a value in [{low:g}, {high:g}], got {value:g}",
+            path=path,
+            row=int(r),
+            column=column,
+        )
+    return value
+
+
+def _read_sector(
+    raw: pd.DataFrame, r: Any, path: Path, root: Path, patterns: dict[Path, AntennaPattern]
+) -> Sector | None:
+    """Return the sector of one row of sites.csv, or ``None`` for an omnidirectional row."""
+    row = int(r)
+    azimuth = _sector_number(raw, r, path, "azimuth_deg", 0.0, 360.0)
+    beamwidth = _sector_number(raw, r, path, "beamwidth_deg", 1.0, 360.0)
+    tilt = _sector_number(raw, r, path, "tilt_deg", -30.0, 30.0)
+    gain = _sector_number(raw, r, path, "gain_dbi", -10.0, 40.0)
+    name = str(raw.at[r, "pattern"]).strip() if "pattern" in raw.columns else ""
+    if math.isnan(azimuth):
+        given = [
+            c
+            for c, v in (("beamwidth_deg", beamwidth), ("tilt_deg", tilt), ("gain_dbi", gain))
+            if not math.isnan(v)
+        ] + (["pattern"] if name else [])
+        if given:
+            raise DatasetError(
+                f"{given[0]} is given but azimuth_deg is blank: a sector needs its azimuth "
+                "(leave all sector columns blank for an omnidirectional site)",
+                path=path,
+                row=row,
+                column="azimuth_deg",
+            )
+        return None
+    pattern = None
+    if name:
+        file = (root / name).resolve()
+        if file not in patterns:
+            if not file.is_file():
+                raise DatasetError(
+                    f"antenna pattern file {name!r} not found (looked for {file}; names are "
+                    "relative to the dataset folder)",
+                    path=path,
+                    row=row,
+                    column="pattern",
+                )
+            try:
+                patterns[file] = read_msi(file)
+            except DatasetError as exc:
+                raise DatasetError(
+                    f"antenna pattern {name!r}: {exc}", path=path, row=row, column="pattern"
+                ) from None
+        pattern = patterns[file]
+    return Sector(
+        azimuth_deg=azimuth % 360.0,
+        beamwidth_deg=DEFAULT_BEAMWIDTH_DEG if math.isnan(beamwidth) else beamwidth,
+        tilt_deg=0.0 if math.isnan(tilt) else tilt,
+        gain_dbi=gain,
+        pattern=pattern,
+        row=row,
+    )
+
+
+def _same_site(
+    record: dict[str, Any], raw: pd.DataFrame, r: Any, path: Path, first_row: int
+) -> None:
+    """Check that another row of a site agrees with its first row."""
+    row = int(r)
+    operator = _normal_operator(str(raw.at[r, "operator"]).strip())
+    if operator != record["operator"]:
+        raise DatasetError(
+            f"operator {operator!r} differs from row {first_row} of the same site "
+            f"({record['operator']!r})",
+            path=path,
+            row=row,
+            column="operator",
+        )
+    lon = parse_number(raw.at[r, "lon"], path=path, row=row, column="lon", blank=None)
+    lat = parse_number(raw.at[r, "lat"], path=path, row=row, column="lat", blank=None)
+    north = (lat - record["lat"]) * 111_320.0
+    east = (lon - record["lon"]) * 111_320.0 * math.cos(math.radians(lat))
+    if math.hypot(north, east) > SECTOR_POSITION_TOLERANCE_M:
+        raise DatasetError(
+            f"position lies {math.hypot(north, east):,.0f} m from row {first_row} of the same "
+            f"site (sectors of one site may differ by at most {SECTOR_POSITION_TOLERANCE_M:g} m)",
+            path=path,
+            row=row,
+            column="lon",
+        )
+    if "height_m" in raw.columns:
+        height = parse_number(raw.at[r, "height_m"], path=path, row=row, column="height_m")
+        if not math.isnan(height) and not math.isclose(height, record["height_m"], abs_tol=1e-9):
+            raise DatasetError(
+                f"height {height:g} m differs from row {first_row} of the same site "
+                f"({record['height_m']:g} m); covgap models one antenna height per site",
+                path=path,
+                row=row,
+                column="height_m",
+            )
+    if "radio" in raw.columns:
+        parts = _radio_list(str(raw.at[r, "radio"]), path=path, row=row, column="radio")
+        if parts is None:
+            raise ValueParseError(
+                f"expected GSM, UMTS, LTE or NR (or several joined by '/'), got "
+                f"{raw.at[r, 'radio']!r}",
+                path=path,
+                row=row,
+                column="radio",
+            )
+        both = set(filter(None, record["radio"].split("/"))) | set(parts)
+        record["radio"] = "/".join(sorted(both, key=RADIOS.index))
 
 
 def merge_sites(

@@ -75,6 +75,8 @@ _UNITS: dict[str, str] = {
     "solar_opex_vnd_per_year": "VND/year",
     "microwave_link_vnd": "VND per hop",
     "microwave_max_km": "km",
+    "microwave_frequency_ghz": "GHz",
+    "microwave_fresnel_clearance": "share of the first Fresnel zone radius",
     "fibre_vnd_per_km": "VND/km",
     "fibre_max_km": "km",
     "satellite_capex_vnd": "VND per site",
@@ -100,6 +102,8 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "solar_opex_vnd_per_year": _MONEY,
     "microwave_link_vnd": _MONEY,
     "microwave_max_km": (0.0, 200.0, True, True),
+    "microwave_frequency_ghz": (1.0, 100.0, True, True),
+    "microwave_fresnel_clearance": (0.0, 2.0, True, True),
     "fibre_vnd_per_km": _MONEY,
     "fibre_max_km": (0.0, 1000.0, True, True),
     "satellite_capex_vnd": _MONEY,
@@ -142,6 +146,11 @@ class CostSettings:
         One microwave hop (both ends), VND.
     microwave_max_km
         Longest microwave hop, km.
+    microwave_frequency_ghz
+        Frequency of the microwave hops, GHz (sets the Fresnel zone's size).
+    microwave_fresnel_clearance
+        Share of the first Fresnel zone's radius the terrain must leave
+        clear along a hop (0.6; 0 = bare line of sight).
     fibre_vnd_per_km
         Fibre build in mountain terrain, VND/km.
     fibre_max_km
@@ -174,6 +183,8 @@ class CostSettings:
     solar_opex_vnd_per_year: float = 40_000_000.0
     microwave_link_vnd: float = 300_000_000.0
     microwave_max_km: float = 25.0
+    microwave_frequency_ghz: float = 7.5
+    microwave_fresnel_clearance: float = 0.6
     fibre_vnd_per_km: float = 120_000_000.0
     fibre_max_km: float = 15.0
     satellite_capex_vnd: float = 300_000_000.0

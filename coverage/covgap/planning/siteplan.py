@@ -216,6 +216,24 @@ class SitePlan:
                     "source": f"radio scenario '{scenario.name}' (see docs/radio.md)",
                 }
             )
+        if getattr(scenario, "calibrated", False):
+            calibration = [
+                ("calibration_offset_db", scenario.calibration_offset_db, "dB"),
+                ("calibration_slope_db", scenario.calibration_slope_db, "dB per decade"),
+                ("calibration_distance_km", scenario.calibration_distance_km, "km"),
+            ] + [
+                (f"calibration_operators.{op}", f"{off:+g} dB, {slope:+g} dB/decade", "-")
+                for op, off, slope in scenario.calibration_operators
+            ]
+            rows.extend(
+                {
+                    "key": f"scenario.{key}",
+                    "value": value,
+                    "unit": unit,
+                    "source": f"fitted to measurements by covgap calibrate ('{scenario.name}')",
+                }
+                for key, value, unit in calibration
+            )
         plan_rows = [
             ("plan.method", self.result.method, "-"),
             ("plan.operator", self.operator or "any", "-"),
@@ -273,11 +291,19 @@ def _distance_to_nearest(points: gpd.GeoSeries, targets: gpd.GeoSeries) -> np.nd
 
 
 def _backhaul_distance(
-    analysis: Analysis, candidates: gpd.GeoDataFrame, max_km: float, sites: gpd.GeoDataFrame
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    costs: CostSettings,
+    sites: gpd.GeoDataFrame,
 ) -> np.ndarray:
-    """Distance to the nearest existing site in line of sight (NaN if none in range)."""
+    """Distance to the nearest existing site with a clear microwave path (NaN if none).
+
+    Clear: the first Fresnel zone at ``costs.microwave_frequency_ghz`` is
+    ``costs.microwave_fresnel_clearance`` clear (:func:`covgap.radio.links.line_of_sight`).
+    """
     from covgap.radio.links import line_of_sight
 
+    max_km = costs.microwave_max_km
     if len(sites) == 0:
         return np.full(len(candidates), np.nan)
     scenario = analysis.scenario
@@ -293,6 +319,8 @@ def _backhaul_distance(
         site_h,
         scenario.curvature_coef,
         max_distance_m=max_km * 1000.0,
+        frequency_ghz=costs.microwave_frequency_ghz,
+        fresnel_clearance=costs.microwave_fresnel_clearance,
     )
     dist = np.hypot(
         cand_xy[:, 0, None] - site_xy[None, :, 0], cand_xy[:, 1, None] - site_xy[None, :, 1]
@@ -337,7 +365,7 @@ def _candidate_costs(
         to_grid = distance_to_lines(candidates, ds.grid)
     else:
         to_grid = np.full(len(candidates), np.nan)
-    to_visible = _backhaul_distance(analysis, candidates, costs.microwave_max_km, sites)
+    to_visible = _backhaul_distance(analysis, candidates, costs, sites)
     to_fibre = _distance_to_nearest(candidates.geometry, sites.geometry)
     table = site_cost(to_grid, to_visible, to_fibre, costs, index=candidates.index)
     table["distance_to_grid_m"] = to_grid

@@ -137,6 +137,11 @@ LABELS: dict[str, dict[str, str]] = {
     "plot_planned": {"vi": "Trạm đề xuất (thứ hạng)", "en": "Proposed site (rank)"},
     "plot_uncertain": {"vi": "Tình trạng không chắc chắn", "en": "Status uncertain"},
     "plot_synthetic": {"vi": "DỮ LIỆU TỔNG HỢP", "en": "SYNTHETIC DATA"},
+    "sectors": {"vi": "Hướng anten (sector)", "en": "Sector antennas"},
+    "sectors_note": {
+        "vi": "Mỗi hình quạt: hướng và độ rộng búp sóng 3 dB của một sector",
+        "en": "Each wedge: one sector's azimuth and 3 dB beamwidth",
+    },
 }
 
 

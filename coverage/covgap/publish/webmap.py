@@ -394,6 +394,56 @@ def _towers_layer(sites: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     }
 
 
+#: Radius of the sector wedges drawn on the map, m (a symbol, not the coverage).
+SECTOR_WEDGE_M = 600.0
+
+
+def _wedge(lon: float, lat: float, azimuth: float, width: float) -> dict[str, Any]:
+    """Return a sector wedge as a GeoJSON polygon around ``(lon, lat)`` (flat-earth offsets)."""
+    width = min(max(width, 10.0), 360.0)
+    steps = max(4, int(width // 10))
+    ring = [[lon, lat]] if width < 360.0 else []
+    for k in range(steps + 1):
+        a = math.radians(azimuth - width / 2 + width * k / steps)
+        north = SECTOR_WEDGE_M * math.cos(a) / 111_320.0
+        east = SECTOR_WEDGE_M * math.sin(a) / (111_320.0 * math.cos(math.radians(lat)))
+        ring.append([round(lon + east, _DIGITS), round(lat + north, _DIGITS)])
+    ring.append(ring[0])
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _sectors_layer(sites: gpd.GeoDataFrame, lang: str) -> dict[str, Any] | None:
+    """Sector wedges of the sites that list sectors (``None`` when none does)."""
+    if "sectors" not in sites.columns:
+        return None
+    items = []
+    for _, site in sites.iterrows():
+        sectors = site.get("sectors")
+        if not isinstance(sectors, tuple) or not sectors:
+            continue
+        operator = _text(site.get("operator"))
+        colour = OPERATOR_COLOURS.get(operator, OTHER_OPERATOR_COLOUR)
+        lon, lat = float(site.geometry.x), float(site.geometry.y)
+        for sector in sectors:
+            items.append(
+                {
+                    "shape": _wedge(lon, lat, sector.azimuth_deg, sector.half_power_width_deg),
+                    "colour": colour,
+                    "title": f"{_text(site.get('site_id'))} · {sector.azimuth_deg:g}°",
+                }
+            )
+    if not items:
+        return None
+    return {
+        "id": "sectors",
+        "kind": "sectors",
+        "name": label("sectors", lang),
+        "show": True,
+        "items": items,
+        "legend": [_swatch("note", "", label("sectors_note", lang))],
+    }
+
+
 def _plan_layer(plan: gpd.GeoDataFrame, lang: str) -> dict[str, Any]:
     items = []
     for _, site in plan.sort_values("rank", kind="stable").iterrows():
@@ -745,6 +795,9 @@ def build_map(
     sites_ll = _to_wgs84(sites)
     if sites_ll is not None:
         layers.append(_towers_layer(sites_ll, lang))
+        wedges = _sectors_layer(sites_ll, lang)
+        if wedges is not None:
+            layers.append(wedges)
     plan_ll = _to_wgs84(plan)
     if plan_ll is not None:
         layers.append(_plan_layer(plan_ll, lang))

@@ -19,7 +19,9 @@ Rule
   ends changes the corrected heights by a linear function of distance only,
   which leaves every "above the sight line" test unchanged.
 * **Line of sight**: no interior profile point rises strictly above the
-  straight line joining the two antennas (geometric; no Fresnel clearance).
+  straight line joining the two antennas (geometric).  For microwave
+  backhaul, :func:`line_of_sight` with ``frequency_ghz`` also asks for a
+  share of the first Fresnel zone to be clear (ITU-R P.530).
 * **Path loss** = :func:`covgap.radio.pathloss.median_loss_db` (distance, the
   transmitter's antenna height above ground as Hata's base height, the
   receiver height) + the diffraction of ``scenario.diffraction``
@@ -148,8 +150,14 @@ def _one_link(
     cc: float,
     dist: np.ndarray,
     elev: np.ndarray,
+    clearance: float,
+    clear_wavelength: float,
 ) -> tuple[int, int, float]:
-    """Sample one profile into the buffers; return (state, n_points, length)."""
+    """Sample one profile into the buffers; return (state, n_points, length).
+
+    ``clearance > 0`` asks for that share of the first Fresnel zone's radius
+    ``sqrt(clear_wavelength d1 d2 / d)`` to be clear below the sight line.
+    """
     dx = x1 - x0
     dy = y1 - y0
     d = math.sqrt(dx * dx + dy * dy)
@@ -168,6 +176,8 @@ def _one_link(
     b = elev[n - 1] - pathloss.earth_bulge_m(d, cc) + h1
     for i in range(1, n - 1):
         line = a + (b - a) * dist[i] / d
+        if clearance > 0.0:
+            line -= clearance * math.sqrt(clear_wavelength * dist[i] * (d - dist[i]) / d)
         if elev[i] - pathloss.earth_bulge_m(dist[i], cc) > line:
             return STATE_BLOCKED, n, d
     return STATE_VISIBLE, n, d
@@ -195,6 +205,8 @@ def _links(
     n_buffer: int,
     state: np.ndarray,
     loss: np.ndarray,
+    clearance: float,
+    clear_wavelength: float,
 ) -> None:
     """Fill ``state`` (uint8) and ``loss`` (float64, dB) for every (tx, rx) pair."""
     n_tx = tx_x.shape[0]
@@ -216,7 +228,20 @@ def _links(
                 loss[i, j] = math.nan
                 continue
             s, n, d = _one_link(
-                z, inv, tx_x[i], tx_y[i], tx_h[i], rx_x[j], rx_y[j], rx_h[j], step, cc, dist, elev
+                z,
+                inv,
+                tx_x[i],
+                tx_y[i],
+                tx_h[i],
+                rx_x[j],
+                rx_y[j],
+                rx_h[j],
+                step,
+                cc,
+                dist,
+                elev,
+                clearance,
+                clear_wavelength,
             )
             state[i, j] = s
             if s == STATE_UNKNOWN or not want_loss:
@@ -316,6 +341,8 @@ def _run(
     curvature_coef: float,
     step_m: float | None,
     scenario: Scenario | None,
+    clearance: float = 0.0,
+    clear_wavelength: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     z, inv, cell, _ = _grid(terrain)
     step = 0.5 * cell if step_m is None else float(step_m)
@@ -350,6 +377,8 @@ def _run(
             n_buffer,
             state,
             loss,
+            float(clearance),
+            float(clear_wavelength),
         )
     dx = rx[0][None, :] - tx[0][:, None]
     dy = rx[1][None, :] - tx[1][:, None]
@@ -473,11 +502,17 @@ def line_of_sight(
     max_distance_m: float | None = None,
     *,
     step_m: float | None = None,
+    frequency_ghz: float | None = None,
+    fresnel_clearance: float = 0.6,
 ) -> np.ndarray:
-    """Geometric line of sight between every point of ``a`` and every point of ``b``.
+    """Line of sight between every point of ``a`` and every point of ``b``.
 
     Used for microwave backhaul (a candidate to existing towers).  Unknown
     terrain on the path or a pair beyond ``max_distance_m`` gives ``False``.
+    Without ``frequency_ghz`` the test is geometric (no profile point above
+    the straight line); with it, every profile point must also stay at least
+    ``fresnel_clearance`` times the first Fresnel zone's radius
+    ``sqrt(lambda d1 d2 / d)`` below the line (ITU-R P.530's clearance rule).
 
     Parameters
     ----------
@@ -493,6 +528,10 @@ def line_of_sight(
         Longest pair considered, m (default: no limit).
     step_m
         Profile sampling step, m (default half a cell).
+    frequency_ghz
+        Link frequency, GHz, for the Fresnel clearance (``None``: bare line of sight).
+    fresnel_clearance
+        Share of the first Fresnel zone's radius to keep clear (0.6).
 
     Returns
     -------
@@ -511,6 +550,10 @@ def line_of_sight(
         curvature_coef=curvature_coef,
         step_m=step_m,
         scenario=None,
+        clearance=0.0 if frequency_ghz is None else float(fresnel_clearance),
+        clear_wavelength=(
+            0.0 if frequency_ghz is None else pathloss.wavelength_m(float(frequency_ghz) * 1000.0)
+        ),
     )
     return state == STATE_VISIBLE
 
@@ -568,6 +611,46 @@ def _transmitters(gdf: Any, scenario: Scenario) -> dict[str, np.ndarray]:
     return site_parameters(frame, scenario)
 
 
+def _pair_terms(
+    terrain: Any, cands: Any, demand: Any, params: dict[str, np.ndarray], scenario: Scenario
+) -> np.ndarray:
+    """Return the sector, land-cover and calibration terms of each pair.
+
+    See :func:`covgap.radio.sectors.pair_terms_db`.
+
+    Zero (and nothing computed) for omnidirectional transmitters, no land
+    cover and an uncalibrated scenario, the default.
+    """
+    n = len(cands)
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in cands["sectors"]]
+        if "sectors" in cands.columns
+        else [()] * n
+    )
+    has_landcover = getattr(terrain, "landcover", None) is not None
+    if not scenario.calibrated and not has_landcover and not any(sectors):
+        return np.zeros((n, len(demand)), dtype=np.float32)
+    from covgap.radio.sectors import pair_terms_db
+
+    operators = [str(v) for v in cands["operator"]] if "operator" in cands.columns else [""] * n
+    tx_xy = _point_xy(cands, "candidates")
+    rx_xy = _point_xy(demand, "demand")
+    tx_z = sample_elevation(terrain, tx_xy[:, 0], tx_xy[:, 1]) if n else np.empty(0)
+    rx_z = sample_elevation(terrain, rx_xy[:, 0], rx_xy[:, 1]) if len(demand) else np.empty(0)
+    return pair_terms_db(
+        terrain,
+        tx_xy,
+        tx_z,
+        params["height_m"],
+        params["antenna_gain_dbi"],
+        sectors,
+        operators,
+        rx_xy,
+        rx_z,
+        scenario,
+    ).astype(np.float32)
+
+
 def coverage_matrix(
     terrain: Any,
     candidates_gdf: Any,
@@ -620,7 +703,9 @@ def coverage_matrix(
         eirp_dbm=params["eirp_dbm"],
         step_m=step_m,
     )
-    rsrp = np.ascontiguousarray(result.rsrp_dbm.T)
+    rsrp = np.ascontiguousarray(
+        (result.rsrp_dbm + _pair_terms(terrain, cands, demand, params, scenario)).T
+    ).astype(np.float32)
     with np.errstate(invalid="ignore"):
         covered = np.nan_to_num(rsrp, nan=-np.inf) >= threshold
     logger.info(

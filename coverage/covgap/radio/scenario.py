@@ -20,13 +20,14 @@ import dataclasses
 import importlib.resources
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from covgap.data.worldcover import WORLDCOVER_CLASSES
 from covgap.errors import ConfigError
 from covgap.radio import pathloss
 from covgap.settings import check_keys, check_number, read_toml
@@ -104,6 +105,11 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "itm_situation_pct": (0.0, 100.0, False, False),
     "itm_radials": (8.0, 7200.0, True, True),
     "itm_step_m": (0.0, 5000.0, False, True),
+    "foliage_depth_m": (0.0, 5000.0, True, True),
+    "foliage_max_db": (0.0, 100.0, True, True),
+    "calibration_offset_db": (-60.0, 60.0, True, True),
+    "calibration_slope_db": (-60.0, 60.0, True, True),
+    "calibration_distance_km": (0.01, 1000.0, True, True),
 }
 #: Integer-valued numeric fields.
 _INTEGERS = ("itm_mdvar", "itm_radials")
@@ -172,6 +178,29 @@ class Scenario:
     itm_radials, itm_step_m
         Area raster by ITM: radials per site (180) and distance between ITM
         evaluations along each (480 m, rounded to whole DEM cells).
+    clutter_loss_db
+        Clutter loss at the receiver per ESA WorldCover class, dB, as
+        ``((class, dB), ...)`` (a TOML table ``{ 10 = 4.8, ... }``); used
+        only when the dataset has ``terrain/landcover.tif`` (ITU-R P.2108).
+    foliage_db_per_m
+        Specific attenuation of vegetation per WorldCover class, dB/m
+        (ITU-R P.833, Weissberger); same form as ``clutter_loss_db``.
+    foliage_depth_m
+        Length of the last stretch of each path, next to the receiver, whose
+        vegetation is counted, m (400, Weissberger's validity limit).
+    foliage_max_db
+        Largest foliage loss, dB (ITU-R P.833's ``A_m``; 30 at 900 MHz).
+    calibration_offset_db
+        Added to every predicted RSRP, dB (fitted by ``covgap calibrate``).
+    calibration_slope_db
+        Added per decade of distance from the site, relative to
+        ``calibration_distance_km``, dB/decade.
+    calibration_distance_km
+        Reference distance of the slope, km.
+    calibration_operators
+        Per-operator offset and slope, ``((operator, offset_db, slope_db), ...)``
+        (a TOML table ``{ Viettel = { offset_db = 3.1, slope_db = 0.0 } }``);
+        they replace the global ones for that operator's sites.
     """
 
     name: str = "default"
@@ -202,6 +231,14 @@ class Scenario:
     itm_situation_pct: float = 50.0
     itm_radials: int = 180
     itm_step_m: float = 480.0
+    clutter_loss_db: tuple[tuple[int, float], ...] = ((10, 4.8), (50, 1.0), (95, 4.8))
+    foliage_db_per_m: tuple[tuple[int, float], ...] = ((10, 0.2), (20, 0.1), (95, 0.2))
+    foliage_depth_m: float = 400.0
+    foliage_max_db: float = 30.0
+    calibration_offset_db: float = 0.0
+    calibration_slope_db: float = 0.0
+    calibration_distance_km: float = 1.0
+    calibration_operators: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         for key, value in _validated(dataclasses.asdict(self), "scenario").items():
@@ -276,6 +313,22 @@ class Scenario:
             situation=self.itm_situation_pct,
         )
 
+    def calibration_for(self, operator: str) -> tuple[float, float]:
+        """``(offset_db, slope_db)`` for an operator's sites (its own, else the global)."""
+        for name, offset, slope in self.calibration_operators:
+            if name == operator:
+                return offset, slope
+        return self.calibration_offset_db, self.calibration_slope_db
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether any calibration term is non-zero."""
+        return bool(
+            self.calibration_offset_db
+            or self.calibration_slope_db
+            or any(o or s for _, o, s in self.calibration_operators)
+        )
+
     def validity_warnings(self) -> list[str]:
         """Where this scenario leaves the path-loss models' validity ranges."""
         if self.model == "itm":
@@ -296,13 +349,68 @@ def _check_keys(mapping: Mapping[str, Any], source: str) -> None:
     check_keys(mapping, _FIELDS, source)
 
 
+_CLASS_TABLES = {"clutter_loss_db": (0.0, 60.0), "foliage_db_per_m": (0.0, 5.0)}
+
+
+def _class_table(value: Any, key: str, where: str) -> tuple[tuple[int, float], ...]:
+    """Return a ``{class: value}`` table (or its tuple form) as sorted pairs."""
+    items = value.items() if isinstance(value, Mapping) else value
+    if isinstance(value, str) or not isinstance(items, Iterable):
+        raise ConfigError(f"{where}: expected a table of WorldCover class = value")
+    low, high = _CLASS_TABLES[key]
+    out: dict[int, float] = {}
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ConfigError(f"{where}: expected a table of WorldCover class = value")
+        name, number = item
+        try:
+            code = int(str(name).strip())
+        except ValueError:
+            code = -1
+        if code not in WORLDCOVER_CLASSES:
+            raise ConfigError(
+                f"{where}: {name!r} is not a WorldCover class "
+                f"({', '.join(str(c) for c in WORLDCOVER_CLASSES)})"
+            )
+        out[code] = check_number(number, (low, high, True, True), f"{where}: class {code}")
+    return tuple(sorted(out.items()))
+
+
+def _operator_table(value: Any, where: str) -> tuple[tuple[str, float, float], ...]:
+    """``{operator: {offset_db, slope_db}}`` (or its tuple form) as sorted tuples."""
+    if isinstance(value, Mapping):
+        items = []
+        for name, table in value.items():
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where}: {name!r}: expected a table {{ offset_db = ... }}")
+            check_keys(table, ("offset_db", "slope_db"), f"{where}: {name!r}")
+            items.append((name, table.get("offset_db", 0.0), table.get("slope_db", 0.0)))
+    elif isinstance(value, (tuple, list)):
+        items = list(value)
+    else:
+        raise ConfigError(f"{where}: expected a table of operator = {{ offset_db = ... }}")
+    out = []
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 3 or not str(item[0]).strip():
+            raise ConfigError(f"{where}: expected operator = {{ offset_db = ..., slope_db = ... }}")
+        name = str(item[0]).strip()
+        offset = check_number(item[1], _RANGES["calibration_offset_db"], f"{where}: {name!r}")
+        slope = check_number(item[2], _RANGES["calibration_slope_db"], f"{where}: {name!r}")
+        out.append((name, offset, slope))
+    return tuple(sorted(out))
+
+
 def _validated(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     """Check types and ranges; return the values with numbers as float."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         where = f"{source}: key {key!r}"
         field_type = _FIELDS[key].type
-        if field_type in (float, "float", int, "int"):
+        if key in _CLASS_TABLES:
+            out[key] = _class_table(value, key, where)
+        elif key == "calibration_operators":
+            out[key] = _operator_table(value, where)
+        elif field_type in (float, "float", int, "int"):
             number = check_number(value, _RANGES[key], where)
             if key in _INTEGERS:
                 if number != int(number):

@@ -392,6 +392,7 @@ def signal_tile(
     site_index: np.ndarray | None = None,
     *,
     keep_per_site: bool = False,
+    adjust: tuple[np.ndarray, Sequence[Any], Sequence[str]] | None = None,
 ) -> SignalTile:
     """Best server of a batch of sites, computed on the batch's window only.
 
@@ -414,6 +415,10 @@ def signal_tile(
         ``0..n-1``); must be ascending for ties to go to the lowest index.
     keep_per_site
         Also return the batch's per-site rasters on the window.
+    adjust
+        ``(antenna_gain_dbi, sectors, operators)`` per site: add the sector,
+        land-cover and calibration terms (:func:`covgap.radio.sectors.adjust_site`)
+        on the window; ``None``: none.
 
     Returns
     -------
@@ -425,6 +430,16 @@ def signal_tile(
     window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
     sub = terrain.window(window)
     stack = site_signal(sub, xy, heights_m, eirp_dbm, scenario)
+    if adjust is not None:
+        from covgap.radio.sectors import adjust_site
+
+        gains, sectors, operators = adjust
+        rows, cols = sub.cell_of(xy[:, 0], xy[:, 1])
+        for i in range(len(xy)):
+            adjust_site(
+                sub, stack[i], int(rows[i]), int(cols[i]), float(heights_m[i]),
+                float(gains[i]), sectors[i], operators[i], scenario,
+            )  # fmt: skip
     unknown = _unknown_cells(sub, xy, scenario.radius_m, stack).any(axis=0)
     rsrp, arg = best_server(stack)
     best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
@@ -471,6 +486,9 @@ class SignalBatch:
         ``(n, 2)``, ``(n,)``, ``(n,)`` as for :func:`site_signal`.
     keep_per_site
         Also return the per-site rasters of the window.
+    adjust
+        ``(antenna_gain_dbi, sectors, operators)`` of the sites, for the
+        sector, land-cover and calibration terms (:func:`signal_tile`).
     """
 
     group: str
@@ -479,6 +497,7 @@ class SignalBatch:
     heights_m: np.ndarray
     eirp_dbm: np.ndarray
     keep_per_site: bool = False
+    adjust: tuple[np.ndarray, Sequence[Any], Sequence[str]] | None = None
 
 
 def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenario) -> SignalTile:
@@ -508,6 +527,7 @@ def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenar
         scenario,
         batch.index,
         keep_per_site=batch.keep_per_site,
+        adjust=batch.adjust,
     )
 
 
@@ -637,6 +657,7 @@ def compute_signal(
         scenario.radius_m,
     )
     xy = np.column_stack([table["x"], table["y"]])
+    extras = _site_extras(sites)
     if group_by is None:
         groups = {"": np.arange(len(site_ids))}
     else:
@@ -647,9 +668,14 @@ def compute_signal(
     source = terrain_source(
         terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
     )
+
+    def extra(sel: np.ndarray) -> tuple[np.ndarray, list[Any], list[str]]:
+        gains = np.asarray(table["antenna_gain_dbi"][sel], float)
+        return (gains, [extras["sectors"][i] for i in sel], [extras["operator"][i] for i in sel])
+
     batches = [
         SignalBatch(key, local, xy[idx[local]], table["height_m"][idx[local]],
-                    table["eirp_dbm"][idx[local]], keep_per_site)
+                    table["eirp_dbm"][idx[local]], keep_per_site, extra(idx[local]))
         for key, idx in groups.items()
         for local in site_batches(xy[idx], scenario.radius_m, chunk_sites)
     ]  # fmt: skip
@@ -699,6 +725,18 @@ def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
             f"sites: column 'height_m': ITM needs antenna heights of 0.5-3000 m; "
             f"outside for site(s) {', '.join(bad)}"
         )
+
+
+def _site_extras(sites: Any) -> dict[str, list[Any]]:
+    """Each site's operator and sectors (empty tuple: omnidirectional)."""
+    n = len(sites)
+    operators = [str(v) for v in sites["operator"]] if "operator" in sites.columns else [""] * n
+    sectors = (
+        [v if isinstance(v, tuple) else () for v in sites["sectors"]]
+        if "sectors" in sites.columns
+        else [()] * n
+    )
+    return {"operator": operators, "sectors": sectors}
 
 
 def _unknown_cells(

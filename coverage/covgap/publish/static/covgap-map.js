@@ -145,6 +145,16 @@
     });
   }
 
+  function buildSectors(spec, group) {
+    spec.items.forEach(function (w) {
+      var wedge = L.geoJSON(w.shape, {
+        style: { color: w.colour, weight: 1, fillColor: w.colour, fillOpacity: 0.25, className: "covgap-sector" }
+      });
+      wedge.bindTooltip(textNode(w.title), { sticky: true });
+      group.addLayer(wedge);
+    });
+  }
+
   function buildPlan(spec, group) {
     spec.items.forEach(function (p) {
       var badge = el("div", "covgap-rank", p.rank);
@@ -171,6 +181,7 @@
     else if (spec.kind === "grid") buildGrid(spec, group);
     else if (spec.kind === "towers") buildTowers(spec, group);
     else if (spec.kind === "plan") buildPlan(spec, group);
+    else if (spec.kind === "sectors") buildSectors(spec, group);
     byId[spec.id] = { spec: spec, layer: group };
     overlays.push({ name: spec.name, layer: group, spec: spec });
     if (spec.show) group.addTo(map);
