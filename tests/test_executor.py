@@ -167,6 +167,24 @@ def test_dask_signal_and_coverage_equal_serial(
     assert (a != b).nnz == 0 and a.shape == (len(demand), len(sites)) and a.nnz > 0
 
 
+def test_dask_signal_with_land_cover_equals_serial(
+    shared_analysis: Any, cluster: executor.DaskExecutor
+) -> None:
+    import dataclasses
+
+    analysis = shared_analysis
+    rng = np.random.default_rng(3)
+    classes = rng.choice(np.array([10, 30, 50], np.uint8), analysis.terrain.shape)
+    terrain = dataclasses.replace(analysis.terrain, landcover=classes)
+    sites = analysis.dataset.sites
+    ours = compute_signal(terrain, sites, analysis.scenario, executor=cluster)
+    serial = compute_signal(terrain, sites, analysis.scenario)
+    plain = analysis.signal
+    assert not np.array_equal(serial.rsrp, plain.rsrp, equal_nan=True)  # clutter counted
+    assert np.array_equal(ours.rsrp, serial.rsrp, equal_nan=True)
+    assert np.array_equal(ours.best_site, serial.best_site)
+
+
 @pytest.mark.slow
 def test_demo_on_two_workers_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
     pytest.importorskip("distributed")
