@@ -17,6 +17,7 @@ from covgap.planning.plan import (
     GreedyCoverage,
     PlanResult,
     reduce_problem,
+    saturating_k,
 )
 
 
@@ -546,3 +547,90 @@ def test_fixing_never_changes_the_exact_optimum(k: int | None, budget: float | N
         if budget is not None:
             assert "bnb_status" not in fixed.details
     assert stages & {"LP bound", "branch-and-bound", "HiGHS"}
+
+
+# -- saturation: the work follows the plan, not the request --------------------------
+
+
+def test_saturating_k_is_where_no_further_site_gains() -> None:
+    # 0 covers {0, 1}, 1 covers {2}, 2 covers {1} (nothing once 0 is in), 3 covers nothing
+    p = CoverageProblem(matrix(3, [[0, 1], [2], [1], []]), [5, 1, 1], [1, 1, 1, 1])
+    assert saturating_k(p) == 2
+    # beyond it every k gives the same plan, covering everything coverable
+    at = ExactCoverage(p, k=2).solve()
+    for k in (3, 4, 10**5):
+        far = ExactCoverage(p, k=k).solve()
+        assert far.objective == at.objective == 7.0
+    assert saturating_k(CoverageProblem(matrix(2, [[], []]), [1, 1], [1, 1])) == 0
+    assert saturating_k(CoverageProblem(np.zeros((0, 0), bool), [], [])) == 0
+
+
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1))
+@settings(max_examples=25, deadline=None)
+def test_saturating_k_covers_everything_coverable(n_d: int, n_c: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    p = CoverageProblem(rng.random((n_d, n_c)) < 0.3, rng.integers(0, 5, n_d), np.ones(n_c))
+    k = saturating_k(p)
+    coverable = reduce_problem(p).coverable
+    assert k <= reduce_problem(p).shape[1]
+    if k:
+        assert GreedyCoverage(p, k=k).solve().objective == pytest.approx(coverable)
+        assert ExactCoverage(p, k=k).solve().objective == pytest.approx(coverable)
+    else:
+        assert coverable == 0.0
+
+
+def test_from_geodataframes_checks_the_crs_and_hands_arrays_over() -> None:
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from covgap.errors import CRSError, ProblemInputError
+
+    demand = gpd.GeoDataFrame(
+        {"village_code": ["V1", "V2"], "households": [10.0, 5.0]},
+        geometry=[Point(0, 0), Point(100, 0)],
+        crs=32648,
+    )
+    cands = gpd.GeoDataFrame(
+        {"candidate_id": ["a", "b", "c"], "total_vnd": [3.0, 2.0, 1.0]},
+        geometry=[Point(0, 10), Point(50, 10), Point(100, 10)],
+        crs=32648,
+    )
+    cover = matrix(2, [[0], [0, 1], [1]])
+    p = CoverageProblem.from_geodataframes(demand, cands, cover)
+    assert p.candidate_ids == ["a", "b", "c"] and p.demand_ids == ["V1", "V2"]
+    assert p.weights.tolist() == [10.0, 5.0] and p.costs.tolist() == [3.0, 2.0, 1.0]
+    assert ExactCoverage(p, k=1).solve().candidate_ids == ["b"]
+    with pytest.raises(CRSError, match="not a projected CRS in metres"):
+        CoverageProblem.from_geodataframes(demand.to_crs(4326), cands.to_crs(4326), cover)
+    with pytest.raises(CRSError, match="have no CRS"):
+        CoverageProblem.from_geodataframes(demand.set_crs(None, allow_override=True), cands, cover)
+    with pytest.raises(CRSError, match="reproject both"):
+        CoverageProblem.from_geodataframes(demand, cands.to_crs(32647), cover)
+    with pytest.raises(ProblemInputError, match="no column 'total_vnd'"):
+        CoverageProblem.from_geodataframes(demand, cands.drop(columns="total_vnd"), cover)
+    with pytest.raises(ProblemInputError, match=r"shape \(2, 2\), expected \(2, 3\)"):
+        CoverageProblem.from_geodataframes(demand, cands, cover[:, :2])
+
+
+def test_a_plan_never_keeps_a_site_the_others_make_redundant() -> None:
+    from covgap.planning import _mclp
+
+    # A covers demand 0-9; C covers 0-4 and 10, D covers 5-9 and 11, B covers 12.
+    rows = {"A": range(10), "B": [12], "C": [0, 1, 2, 3, 4, 10], "D": [5, 6, 7, 8, 9, 11]}
+    dense = np.zeros((13, 4), dtype=bool)
+    for j, name in enumerate("ABCD"):
+        dense[list(rows[name]), j] = True
+    c = sp.csc_array(dense)
+    w = np.ones(13)
+    costs = np.array([5.0, 1.0, 1.0, 1.0])
+    # Ranked greedily, every member of {A, B, C, D} adds something, yet A is redundant.
+    assert _mclp.prune(c, w, costs, [0, 1, 2, 3]) == [1, 2, 3]
+    order, gains = _mclp.rank(c, w, costs, [0, 1, 2, 3], by_ratio=False)
+    assert sorted(order) == [1, 2, 3] and sum(gains) == 13
+    # Nothing is dropped when every member is needed.
+    assert _mclp.prune(c, w, costs, [1, 2, 3]) == [1, 2, 3]
+    # Of two equal members the more expensive goes.
+    assert _mclp.prune(
+        sp.csc_array(np.ones((2, 2), bool)), np.ones(2), np.array([2.0, 1.0]), [0, 1]
+    ) == [1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from covgap.planning.plan import CoverageProblem
 from covgap.planning.siteplan import coverage_curve, plan_sites
 from covgap.publish.plots import PLOT_FILES, status_counts, write_plots
 from covgap.sensitivity import Variant, sensitivity
@@ -30,12 +32,23 @@ def test_status_counts_every_village_once(analysis) -> None:
 def test_curve_is_monotone_and_exact_never_below_greedy(analysis) -> None:
     plan = plan_sites(analysis, k=3, signal_after=False)
     curve = coverage_curve(plan)
-    assert curve["k"].tolist() == [1, 2, 3]
-    assert (np.diff(curve["greedy_households"]) >= 0).all()
-    assert (curve["exact_households"] >= curve["greedy_households"] - 1e-9).all()
-    assert curve.loc[2, "exact_households"] == pytest.approx(plan.result.objective)
+    # the curve stops where no further site gains a household (one site on this dataset)
+    assert curve["k"].tolist() == list(range(1, min(3, plan.saturation) + 1))
+    assert curve["exact_households"].iloc[-1] == pytest.approx(plan.result.objective)
     assert plan.curve() is plan.curve()  # computed once
     assert "exact_households" not in coverage_curve(plan, 2, exact=False)
+    # a problem that needs three sites: greedy and exact for k = 1, 2, 3, then nothing to gain
+    cover = np.zeros((6, 5), dtype=bool)
+    for j, rows in enumerate([[0, 1, 2], [3, 4], [5], [2, 3], [1, 5]]):
+        cover[rows, j] = True
+    problem = CoverageProblem(cover, [5, 4, 3, 2, 1, 1], [1, 2, 3, 4, 5])
+    wide = dataclasses.replace(plan, problem=problem, saturation=None, k=10**5, _curve=None)
+    curve = coverage_curve(wide)
+    assert curve["k"].tolist() == [1, 2, 3]
+    assert curve["greedy_households"].tolist() == [12.0, 15.0, 16.0]
+    assert curve["exact_households"].tolist() == [12.0, 15.0, 16.0]
+    assert (np.diff(curve["greedy_households"]) >= 0).all()
+    assert (curve["exact_households"] >= curve["greedy_households"] - 1e-9).all()
 
 
 def test_write_plots_is_deterministic(analysis, tmp_path: Path) -> None:

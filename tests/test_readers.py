@@ -293,3 +293,51 @@ def test_not_json(tmp_path):
     path.write_text("", encoding="utf-8")
     with pytest.raises(DatasetError, match=r"empty"):
         read_vector(path)
+
+
+# -- the stages of read_vector on their own -------------------------------------------
+
+
+def test_check_geometries_repairs_and_names_the_bad_feature() -> None:
+    import shapely
+
+    from covgap.data.readers import _check_geometries
+    from covgap.errors import GeometryError
+
+    bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])
+    square = shapely.box(0, 0, 1, 1)
+    notes: list[str] = []
+    fixed = _check_geometries([square, bowtie], ("Polygon", "MultiPolygon"), Path("v.geojson"),
+                              notes.append)  # fmt: skip
+    assert fixed[0] is square and fixed[1].is_valid and fixed[1].area == pytest.approx(0.5)
+    assert notes == ["v.geojson: feature 2: invalid polygon (Self-intersection[0.5 0.5]) repaired"]
+    with pytest.raises(GeometryError, match="expected Polygon, got Point") as err:
+        _check_geometries([square, shapely.Point(0, 0)], ("Polygon",), Path("v.geojson"), print)
+    assert err.value.row == 2
+    with pytest.raises(GeometryError, match="no geometry"):
+        _check_geometries([None], ("Polygon",), Path("v.geojson"), print)
+
+
+def test_resolve_crs_honours_the_declared_one_and_checks_the_coordinates() -> None:
+    from pyproj import CRS
+
+    from covgap.data.readers import _resolve_crs
+    from covgap.errors import CRSError
+
+    path, utm = Path("v.geojson"), CRS.from_epsg(32648)
+    degrees, metres = (103.3, 21.9, 103.5, 22.0), (480_000.0, 2_420_000.0, 500_000.0, 2_440_000.0)
+    notes: list[str] = []
+    assert _resolve_crs(None, degrees, None, path, notes.append) == CRS.from_epsg(4326)
+    assert _resolve_crs(None, metres, 32648, path, notes.append) == utm
+    assert _resolve_crs(utm, None, None, path, notes.append) == utm  # empty layer
+    assert notes == []
+    assert _resolve_crs(None, degrees, "EPSG:32648", path, notes.append) == utm
+    assert "coordinates look like degrees" in notes[0]
+    with pytest.raises(CRSError, match="look like longitude/latitude degrees"):
+        _resolve_crs(utm, degrees, None, path, notes.append)
+    with pytest.raises(CRSError, match="EPSG:32648 for WGS 84 / UTM 48N"):
+        _resolve_crs(None, metres, None, path, notes.append)
+    with pytest.raises(CRSError, match="lat and lon look swapped"):
+        _resolve_crs(None, (21.9, 103.3, 22.0, 103.5), None, path, notes.append)
+    with pytest.raises(CRSError, match="unknown CRS"):
+        _resolve_crs(None, degrees, "EPSG:999999", path, notes.append)

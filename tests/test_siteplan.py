@@ -117,3 +117,51 @@ def test_sites_command_for_one_operator(dataset_dir: Path, tmp_path: Path) -> No
     assert main([*args, "--operator", "Viettel", "--method", "greedy"]) == 0
     assert (out / "priorities.xlsx").is_file()
     assert main([*args, "--operator", "Nobody"]) == 2
+
+
+def test_plan_and_curve_stop_where_no_further_site_gains(analysis) -> None:
+    from covgap.planning.plan import saturating_k
+
+    huge = plan_sites(analysis, k=10**5, signal_after=False)
+    sat = huge.saturation
+    assert sat == saturating_k(huge.problem)
+    assert 0 < sat < huge.problem.n_candidates
+    at = plan_sites(analysis, k=sat, signal_after=False)
+    # the plan for 10**5 sites is the plan for the saturating number, and covers all it can
+    assert huge.plan.drop(columns="geometry").equals(at.plan.drop(columns="geometry"))
+    assert huge.result.objective == at.result.objective == huge.greedy.objective
+    # the per-k curve is solved only up to there, where both curves have saturated
+    curve = huge.curve()
+    assert curve["k"].tolist() == list(range(1, sat + 1))
+    assert curve["greedy_households"].iloc[-1] == huge.result.objective
+    assert curve["exact_households"].iloc[-1] == huge.result.objective
+    # the outputs say how many sites were useful
+    note = f"{len(huge.plan)} of 100000 requested: no further site gains a household"
+    assert huge.sites_note() == note
+    overview = huge.overview()
+    assert overview["sites_note"] == note and overview["saturating_k"] == sat
+    assert at.sites_note() == ""
+    rows = {r["key"]: r["value"] for r in huge.assumptions(analysis.scenario)}
+    assert rows["plan.sites_k"] == 10**5 and rows["plan.sites_useful"] == len(huge.plan)
+
+
+def test_sites_command_says_how_many_sites_were_useful(
+    dataset_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = ["sites", "--data", str(dataset_dir), "--out", str(tmp_path), "--sites", "100000"]
+    assert main(argv) == 0
+    assert "of 100000 requested: no further site gains a household" in capsys.readouterr().out
+
+
+def test_sites_whose_radius_the_dem_cuts_are_flagged_not_warned(
+    analysis, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    # The fixture's DEM is 6 km wide: every candidate's 15 km radius runs past its edge.
+    with caplog.at_level(logging.WARNING, logger="covgap"):
+        plan = plan_sites(analysis, k=2)
+    assert len(plan.plan) > 0
+    assert plan.plan["dem_cuts_radius"].tolist() == [True] * len(plan.plan)
+    assert all(row["dem_cuts_radius"] for row in plan.summary())
+    assert not [r for r in caplog.records if "does not cover" in r.getMessage()]

@@ -223,6 +223,8 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> None:
         f"{o['uncovered_villages']} uncovered villages gained, "
         f"{o['cost_vnd'] / 1e9:,.2f} bn VND",
     )
+    if o.get("sites_note"):
+        _out(args, f"  {o['sites_note']}")
     for rec in plan.plan.itertuples():
         _out(
             args,

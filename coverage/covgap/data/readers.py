@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -613,8 +613,11 @@ def read_vector(
 ) -> gpd.GeoDataFrame:
     """Read a vector file and validate its features.
 
-    GeoJSON is parsed directly so that feature numbers, property values and the
-    presence of a ``crs`` member are exact; other formats go through pyogrio.
+    Three stages: read the features (:func:`_read_features`: GeoJSON is parsed
+    directly so that feature numbers, property values and the presence of a
+    ``crs`` member are exact; other formats go through pyogrio), check their
+    geometries (:func:`_check_geometries`), then resolve the CRS and check the
+    coordinates fit it (:func:`_resolve_crs`).
 
     CRS rules: a CRS declared in the file is honoured.  A GeoJSON file without
     one is in ``default_crs`` (the dataset's ``crs`` setting) if given, else in
@@ -659,6 +662,17 @@ def read_vector(
         raise DatasetError("is a folder, expected a file", path=path)
     if not path.is_file():
         raise DatasetNotFoundError("file not found", path=path)
+    note = _notifier(notes)
+    frame, geoms, declared = _read_features(path, note)
+    fixed = _check_geometries(geoms, geometry_types, path, note)
+    frame = frame.rename(columns=_canonical_columns(list(frame.columns), required, optional, path))
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(fixed, index=frame.index), crs=None)
+    bounds = tuple(gdf.total_bounds) if len(gdf) else None
+    return gdf.set_crs(_resolve_crs(declared, bounds, default_crs, path, note))
+
+
+def _notifier(notes: list[str] | None) -> Callable[[str], None]:
+    """Return ``note(message)``: collect a warning in ``notes``, else log it loudly."""
 
     def note(message: str) -> None:
         # Collected warnings reach the user through Dataset.problems; log them
@@ -667,6 +681,19 @@ def read_vector(
         if notes is not None:
             notes.append(message)
 
+    return note
+
+
+def _read_features(
+    path: Path, note: Callable[[str], None]
+) -> tuple[pd.DataFrame, list[Any], CRS | None]:
+    """Read a vector file: its properties, geometries (or None) and declared CRS.
+
+    The properties frame has object columns and the 1-based feature numbers as
+    index (named ``feature``). GeoJSON is parsed directly, so that feature
+    numbers, property values and the presence of a ``crs`` member are exact;
+    other formats go through pyogrio, whose warnings are passed to ``note``.
+    """
     if path.suffix.lower() in _GEOJSON_SUFFIXES:
         props, geoms, crs = _read_geojson(path)
         columns: list[str] = []
@@ -694,7 +721,20 @@ def read_vector(
         geoms = list(raw.geometry)
         frame = pd.DataFrame(raw.drop(columns=raw.geometry.name)).astype(object)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="feature")
+    return frame, geoms, crs
 
+
+def _check_geometries(
+    geoms: Sequence[Any],
+    geometry_types: Sequence[str],
+    path: Path,
+    note: Callable[[str], None],
+) -> list[Any]:
+    """Check each feature's geometry (present, non-empty, of a wanted type).
+
+    Invalid polygons are repaired with :func:`shapely.make_valid` and reported
+    through ``note``; a :class:`GeometryError` names the first bad feature.
+    """
     wanted = set(geometry_types)
     fixed: list[Any] = []
     for number, geom in enumerate(geoms, start=1):
@@ -721,11 +761,24 @@ def read_vector(
             note(f"{path}: feature {number}: invalid polygon ({reason}) repaired")
             geom = repaired
         fixed.append(geom)
+    return fixed
 
-    frame = frame.rename(columns=_canonical_columns(list(frame.columns), required, optional, path))
-    gdf = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(fixed, index=frame.index), crs=None)
 
-    bounds = gdf.total_bounds if len(gdf) else (0.0, 0.0, 0.0, 0.0)
+def _resolve_crs(
+    declared: CRS | None,
+    bounds: Sequence[float] | None,
+    default_crs: CRS | str | int | None,
+    path: Path,
+    note: Callable[[str], None],
+) -> CRS:
+    """Return the layer's CRS and check that its coordinates fit it.
+
+    A declared CRS is honoured; without one the layer is in ``default_crs`` if
+    given, else WGS 84 longitude/latitude (RFC 7946). ``bounds`` (``None`` for
+    an empty layer) must be degrees under a geographic CRS, and must not look
+    like degrees under a declared projected one (a note for a default one).
+    """
+    crs = declared
     if crs is None:
         if default_crs is not None:
             try:
@@ -737,18 +790,18 @@ def read_vector(
             crs = CRS.from_epsg(4326)
             origin = "WGS 84 longitude/latitude (GeoJSON default, RFC 7946)"
         log.debug("%s declares no CRS; using %s", path, origin)
-        if crs.is_projected and len(gdf) and _looks_like_degrees(bounds):
+        if crs.is_projected and bounds is not None and _looks_like_degrees(bounds):
             note(
                 f"{path}: declares no CRS and is read in {crs.to_string()} ({origin}), "
                 "but its coordinates look like degrees"
             )
-    elif crs.is_projected and len(gdf) and _looks_like_degrees(bounds):
+    elif crs.is_projected and bounds is not None and _looks_like_degrees(bounds):
         raise CRSError(
             f"{path}: coordinates (x {bounds[0]:g}..{bounds[2]:g}, y {bounds[1]:g}..{bounds[3]:g}) "
             f"look like longitude/latitude degrees but the file declares {crs.to_string()} "
             f"({crs.name}), in metres; remove the file's crs member or reproject the layer"
         )
-    if crs.is_geographic and len(gdf) and not _looks_like_degrees(bounds):
+    if crs.is_geographic and bounds is not None and not _looks_like_degrees(bounds):
         minx, miny, maxx, maxy = bounds
         if _looks_like_degrees((miny, minx, maxy, maxx)):
             raise CRSError(
@@ -761,7 +814,7 @@ def read_vector(
             f"degrees but the file's CRS is {crs.name}; declare the CRS in the file "
             "or set crs in dataset.toml" + _projected_hint(bounds)
         )
-    return gdf.set_crs(crs)
+    return crs
 
 
 def _projected_hint(bounds: Sequence[float]) -> str:

@@ -201,6 +201,31 @@ def _key(gain: float, cost: float, by_ratio: bool) -> float:
     return gain / cost
 
 
+def prune(
+    c: sp.csc_array, w: np.ndarray, costs: np.ndarray, selected: list[int] | np.ndarray
+) -> list[int]:
+    """Drop the members of a set whose removal loses no demand, most expensive first.
+
+    Many sets reach the same coverage once every coverable household is
+    covered (an exact plan for 11 sites may hold three that the other eight
+    make redundant); a plan never proposes a site that gains nothing.
+    Deterministic: members are tried by decreasing cost, ties by decreasing
+    index.
+    """
+    tol = tolerance(w)
+    members = sorted({int(j) for j in selected}, key=lambda j: (-float(costs[j]), -j))
+    count = np.zeros(c.shape[0], dtype=np.int64)
+    for j in members:
+        count[c.indices[c.indptr[j] : c.indptr[j + 1]]] += 1
+    kept = set(members)
+    for j in members:
+        rows = c.indices[c.indptr[j] : c.indptr[j + 1]]
+        if float(w[rows[count[rows] == 1]].sum()) <= tol:
+            kept.discard(j)
+            count[rows] -= 1
+    return sorted(kept)
+
+
 def rank(
     c: sp.csc_array,
     w: np.ndarray,
@@ -210,11 +235,11 @@ def rank(
 ) -> tuple[list[int], list[float]]:
     """Order a set by marginal gain (or gain per cost) given earlier picks.
 
-    Ties go to the larger gain, then the lowest index; members that add
-    nothing are dropped.
+    Members whose removal loses no demand are dropped first (:func:`prune`);
+    ties go to the larger gain, then the lowest index.
     """
     tol = tolerance(w)
-    remaining = sorted({int(j) for j in selected})
+    remaining = prune(c, w, costs, selected)
     covered = np.zeros(c.shape[0], dtype=bool)
     order: list[int] = []
     gains: list[float] = []
@@ -641,13 +666,16 @@ def branch_and_bound(
     incumbent: float,
     target: Target,
     time_limit: float,
+    max_nodes: int = 30_000,
 ) -> BnbOutcome:
     """Search for a set of at most ``k`` columns covering ``incumbent + target.step``.
 
     Depth-first Lagrangian branch-and-bound (numba kernels in
     :mod:`covgap.planning._mclp_bb`) started from the multipliers ``u`` (the LP duals):
-    complete, deterministic, and stopped once ``time_limit`` seconds have
-    passed (checked between batches of nodes).
+    complete and deterministic. It stops after ``max_nodes`` nodes, a limit
+    that does not depend on the machine's speed or load, so the same inputs
+    always take the same path; ``time_limit`` seconds is only a safety stop
+    (checked between batches of nodes, whose sizes are fixed).
     """
     from covgap.planning import _mclp_bb
 
@@ -680,11 +708,9 @@ def branch_and_bound(
             int(batch),
         )
         nodes += int(done)
-        elapsed = time.perf_counter() - t0
-        if height == 0 or elapsed >= time_limit:
+        if height == 0 or nodes >= max_nodes or time.perf_counter() - t0 >= time_limit:
             break
-        per_node = elapsed / max(nodes, 1)
-        batch = int(min(2 * batch, max(64.0, 0.05 / max(per_node, 1e-9))))  # about 50 ms
+        batch = int(min(2 * batch, 4096, max_nodes - nodes))
     seconds = time.perf_counter() - t0
     value = float(best[0])
     selected = [int(j) for j in np.flatnonzero(best_set)] if value > incumbent else None
@@ -692,7 +718,7 @@ def branch_and_bound(
     if height > 0:
         bound = max(bound, float(stack_bound[:height].max()))
         log.info("branch-and-bound stopped after %d nodes (%.2f s)", nodes, seconds)
-    status = "optimal" if height == 0 else "time_limit"
+    status = "optimal" if height == 0 else ("node_limit" if nodes >= max_nodes else "time_limit")
     return BnbOutcome(status, selected, value, bound, nodes, seconds)
 
 

@@ -28,13 +28,18 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
+from pyproj import CRS
 
-from covgap.errors import ProblemInputError
+from covgap.data.crs import is_metric
+from covgap.errors import CRSError, ProblemInputError
 from covgap.planning import _mclp
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 __all__ = [
     "CoverageProblem",
@@ -43,6 +48,7 @@ __all__ = [
     "PlanResult",
     "ReducedProblem",
     "reduce_problem",
+    "saturating_k",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,11 +64,13 @@ FIXING_NNZ_LIMIT = 200_000
 #: Share of the remaining time the LP relaxation may take.
 LP_TIME_SHARE = 0.2
 
-#: The branch-and-bound gets this share of the remaining time, at most
-#: :data:`BNB_MAX_SECONDS`, then hands over to HiGHS (whose cuts suit the hard
-#: cases better).
+#: The branch-and-bound explores at most this many nodes (about 2 s on one
+#: quiet core for the demo's matrix), then hands over to HiGHS, whose cuts
+#: suit the hard cases better. A node count, not a time: the same inputs
+#: must give the same plan on a loaded machine too.
+BNB_MAX_NODES = 30_000
+#: ... and, as a safety stop only, this share of the remaining time.
 BNB_TIME_SHARE = 0.5
-BNB_MAX_SECONDS = 2.0
 
 #: The branch-and-bound runs only when at most this many candidates are left
 #: after fixing: it proves the district instances (26-210 candidates left) in
@@ -134,6 +142,87 @@ class CoverageProblem:
         self.candidate_ids = cand_ids
         self.demand_ids = dem_ids
 
+    @classmethod
+    def from_geodataframes(
+        cls,
+        demand: gpd.GeoDataFrame,
+        candidates: gpd.GeoDataFrame,
+        coverage: Any,
+        *,
+        weight: str = "households",
+        cost: str = "total_vnd",
+        candidate_id: str = "candidate_id",
+        demand_id: str = "village_code",
+        already_covered: str | None = None,
+    ) -> CoverageProblem:
+        """Build the problem from demand points and candidate sites.
+
+        The glue between the planning tables and the array model: checks that
+        both tables share one projected metric CRS (the coverage matrix was
+        computed on distances) and carry the named columns, then hands their
+        columns, as arrays, to the constructor.
+
+        Parameters
+        ----------
+        demand
+            Demand points (rows of ``coverage``), e.g. the settlements of the
+            uncovered villages.
+        candidates
+            Candidate sites (columns of ``coverage``).
+        coverage
+            ``len(demand) x len(candidates)`` boolean matrix (sparse or dense),
+            e.g. from :func:`covgap.radio.links.coverage_matrix`.
+        weight, cost
+            Columns of ``demand`` (weight per point) and of
+            ``candidates`` (cost per site).
+        candidate_id, demand_id
+            Columns whose values label the candidates and demand points.
+        already_covered
+            Boolean column of ``demand``: points existing towers already cover.
+
+        Returns
+        -------
+        CoverageProblem
+
+        Raises
+        ------
+        covgap.errors.CRSError
+            If a table has no CRS, a geographic one, or not the other's.
+        covgap.errors.ProblemInputError
+            If a column is missing or the matrix does not match the tables.
+        """
+        crs = _metric_crs(demand, "demand points")
+        if len(candidates) or candidates.crs is not None:
+            other = _metric_crs(candidates, "candidate sites")
+            if other != crs:
+                raise CRSError(
+                    f"demand points are in {crs.name!r} but candidate sites in {other.name!r}; "
+                    "reproject both to the analysis CRS"
+                )
+        for table, what, columns in (
+            (demand, "demand points", [weight, demand_id, already_covered]),
+            (candidates, "candidate sites", [cost, candidate_id]),
+        ):
+            missing = [c for c in columns if c is not None and c not in table.columns]
+            if missing:
+                raise ProblemInputError(f"{what} have no column {', '.join(map(repr, missing))}")
+        shape = (len(demand), len(candidates))
+        if tuple(coverage.shape) != shape:
+            raise ProblemInputError(
+                f"coverage has shape {tuple(coverage.shape)}, expected {shape} "
+                "(demand points x candidate sites)"
+            )
+        return cls(
+            coverage=coverage,
+            weights=demand[weight].to_numpy(float),
+            costs=candidates[cost].to_numpy(float),
+            already_covered=None
+            if already_covered is None
+            else demand[already_covered].to_numpy(bool),
+            candidate_ids=candidates[candidate_id].astype(str).tolist(),
+            demand_ids=demand[demand_id].astype(str).tolist(),
+        )
+
     @property
     def n_demand(self) -> int:
         """Number of demand points."""
@@ -174,6 +263,19 @@ class CoverageProblem:
             [ids[j] for j in keep],
             self.demand_ids,
         )
+
+
+def _metric_crs(table: gpd.GeoDataFrame, what: str) -> CRS:
+    """Return the table's CRS, which must be projected in metres."""
+    if getattr(table, "crs", None) is None:
+        raise CRSError(f"{what} have no CRS; give them the analysis CRS (projected, metres)")
+    crs = CRS.from_user_input(table.crs)
+    if not is_metric(crs):
+        raise CRSError(
+            f"{what} are in {crs.name!r}, not a projected CRS in metres; "
+            "reproject them to the analysis CRS first"
+        )
+    return crs
 
 
 def _check_vector(name: str, v: np.ndarray, n: int, what: str) -> None:
@@ -245,6 +347,40 @@ def reduce_problem(problem: CoverageProblem, max_cost: float | None = None) -> R
     return ReducedProblem(
         r.coverage, r.weights, r.costs, r.candidate_index, r.demand_index, r.dropped
     )
+
+
+def saturating_k(problem: CoverageProblem) -> int:
+    """Return the number of sites after which no further site gains anything.
+
+    It is the length of the lazy greedy run without a limit (no ``k``, no
+    budget) on the reduced problem: greedy stops when no candidate adds any
+    weight, or when the useful candidates run out.  Its set then covers all
+    the weight any plan can cover, so for every ``k`` at or above it the
+    greedy and exact plans without a budget cover everything coverable (the
+    exact optimum may need fewer sites), and a plan for a larger ``k`` is
+    solved as the plan for this one.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+
+    Returns
+    -------
+    int
+        0 when no candidate covers any weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = CoverageProblem(np.array([[1, 1, 0], [0, 1, 1]], bool), [1, 1], [1, 1, 1])
+    >>> saturating_k(p)
+    1
+    """
+    red = reduce_problem(problem)
+    if red.shape[1] == 0:
+        return 0
+    return len(_mclp.lazy_greedy(red.coverage, red.weights, red.costs, None, None).order)
 
 
 @dataclass
@@ -565,8 +701,9 @@ class ExactCoverage(_Model):
        :data:`BNB_COLUMN_LIMIT` candidates left, a depth-first Lagrangian
        branch-and-bound (numba; subgradient multipliers per node, bound-based
        fixing, ties to the lowest index) searches the fixed instance, for at
-       most :data:`BNB_TIME_SHARE` of the time left and
-       :data:`BNB_MAX_SECONDS`;
+       most :data:`BNB_MAX_NODES` nodes (a count, so that the path taken does
+       not depend on the machine's load; :data:`BNB_TIME_SHARE` of the time
+       left is only a safety stop);
     4. otherwise, or if that did not finish, HiGHS solves the fixed
        instance as a MIP (through ``highspy``, which takes the incumbent as a
        starting solution) with the time left.
@@ -631,6 +768,9 @@ class ExactCoverage(_Model):
     def solve(self) -> PlanResult:
         """Solve the program and return the ranked plan.
 
+        Runs the stages of the class description in turn over one
+        :class:`_ExactState`; the first that settles the plan returns it.
+
         Raises
         ------
         covgap.errors.SolverError
@@ -641,105 +781,129 @@ class ExactCoverage(_Model):
         trivial = self._trivial(red, t0)
         if trivial is not None:
             return trivial
-        t_built = time.perf_counter()
-        c, w, cs = red.coverage, red.weights, red.costs
-        tol = _mclp.tolerance(w)
-        by_ratio = self.budget is not None
-        details: dict[str, Any] = {}
-        start: list[int] = []
-        start_obj, bound = 0.0, red.coverable
-        if self.warm_start:
-            g = _greedy_plan(red, self.k, self.budget, True, 1000, 8)
-            start, start_obj, bound = list(g["order"]), g["objective"], g["bound"]
-            details["greedy_swaps_objective"] = start_obj
-            if start_obj >= bound - tol:
-                details["proved_by"] = "greedy bound"
-                return self._result(
-                    red,
-                    g["order"],
-                    g["gains"],
-                    "optimal",
-                    bound,
-                    t0,
-                    t_built,
-                    "greedy-with-swaps meets its own upper bound",
-                    details,
-                )
+        state = _ExactState(red, t0, time.perf_counter())
+        for stage in (self._warm_start, self._fix_by_reduced_cost, self._branch_and_bound):
+            result = stage(state)
+            if result is not None:
+                return result
+        return self._highs(state)
 
-        # Stage 2: LP relaxation, Lagrangian bound, reduced-cost fixing.
-        target = _mclp.improvement_target(w)
-        columns = np.arange(c.shape[1])
-        rows = np.arange(c.shape[0])
-        multipliers: np.ndarray | None = None
-        outside = -math.inf  # bound on the plans that use a fixed candidate
-        if self.reduced_cost_fixing and c.nnz <= FIXING_NNZ_LIMIT:
-            left = self.time_limit - (time.perf_counter() - t0)
-            lp = _mclp.solve_lp(c, w, cs, self.k, self.budget, max(LP_TIME_SHARE * left, 0.05))
-            if lp is not None:
-                details.update(lp_status=lp.status, lp_seconds=lp.seconds)
-            if lp is not None and lp.status == "optimal":
-                fix = _mclp.fix_columns(c, w, cs, self.k, self.budget, lp, start_obj, target)
-                bound = min(bound, fix.bound)
-                outside = start_obj + target.slack
-                columns, rows, multipliers = fix.columns, fix.rows, fix.u
-                details.update(
-                    lp_bound=fix.bound,
-                    fixed=int(c.shape[1] - columns.size),
-                    fixed_shape=(int(rows.size), int(columns.size)),
-                )
-                if columns.size == 0:  # no plan beats the incumbent
-                    details["proved_by"] = "LP bound"
-                    bound = min(bound, outside)
-                    return self._finish(
-                        red, start, bound, "optimal", "", details, t0, t_built, by_ratio
-                    )
-        sub = c if columns.size == c.shape[1] else sp.csc_array(c[:, columns][rows])
-        sub_w = w[rows]
+    def _seconds_left(self, state: _ExactState) -> float:
+        return self.time_limit - (time.perf_counter() - state.t0)
 
-        # Stage 3: Lagrangian branch-and-bound (cardinality constraint only).
-        best, best_obj = start, start_obj
-        if (
+    def _warm_start(self, state: _ExactState) -> PlanResult | None:
+        """Stage 1: greedy-with-swaps as incumbent; the plan if its own bound proves it."""
+        if not self.warm_start:
+            return None
+        red = state.red
+        g = _greedy_plan(red, self.k, self.budget, True, 1000, 8)
+        state.start, state.start_obj, state.bound = list(g["order"]), g["objective"], g["bound"]
+        state.best, state.best_obj = state.start, state.start_obj
+        state.details["greedy_swaps_objective"] = state.start_obj
+        if state.start_obj < state.bound - state.tol:
+            return None
+        state.details["proved_by"] = "greedy bound"
+        return self._result(
+            red,
+            g["order"],
+            g["gains"],
+            "optimal",
+            state.bound,
+            state.t0,
+            state.t_built,
+            "greedy-with-swaps meets its own upper bound",
+            state.details,
+        )
+
+    def _fix_by_reduced_cost(self, state: _ExactState) -> PlanResult | None:
+        """Stage 2: LP relaxation, Lagrangian bound, reduced-cost fixing.
+
+        Narrows ``state.columns``/``state.rows`` to what may still beat the
+        incumbent; the plan if nothing can.
+        """
+        c, w, cs = state.red.coverage, state.red.weights, state.red.costs
+        if not self.reduced_cost_fixing or c.nnz > FIXING_NNZ_LIMIT:
+            return None
+        lp_seconds = max(LP_TIME_SHARE * self._seconds_left(state), 0.05)
+        lp = _mclp.solve_lp(c, w, cs, self.k, self.budget, lp_seconds)
+        if lp is None:
+            return None
+        state.details.update(lp_status=lp.status, lp_seconds=lp.seconds)
+        if lp.status != "optimal":
+            return None
+        fix = _mclp.fix_columns(c, w, cs, self.k, self.budget, lp, state.start_obj, state.target)
+        state.bound = min(state.bound, fix.bound)
+        state.outside = state.start_obj + state.target.slack
+        state.columns, state.rows, state.multipliers = fix.columns, fix.rows, fix.u
+        state.details.update(
+            lp_bound=fix.bound,
+            fixed=int(c.shape[1] - state.columns.size),
+            fixed_shape=(int(state.rows.size), int(state.columns.size)),
+        )
+        if state.columns.size:
+            return None
+        state.details["proved_by"] = "LP bound"  # no plan beats the incumbent
+        state.bound = min(state.bound, state.outside)
+        return self._finish(state, state.start, "optimal", "")
+
+    def _branch_and_bound(self, state: _ExactState) -> PlanResult | None:
+        """Stage 3: Lagrangian branch-and-bound (cardinality constraint only)."""
+        if not (
             self.branch_and_bound
             and self.budget is None
             and self.k is not None
-            and multipliers is not None
-            and columns.size <= BNB_COLUMN_LIMIT
+            and state.multipliers is not None
+            and state.columns.size <= BNB_COLUMN_LIMIT
         ):
-            left = self.time_limit - (time.perf_counter() - t0)
-            limit = max(min(BNB_TIME_SHARE * left, BNB_MAX_SECONDS), 0.01)
-            bb = _mclp.branch_and_bound(sub, sub_w, self.k, multipliers, start_obj, target, limit)
-            details.update(bnb_status=bb.status, bnb_nodes=bb.nodes, bnb_seconds=bb.seconds)
-            if bb.selected is not None:
-                best = [int(j) for j in columns[bb.selected]]
-                best_obj = _mclp.covered_weight(c, w, best)
-                details["bnb_objective"] = best_obj
-            bound = min(bound, max(bb.bound, outside))
-            if bb.status == "optimal":
-                details["proved_by"] = "branch-and-bound"
-                return self._finish(red, best, bound, "optimal", "", details, t0, t_built, by_ratio)
+            return None
+        limit = max(BNB_TIME_SHARE * self._seconds_left(state), 0.01)
+        sub, sub_w = state.fixed_instance()
+        bb = _mclp.branch_and_bound(
+            sub,
+            sub_w,
+            self.k,
+            state.multipliers,
+            state.start_obj,
+            state.target,
+            limit,
+            max_nodes=BNB_MAX_NODES,
+        )
+        state.details.update(bnb_status=bb.status, bnb_nodes=bb.nodes, bnb_seconds=bb.seconds)
+        if bb.selected is not None:
+            state.best = [int(j) for j in state.columns[bb.selected]]
+            state.best_obj = _mclp.covered_weight(state.red.coverage, state.red.weights, state.best)
+            state.details["bnb_objective"] = state.best_obj
+        state.bound = min(state.bound, max(bb.bound, state.outside))
+        if bb.status != "optimal":
+            return None
+        state.details["proved_by"] = "branch-and-bound"
+        return self._finish(state, state.best, "optimal", "")
 
-        # Stage 4: HiGHS on the fixed instance.
+    def _highs(self, state: _ExactState) -> PlanResult:
+        """Stage 4: HiGHS on the fixed instance, never returning worse than the incumbent."""
+        c, w, cs = state.red.coverage, state.red.weights, state.red.costs
+        columns, details = state.columns, state.details
+        sub, sub_w = state.fixed_instance()
         presolve = self.presolve
         if presolve is None:
             presolve = sub.nnz <= PRESOLVE_NNZ_LIMIT
         details["presolve"] = presolve
         position = np.full(c.shape[1], -1, dtype=np.int64)
         position[columns] = np.arange(columns.size)
-        sub_start = [int(position[j]) for j in best if position[j] >= 0]
-        left = self.time_limit - (time.perf_counter() - t0)
+        sub_start = [int(position[j]) for j in state.best if position[j] >= 0]
         mip = _mclp.solve_mip(
             sub,
             sub_w,
             cs[columns],
             self.k,
             self.budget,
-            max(left, 0.05),
+            max(self._seconds_left(state), 0.05),
             sub_start or None,
             presolve,
             self.mip_rel_gap,
         )
         details.update(mip_status=mip.status, nodes=mip.nodes, mip_seconds=mip.seconds)
-        bound = min(bound, max(mip.bound, outside))
+        state.bound = min(state.bound, max(mip.bound, state.outside))
         mip_set: list[int] | None = None
         mip_obj = -math.inf
         if mip.selected is not None:
@@ -749,33 +913,91 @@ class ExactCoverage(_Model):
         status = "optimal" if mip.status == "optimal" else "time_limit"
         if status == "optimal":
             details["proved_by"] = "HiGHS"
-        if mip_set is not None and mip_obj >= best_obj - tol:
+        best = state.best
+        if mip_set is not None and mip_obj >= state.best_obj - state.tol:
             best = mip_set
             note = "" if status == "optimal" else f"MIP stopped at {self.time_limit:g} s"
         else:
             note = "MIP incumbent worse than greedy-with-swaps; returned the greedy plan"
-            if best_obj > start_obj:
+            if state.best_obj > state.start_obj:
                 note = "MIP incumbent worse than the branch-and-bound's; returned that plan"
-        return self._finish(red, best, bound, status, note, details, t0, t_built, by_ratio)
+        return self._finish(state, best, status, note)
 
     def _finish(
-        self,
-        red: ReducedProblem,
-        selected: list[int],
-        bound: float,
-        status: str,
-        note: str,
-        details: dict[str, Any],
-        t0: float,
-        t_built: float,
-        by_ratio: bool,
+        self, state: _ExactState, selected: list[int], status: str, note: str
     ) -> PlanResult:
         """Rank the chosen set and assemble the result (optimal if it meets the bound)."""
+        red, details = state.red, state.details
         c, w, cs = red.coverage, red.weights, red.costs
         if not selected:
             selected = _mclp.lazy_greedy(c, w, cs, self.k, self.budget).order
-        order, gains = _mclp.rank(c, w, cs, selected, by_ratio)
-        if float(np.sum(gains)) >= bound - _mclp.tolerance(w):
+        order, gains = _mclp.rank(c, w, cs, selected, self.budget is not None)
+        if float(np.sum(gains)) >= state.bound - _mclp.tolerance(w):
             status = "optimal"
             details.setdefault("proved_by", "bound")
-        return self._result(red, order, gains, status, bound, t0, t_built, note, details)
+        return self._result(
+            red, order, gains, status, state.bound, state.t0, state.t_built, note, details
+        )
+
+
+@dataclass
+class _ExactState:
+    """What the stages of :meth:`ExactCoverage.solve` learn and pass on.
+
+    Attributes
+    ----------
+    red
+        The reduced instance.
+    t0, t_built
+        When the solve started and when the reduction was done.
+    start, start_obj
+        The greedy-with-swaps incumbent and its weight (empty, 0 without a warm start).
+    best, best_obj
+        The best plan found so far (starts as the incumbent).
+    bound
+        Proved upper bound on the optimum.
+    columns, rows
+        Candidates and demand of the reduced instance still in play after fixing.
+    multipliers
+        The LP's Lagrange multipliers on ``rows`` (``None`` without fixing).
+    outside
+        Bound on every plan that uses a fixed candidate (``-inf`` before fixing).
+    details
+        The solver figures of :attr:`PlanResult.details`.
+    """
+
+    red: ReducedProblem
+    t0: float
+    t_built: float
+    start: list[int] = field(default_factory=list)
+    start_obj: float = 0.0
+    best: list[int] = field(default_factory=list)
+    best_obj: float = 0.0
+    bound: float = math.inf
+    columns: np.ndarray = field(init=False)
+    rows: np.ndarray = field(init=False)
+    multipliers: np.ndarray | None = None
+    outside: float = -math.inf
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bound = min(self.bound, self.red.coverable)
+        self.columns = np.arange(self.red.shape[1])
+        self.rows = np.arange(self.red.shape[0])
+
+    @property
+    def tol(self) -> float:
+        """Tolerance for comparing weights."""
+        return _mclp.tolerance(self.red.weights)
+
+    @property
+    def target(self) -> _mclp.Target:
+        """How much a plan must beat the incumbent by to count as better."""
+        return _mclp.improvement_target(self.red.weights)
+
+    def fixed_instance(self) -> tuple[sp.csc_array, np.ndarray]:
+        """Return the reduced instance restricted to the columns and rows still in play."""
+        c = self.red.coverage
+        if self.columns.size == c.shape[1]:
+            return c, self.red.weights[self.rows]
+        return sp.csc_array(c[:, self.columns][self.rows]), self.red.weights[self.rows]

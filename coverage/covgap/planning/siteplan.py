@@ -97,6 +97,10 @@ class SitePlan:
         Best-server signal of the planned sites alone, when computed.
     operator
         The operator planned for, or ``None`` (any signal counts).
+    saturation
+        Sites after which no further site gains a household
+        (:func:`~covgap.planning.plan.saturating_k`): a larger ``k`` was
+        solved as this one, and :meth:`curve` stops there.
     """
 
     plan: gpd.GeoDataFrame
@@ -114,6 +118,7 @@ class SitePlan:
     notes: list[str] = field(default_factory=list)
     analysis: Analysis | None = field(default=None, repr=False, compare=False)
     operator: str | None = None
+    saturation: int | None = None
     _curve: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> list[dict[str, Any]]:
@@ -134,9 +139,29 @@ class SitePlan:
                     "cost_usd": round(rec["cost_usd"]),
                     "power": rec["power"],
                     "backhaul": rec["backhaul"],
+                    "dem_cuts_radius": bool(rec.get("dem_cuts_radius", False)),
                 }
             )
         return rows
+
+    def sites_note(self) -> str:
+        """Say why the plan has fewer sites than requested, or ``""`` if it has them all.
+
+        E.g. ``"9 of 100000 requested: no further site gains a household"``.
+        """
+        if self.k is None or len(self.plan) >= self.k:
+            return ""
+        head = f"{len(self.plan)} of {self.k} requested"
+        if self.problem.n_candidates == 0 or self.saturation == 0:
+            return f"{head}: no candidate site gains a household"
+        from covgap.planning.plan import reduce_problem
+
+        coverable = reduce_problem(self.problem).coverable
+        if self.result.objective >= coverable - 1e-9 * max(1.0, coverable):
+            return f"{head}: no further site gains a household"
+        if self.budget_vnd is not None:
+            return f"{head}: the budget buys no further useful site"
+        return f"{head}: the solver stopped ({self.result.status})"
 
     def _repr_html_(self) -> str:
         from covgap.publish.notebook import plan_html
@@ -147,7 +172,8 @@ class SitePlan:
     def curve(self, k_max: int | None = None, *, exact: bool = True) -> pd.DataFrame:
         """Tabulate households covered against the number of sites (:func:`coverage_curve`).
 
-        The default curve (``k_max=None``, ``exact=True``) is computed once and kept.
+        The default curve (``k_max=None``, ``exact=True``) is computed once and
+        kept.  It stops at the saturating number of sites (:attr:`saturation`).
         """
         if k_max is None and exact:
             if self._curve is None:
@@ -239,6 +265,7 @@ class SitePlan:
             ("plan.operator", self.operator or "any", "-"),
             ("plan.status", self.result.status, "-"),
             ("plan.sites_k", self.k if self.k is not None else "", "sites"),
+            ("plan.sites_useful", len(self.plan), "sites"),
             ("plan.budget_vnd", self.budget_vnd if self.budget_vnd is not None else "", "VND"),
             ("plan.candidates", len(self.candidates), "candidate sites"),
             ("plan.demand_points", len(self.demand), "settlements of uncovered villages"),
@@ -270,6 +297,8 @@ class SitePlan:
             "gap": None if not np.isfinite(self.result.gap) else float(self.result.gap),
             "sites": len(self.plan),
             "k": self.k,
+            "saturating_k": self.saturation,
+            "sites_note": self.sites_note(),
             "budget_vnd": self.budget_vnd,
             "candidates": len(self.candidates),
             "households_gained": round(self.result.objective),
@@ -450,6 +479,7 @@ def _ranked_table(
                 if pd.notna(cand["height_m"])
                 else float(analysis.scenario.mast_height_m),
                 "distance_to_grid_m": float(cand["distance_to_grid_m"]),
+                "dem_cuts_radius": bool(cand.get("dem_cuts_radius", False)),
                 "geometry": cand.geometry,
             }
         )
@@ -471,6 +501,7 @@ def _ranked_table(
         "source",
         "height_m",
         "distance_to_grid_m",
+        "dem_cuts_radius",
         "geometry",
     ]
     plan = gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=candidates.crs)
@@ -520,7 +551,10 @@ def coverage_curve(
         A site plan (its coverage problem is reused).
     k_max
         Largest number of sites (default: the plan's ``k``, else its number
-        of sites, at least 1).
+        of sites, at least 1).  The curve stops earlier, at the saturating
+        number of sites (:func:`~covgap.planning.plan.saturating_k`, or the
+        plan's own number of sites if that is larger): beyond it no site gains
+        anything, so neither curve can rise.
     exact
         Also solve the exact optimum for each ``k``.
     time_limit
@@ -535,12 +569,13 @@ def coverage_curve(
         ``greedy_cost_vnd``, and with ``exact``: ``exact_households``,
         ``exact_cost_vnd``, ``exact_status``.
     """
-    from covgap.planning.plan import ExactCoverage, GreedyCoverage
+    from covgap.planning.plan import ExactCoverage, GreedyCoverage, saturating_k
     from covgap.progress import bar
 
     if k_max is None:
         k_max = plan.k if plan.k is not None else len(plan.plan)
-    k_max = max(int(k_max), 1)
+    saturation = plan.saturation if plan.saturation is not None else saturating_k(plan.problem)
+    k_max = max(min(int(k_max), max(saturation, len(plan.plan))), 1)
     greedy = GreedyCoverage(plan.problem, k=k_max).solve()
     costs = plan.problem.costs[greedy.selected] if len(greedy.selected) else np.zeros(0)
     rows = []
@@ -612,6 +647,12 @@ def plan_sites(
 ) -> SitePlan:
     """Rank new tower sites that bring the uncovered villages' households into coverage.
 
+    The work follows the plan, not the request: when no further site would
+    gain a household (or the useful candidates run out) before ``k`` sites,
+    the plan is solved for that saturating number of sites
+    (:func:`~covgap.planning.plan.saturating_k`), so any larger ``k`` gives
+    the same plan at the same cost; :meth:`SitePlan.sites_note` says so.
+
     Parameters
     ----------
     analysis
@@ -656,107 +697,33 @@ def plan_sites(
     ProblemInputError
         For an unknown method, or neither ``k`` nor a budget.
     """
-    from covgap.planning.candidates import dataset_candidates
-    from covgap.planning.costs import default_cost_settings, power_cost
-    from covgap.planning.electrification import electrification_priorities
-    from covgap.planning.plan import CoverageProblem, ExactCoverage, GreedyCoverage
+    from covgap.planning.costs import default_cost_settings
+    from covgap.planning.plan import saturating_k
     from covgap.progress import bar, resolve
 
-    if method not in METHODS:
-        raise ProblemInputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if k is None and budget_vnd is None:
-        raise ProblemInputError("give the number of sites, a budget, or both")
-    if analysis.terrain is None:
-        raise CoverageError("site planning needs the terrain model (a DEM and existing sites)")
+    _check_request(analysis, k, budget_vnd, method)
     costs = costs if costs is not None else default_cost_settings()
     executor = executor if executor is not None else analysis.executor
-    ds, gaps, scenario = analysis.dataset, analysis.gaps, analysis.scenario
     show = resolve(progress)
     stages = bar(total=5, desc="site plan", unit="stage", progress=show)
 
-    sites = ds.sites
-    if operator is None:
-        uncovered = set(gaps.uncovered)
-    else:
-        sites = _operator_sites(ds.sites, operator)
-        uncovered = _uncovered_by(analysis, sites, executor)
-    demand = ds.settlements[ds.settlements["village_code"].isin(uncovered)].copy()
-    demand = demand.sort_values(["village_code"], kind="stable").reset_index(drop=True)
-    demand["population"] = _settlement_population(demand, gaps.villages)
-    candidates = dataset_candidates(
-        ds, analysis.terrain, village_codes=sorted(uncovered), settings=candidate_settings,
-        scenario=scenario,
-    )  # fmt: skip
-    if operator is not None and "operator" in candidates:
-        reserved = candidates["operator"].notna() & (candidates["operator"] != operator)
-        candidates = candidates[~reserved]
-    candidates = candidates.reset_index(drop=True)
+    sites, uncovered = _planned_network(analysis, operator, executor)
+    demand = _demand_points(analysis, uncovered)
+    candidates = _candidate_sites(analysis, uncovered, candidate_settings, operator)
     log.info("%d candidates for %d demand points", len(candidates), len(demand))
-    stages.update(1)
-    stages.set_postfix_str("costs")
-    table = _candidate_costs(analysis, candidates, costs, sites)
-    candidates = pd.concat([candidates, table.reset_index(drop=True)], axis=1)
-    candidates = gpd.GeoDataFrame(candidates, geometry="geometry", crs=ds.crs)
-
-    stages.update(1)
-    stages.set_postfix_str("coverage")
-    if len(demand) and len(candidates):
-        coverage = _coverage_in_chunks(analysis, candidates, demand, show, executor)
-    else:
-        import scipy.sparse
-
-        coverage = scipy.sparse.csc_matrix((len(demand), len(candidates)), dtype=bool)
-    weights = demand["households"].to_numpy(float)
-    candidates["households_reachable"] = np.asarray(
-        coverage.T.astype(float) @ weights, dtype=float
-    ).ravel()
-    problem = CoverageProblem(
-        coverage=coverage,
-        weights=weights,
-        costs=candidates["total_vnd"].to_numpy(float),
-        candidate_ids=candidates["candidate_id"].astype(str).tolist(),
-        demand_ids=demand["village_code"].astype(str).tolist(),
-    )
-    stages.update(1)
-    stages.set_postfix_str("optimisation")
-    greedy = GreedyCoverage(problem, k=k, budget=budget_vnd, swaps=True).solve()
-    if method == "exact":
-        result = ExactCoverage(problem, k=k, budget=budget_vnd, time_limit=time_limit).solve()
-    else:
-        result = greedy
-    log.info(
-        "%s plan: %d sites, %.0f households (%s, gap %.3g)",
-        result.method,
-        len(result.selected),
-        result.objective,
-        result.status,
-        result.gap,
-    )
-    plan, covered = _ranked_table(analysis, candidates, demand, coverage, result, costs)
+    _next_stage(stages, "costs")
+    candidates = _with_costs(analysis, candidates, costs, sites)
+    _next_stage(stages, "coverage")
+    problem = _coverage_problem(analysis, candidates, demand, show, executor)
+    _next_stage(stages, "optimisation")
+    saturation = saturating_k(problem)
+    greedy, result = _optimise(problem, method, k, budget_vnd, saturation, time_limit)
+    plan, covered = _ranked_table(analysis, candidates, demand, problem.coverage, result, costs)
     demand["covered_after"] = covered
-    share, _ = _village_shares(demand, covered)
-    villages_after = {
-        code: ("covered" if share.get(code, 0.0) >= scenario.covered_share else "uncovered")
-        for code in sorted(uncovered)
-    }
-
-    electrification = electrification_priorities(
-        gaps.villages,
-        plan.rename(columns={"distance_to_grid_m": "distance_to_grid_m"}),
-        ds.grid,
-        cost_fn=lambda d: power_cost(d, costs).cost_vnd,
-        settlements_gdf=ds.settlements,
-        communes_gdf=ds.communes,
-    )
-
-    stages.update(1)
-    stages.set_postfix_str("signal of the plan")
-    after = None
-    if signal_after and len(plan):
-        from covgap.radio.signal import compute_signal
-
-        planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
-        after = compute_signal(analysis.terrain, planned, scenario, executor=executor)
+    villages_after = _villages_after(demand, uncovered, analysis.scenario.covered_share)
+    electrification = _electrification(analysis, plan, costs)
+    _next_stage(stages, "signal of the plan")
+    after = _signal_of(analysis, plan, executor) if signal_after and len(plan) else None
     stages.update(1)
     stages.close()
     return SitePlan(
@@ -774,4 +741,176 @@ def plan_sites(
         signal_after=after,
         analysis=analysis,
         operator=operator,
+        saturation=saturation,
+    )
+
+
+def _check_request(analysis: Analysis, k: int | None, budget: float | None, method: str) -> None:
+    """Reject an unknown method, a request without limits, or an analysis without terrain."""
+    if method not in METHODS:
+        raise ProblemInputError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if k is None and budget is None:
+        raise ProblemInputError("give the number of sites, a budget, or both")
+    if analysis.terrain is None:
+        raise CoverageError("site planning needs the terrain model (a DEM and existing sites)")
+
+
+def _next_stage(stages: Any, name: str) -> None:
+    stages.update(1)
+    stages.set_postfix_str(name)
+
+
+def _planned_network(
+    analysis: Analysis, operator: str | None, executor: Executor | None = None
+) -> tuple[gpd.GeoDataFrame, set[str]]:
+    """Return the existing sites planned around and the uncovered villages (the demand)."""
+    if operator is None:
+        return analysis.dataset.sites, set(analysis.gaps.uncovered)
+    sites = _operator_sites(analysis.dataset.sites, operator)
+    return sites, _uncovered_by(analysis, sites, executor)
+
+
+def _demand_points(analysis: Analysis, uncovered: set[str]) -> gpd.GeoDataFrame:
+    """Settlements of the uncovered villages, by village code, with their population."""
+    settlements = analysis.dataset.settlements
+    demand = settlements[settlements["village_code"].isin(uncovered)].copy()
+    demand = demand.sort_values(["village_code"], kind="stable").reset_index(drop=True)
+    demand["population"] = _settlement_population(demand, analysis.gaps.villages)
+    return demand
+
+
+def _candidate_sites(
+    analysis: Analysis,
+    uncovered: set[str],
+    settings: CandidateSettings | None,
+    operator: str | None,
+) -> gpd.GeoDataFrame:
+    """Candidates near the uncovered villages, without those reserved for another operator."""
+    from covgap.planning.candidates import dataset_candidates
+
+    candidates = dataset_candidates(
+        analysis.dataset, analysis.terrain, village_codes=sorted(uncovered), settings=settings,
+        scenario=analysis.scenario,
+    )  # fmt: skip
+    if operator is not None and "operator" in candidates:
+        reserved = candidates["operator"].notna() & (candidates["operator"] != operator)
+        candidates = candidates[~reserved]
+    candidates = candidates.reset_index(drop=True)
+    # Flagged, not warned about: the plan says which proposed sites are modelled
+    # only as far as the DEM reaches (their coverage, and so their gain, is a floor).
+    radius, terrain = analysis.scenario.radius_m, analysis.terrain
+    candidates["dem_cuts_radius"] = [
+        not terrain.covers(x, y, radius)
+        for x, y in zip(candidates.geometry.x, candidates.geometry.y, strict=True)
+    ]
+    return candidates
+
+
+def _with_costs(
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    costs: CostSettings,
+    sites: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    """Return the candidates with their power, backhaul and total cost columns."""
+    table = _candidate_costs(analysis, candidates, costs, sites)
+    joined = pd.concat([candidates, table.reset_index(drop=True)], axis=1)
+    return gpd.GeoDataFrame(joined, geometry="geometry", crs=analysis.dataset.crs)
+
+
+def _coverage_problem(
+    analysis: Analysis,
+    candidates: gpd.GeoDataFrame,
+    demand: gpd.GeoDataFrame,
+    progress: bool,
+    executor: Executor | None = None,
+) -> CoverageProblem:
+    """Which demand each candidate covers, as a problem; adds ``households_reachable``."""
+    from covgap.planning.plan import CoverageProblem
+
+    if len(demand) and len(candidates):
+        coverage = _coverage_in_chunks(analysis, candidates, demand, progress, executor)
+    else:
+        import scipy.sparse
+
+        coverage = scipy.sparse.csc_matrix((len(demand), len(candidates)), dtype=bool)
+    weights = demand["households"].to_numpy(float)
+    candidates["households_reachable"] = np.asarray(
+        coverage.T.astype(float) @ weights, dtype=float
+    ).ravel()
+    return CoverageProblem.from_geodataframes(demand, candidates, coverage)
+
+
+def _optimise(
+    problem: CoverageProblem,
+    method: str,
+    k: int | None,
+    budget: float | None,
+    saturation: int,
+    time_limit: float,
+) -> tuple[PlanResult, PlanResult]:
+    """Greedy-with-swaps (always, for comparison) and the chosen method's plan.
+
+    ``k`` is capped at the saturating number of sites without a budget (no
+    plan gains from more), and at the number of candidates with one.
+    """
+    from covgap.planning.plan import ExactCoverage, GreedyCoverage
+
+    if k is not None:
+        k = min(k, saturation if budget is None else problem.n_candidates)
+    greedy = GreedyCoverage(problem, k=k, budget=budget, swaps=True).solve()
+    if method == "exact":
+        result = ExactCoverage(problem, k=k, budget=budget, time_limit=time_limit).solve()
+    else:
+        result = greedy
+    log.info(
+        "%s plan: %d sites, %.0f households (%s, gap %.3g)",
+        result.method,
+        len(result.selected),
+        result.objective,
+        result.status,
+        result.gap,
+    )
+    return greedy, result
+
+
+def _villages_after(
+    demand: gpd.GeoDataFrame, uncovered: set[str], covered_share: float
+) -> dict[str, str]:
+    """Status of each uncovered village once the plan is built."""
+    share, _ = _village_shares(demand, demand["covered_after"].to_numpy(bool))
+    return {
+        code: ("covered" if share.get(code, 0.0) >= covered_share else "uncovered")
+        for code in sorted(uncovered)
+    }
+
+
+def _electrification(
+    analysis: Analysis, plan: gpd.GeoDataFrame, costs: CostSettings
+) -> pd.DataFrame:
+    """Unpowered villages ranked by the planned sites their grid connection unlocks."""
+    from covgap.planning.costs import power_cost
+    from covgap.planning.electrification import electrification_priorities
+
+    ds = analysis.dataset
+    return electrification_priorities(
+        analysis.gaps.villages,
+        plan,
+        ds.grid,
+        cost_fn=lambda d: power_cost(d, costs).cost_vnd,
+        settlements_gdf=ds.settlements,
+        communes_gdf=ds.communes,
+    )
+
+
+def _signal_of(
+    analysis: Analysis, plan: gpd.GeoDataFrame, executor: Executor | None = None
+) -> SignalResult:
+    """Best-server signal of the planned sites alone (for the map)."""
+    from covgap.radio.signal import compute_signal
+
+    planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
+    # sites whose radius the DEM cuts are flagged in the plan (dem_cuts_radius)
+    return compute_signal(
+        analysis.terrain, planned, analysis.scenario, warn_cut=False, executor=executor
     )

@@ -178,9 +178,23 @@ def window_half(radius_m: float, dx: float, dy: float, rows: int, cols: int) -> 
 
 @njit(inline="always", **_JIT)
 def _octant_frame(
-    octant: int, r0: int, c0: int, rows: int, cols: int, ocols: int, dx: float, dy: float
-) -> tuple[int, int, int, int, int, int, int, float, float]:
-    """Input base and strides, output strides, reaches and step lengths of one octant.
+    octant: int,
+    r0: int,
+    c0: int,
+    rows: int,
+    cols: int,
+    ocols: int,
+    dx: float,
+    dy: float,
+    radius_m: float,
+) -> tuple[int, int, int, int, int, int, float, int, float, float, float]:
+    """Return the set-up of one octant, shared by the kernels.
+
+    Returns ``(zbase, zs_maj, zs_min, os_maj, os_min, reach_min, step_min, n,
+    a2, b2, r_ray2)``: input base and strides, output strides, the minor
+    reach inside the grid, the minor step length, the last column ``n``
+    (inside the grid and the radius; < 1: nothing to sweep), the squared
+    major and minor steps, and the squared radius within which rays sample.
 
     Octants 0-3 sweep along columns and read the transposed elevation
     (:func:`layouts`), octants 4-7 sweep along rows and read the plain one:
@@ -202,7 +216,21 @@ def _octant_frame(
         reach_maj = rows - 1 - r0 if s_maj > 0 else r0
         reach_min = cols - 1 - c0 if s_min > 0 else c0
         step_maj, step_min = dy, dx
-    return zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min
+    n = min(int(radius_m / step_maj), reach_maj)
+    r_ray = radius_m + 3.0 * step_min + step_maj
+    return (
+        zbase,
+        zs_maj,
+        zs_min,
+        os_maj,
+        os_min,
+        reach_min,
+        step_min,
+        n,
+        step_maj * step_maj,
+        step_min * step_min,
+        r_ray * r_ray,
+    )
 
 
 @njit(**_JIT)
@@ -305,6 +333,131 @@ def _ray_reach(i: int, kk: int, reach_min: int, r_ray2: float, a2: float, b2: fl
     return k_end
 
 
+@njit(inline="always", **_JIT)
+def _site_frame(
+    zp: np.ndarray,
+    out: np.ndarray,
+    r0: int,
+    c0: int,
+    out_r0: int,
+    out_c0: int,
+    antenna_height: float,
+    radius_m: float,
+    dx: float,
+    dy: float,
+    curvature_coef: float,
+    oversample: int,
+) -> tuple[bool, int, int, int, tuple[int, float, float, float], int, int, int, int]:
+    """Return the set-up of one site, shared by the kernels.
+
+    Returns ``(ok, rows, cols, ocols, site, dens, n_max, kk_min, kk_max)``:
+    ``ok`` is false when the site is outside the grid or on nodata (the
+    caller marks its radius unknown); ``site = (obase, z0, curv, r2)`` is
+    the site's output index, antenna elevation, curvature factor and squared
+    radius, as :func:`_next_column` takes them; ``dens`` rays per cell where
+    cells are decided (``oversample`` rounded up to a power of two); ``n_max``
+    bounds the columns of an octant; the fan starts with ``kk_min`` rays and
+    never needs more than ``kk_max``.
+    """
+    rows = zp.shape[0] - 2
+    cols = zp.shape[1] - 2
+    ocols = out.shape[1]
+    ok = 0 <= r0 < rows and 0 <= c0 < cols and not math.isnan(zp[r0 + 1, c0 + 1])
+    z0 = np.float64(zp[r0 + 1, c0 + 1]) + antenna_height if ok else 0.0
+    obase = (r0 - out_r0) * ocols + (c0 - out_c0)
+    site = (obase, z0, curvature_coef / TWICE_EARTH_RADIUS_M, radius_m * radius_m)
+    dens = _power_of_two(oversample)
+    n_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1
+    kk_min = dens * _power_of_two(min(_MIN_RAYS, n_max))
+    kk_max = max(2 * dens * n_max, kk_min) + 2
+    return ok, rows, cols, ocols, site, dens, n_max, kk_min, kk_max
+
+
+@njit(inline="always", **_JIT)
+def _start_rays(kk: int, rays: tuple, unk: np.ndarray, starts: tuple) -> None:
+    """Set rays ``0..kk + 1`` to their start state: field ``f`` to ``starts[f]``, known."""
+    for k in range(kk + 2):
+        unk[k] = 0
+    for f in range(len(rays)):
+        a = rays[f]
+        v = starts[f]
+        for k in range(kk + 2):
+            a[k] = v
+
+
+@njit(inline="always", **_JIT)
+def _double_rays(kk: int, rays: tuple, unk: np.ndarray, mean_seed: bool) -> int:
+    """Double the fan of ``kk`` rays, shared by the kernels; return the new number of rays.
+
+    Ray ``k`` becomes ray ``2 k``, and a new ray ``2 k + 1`` is seeded from
+    its two neighbours: with ``mean_seed`` every field (``rays``: one array
+    per field, the horizon first) is their mean (viewshed), else it takes all
+    the fields of the neighbour with the higher horizon, the more obstructed
+    one (signal); it is unknown if either neighbour is. The kernels call it
+    only when a column needs more rays (a few times per octant), outside
+    :func:`_next_column`, so that the per-column path passes no ray arrays.
+    """
+    for k in range(kk, 0, -1):
+        for a in rays:
+            a[2 * k] = a[k]
+        unk[2 * k] = unk[k]
+    hz = rays[0]
+    for k in range(kk):
+        if mean_seed:
+            for a in rays:
+                a[2 * k + 1] = 0.5 * (a[2 * k] + a[2 * k + 2])
+        else:
+            src = 2 * k if hz[2 * k] >= hz[2 * k + 2] else 2 * k + 2
+            for a in rays:
+                a[2 * k + 1] = a[src]
+        unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
+    kk *= 2
+    for a in rays:  # read with weight 0 only
+        a[kk + 1] = _NEG if mean_seed else a[kk]
+    unk[kk + 1] = 0
+    return kk
+
+
+@njit(inline="always", **_JIT)
+def _next_column(
+    i: int,
+    kk: int,
+    zf: np.ndarray,
+    frame: tuple[int, int, int, int, int, int, float, int, float, float, float],
+    site: tuple[int, float, float, float],
+    col: np.ndarray,
+) -> tuple[bool, float, int, int, int, float, bool]:
+    """Set up column ``i`` of an octant swept with ``kk`` rays, shared by the kernels.
+
+    Fills ``col`` with the column as tangents from the antenna, curvature
+    included (:func:`_fill_column`), as far as the cells and the rays need
+    it, plus one weight-0 element. ``frame`` is :func:`_octant_frame`'s,
+    ``site`` :func:`_site_frame`'s. Returns ``(ok, inv_i, j_end, ocol,
+    k_end, step_k, nan_col)``: ``ok`` false when column ``i`` lies beyond
+    the radius (the octant is done); ``1 / i``; the last cell of the column
+    to decide; the output index of its cell 0; the last ray that samples it;
+    the minor step between rays on it (ray ``k`` crosses it at ``k *
+    step_k``: exact, ``kk`` is a power of two); whether it has nodata.
+    """
+    zbase, zs_maj, zs_min, os_maj, _, reach_min, step_min, _, a2, b2, r_ray2 = frame
+    obase, z0, curv, r2 = site
+    inv_i = 1.0 / i
+    dd = i * i * a2
+    rem = r2 - dd
+    if rem < 0.0:
+        return False, inv_i, 0, 0, 0, 0.0, False
+    j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
+    zcol = zbase + i * zs_maj
+    ocol = obase + i * os_maj
+    k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
+    step_k = i / kk  # ray k crosses column i at minor k * step_k (exact: kk = 2^m)
+    m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
+    # col[f] = (z - z0 - curv d^2) / i at the cell centres
+    nan_col = _fill_column(zf, zcol, zs_min, m, z0 + curv * dd, curv * b2, inv_i, col)
+    col[m + 1] = 0.0  # read with weight 0 only
+    return True, inv_i, j_end, ocol, k_end, step_k, nan_col
+
+
 @njit(**_JIT)
 def viewshed_one(
     zp: np.ndarray,
@@ -350,73 +503,38 @@ def viewshed_one(
     out_r0, out_c0
         Grid cell of the window's first element (0, 0 for a full grid).
     """
-    rows = zp.shape[0] - 2
-    cols = zp.shape[1] - 2
-    ocols = out.shape[1]
-    inside = 0 <= r0 < rows and 0 <= c0 < cols
-    if not inside or math.isnan(zp[r0 + 1, c0 + 1]):
+    ok, rows, cols, ocols, site, dens, n_max, kk_min, kk_max = _site_frame(
+        zp, out, r0, c0, out_r0, out_c0, observer_height, radius_m, dx, dy, curvature_coef,
+        oversample,
+    )  # fmt: skip
+    if not ok:
         _fill_radius(out, r0, c0, rows, cols, out_r0, out_c0, radius_m, dx, dy, UNKNOWN)
         return
     zflat = zp.reshape(-1)
     ztflat = zpt.reshape(-1)
     of = out.reshape(-1)
-    z0 = np.float64(zp[r0 + 1, c0 + 1]) + observer_height
-    curv = curvature_coef / TWICE_EARTH_RADIUS_M
-    r2 = radius_m * radius_m
-    obase = (r0 - out_r0) * ocols + (c0 - out_c0)
-    of[obase] = VISIBLE
-    dens = _power_of_two(oversample)
-    n_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1
-    kk_min = dens * _power_of_two(min(_MIN_RAYS, n_max))
-    kk_max = max(2 * dens * n_max, kk_min) + 2
+    of[site[0]] = VISIBLE
     hz = np.empty(kk_max + 1, np.float64)
     unk = np.empty(kk_max + 1, np.uint8)
+    rays = (hz,)
     col = np.empty(n_max + 2, np.float64)
     for octant in range(8):
-        zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = (
-            _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy)
-        )
+        frame = _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy, radius_m)
+        os_min, n = frame[4], frame[7]
         zf = zflat if octant >= 4 else ztflat
-        n = min(int(radius_m / step_maj), reach_maj)
         if n < 1:
             continue
-        a2 = step_maj * step_maj
-        b2 = step_min * step_min
-        r_ray = radius_m + 3.0 * step_min + step_maj
-        r_ray2 = r_ray * r_ray
         kk = kk_min
-        for k in range(kk + 2):
-            hz[k] = _NEG
-            unk[k] = 0
+        _start_rays(kk, rays, unk, (_NEG,))
         any_unk = False
         for i in range(1, n + 1):
-            if kk < dens * i:  # double the rays, seeding the new ones
-                for k in range(kk, -1, -1):
-                    hz[2 * k] = hz[k]
-                    unk[2 * k] = unk[k]
-                for k in range(kk):
-                    hz[2 * k + 1] = 0.5 * (hz[2 * k] + hz[2 * k + 2])
-                    unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
-                kk *= 2
-                hz[kk + 1] = _NEG  # read with weight 0 only
-                unk[kk + 1] = 0
-            inv_i = 1.0 / i
-            dd = i * i * a2
-            rem = r2 - dd
-            if rem < 0.0:
+            if kk < dens * i:  # new rays take their neighbours' mean horizon
+                kk = _double_rays(kk, rays, unk, True)
+            ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
+                i, kk, zf, frame, site, col
+            )
+            if not ok:
                 break
-            j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
-            zcol = zbase + i * zs_maj
-            ocol = obase + i * os_maj
-            # column i as tangents from the antenna, curvature included:
-            # col[f] = (z - z0 - curv d^2) / i at the cell centres
-            k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
-            step_k = i / kk  # ray k crosses column i at minor k * step_k (exact: kk = 2^m)
-            m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
-            cz = z0 + curv * dd
-            cbf = curv * b2
-            nan_col = _fill_column(zf, zcol, zs_min, m, cz, cbf, inv_i, col)
-            col[m + 1] = 0.0  # read with weight 0 only
             # 1. decide the cells of column i against the horizon of columns < i
             u_step = kk * inv_i
             tgt = target_height * inv_i
@@ -648,26 +766,6 @@ def _side_edges(
     return j_t + _j_lookup(nu_q)
 
 
-@njit(inline="always", **_JIT)
-def _copy_ray(
-    hz: np.ndarray,
-    s_pi: np.ndarray,
-    s_ph: np.ndarray,
-    s_jt: np.ndarray,
-    s_qi: np.ndarray,
-    s_qh: np.ndarray,
-    src: int,
-    dst: int,
-) -> None:
-    """Copy the state of ray ``src`` to ray ``dst`` (signal kernel)."""
-    hz[dst] = hz[src]
-    s_pi[dst] = s_pi[src]
-    s_ph[dst] = s_ph[src]
-    s_jt[dst] = s_jt[src]
-    s_qi[dst] = s_qi[src]
-    s_qh[dst] = s_qh[src]
-
-
 @njit(**_JIT)
 def signal_one(
     zp: np.ndarray,
@@ -715,28 +813,21 @@ def signal_one(
         radius receives the signal, or NaN where it is unknown (nodata on the
         path, or the site on nodata).
     """
-    rows = zp.shape[0] - 2
-    cols = zp.shape[1] - 2
-    ocols = out.shape[1]
-    inside = 0 <= r0 < rows and 0 <= c0 < cols
-    if not inside or math.isnan(zp[r0 + 1, c0 + 1]):
+    ok, rows, cols, ocols, site, dens, n_max, kk_min, kk_max = _site_frame(
+        zp, out, r0, c0, out_r0, out_c0, mast_height, radius_m, dx, dy, curvature_coef, 1
+    )
+    if not ok:
         _fill_radius(out, r0, c0, rows, cols, out_r0, out_c0, radius_m, dx, dy, np.nan)
         return
     zflat = zp.reshape(-1)
     ztflat = zpt.reshape(-1)
     of = out.reshape(-1)
-    z0 = np.float64(zp[r0 + 1, c0 + 1]) + mast_height
-    curv = curvature_coef / TWICE_EARTH_RADIUS_M
-    r2 = radius_m * radius_m
+    r2 = site[3]
     lam2 = 2.0 / wavelength_m
     inv_loss_step = 1.0 / loss_step_m
     n_loss = loss_table.shape[0] - 2
     sqrt_lam2 = math.sqrt(lam2)
-    obase = (r0 - out_r0) * ocols + (c0 - out_c0)
-    of[obase] = eirp_dbm - loss_table[0]
-    n_max = min(int(radius_m / min(dx, dy)), max(rows, cols)) + 1
-    kk_min = _power_of_two(min(_MIN_RAYS, n_max))
-    kk_max = max(2 * n_max, kk_min) + 2
+    of[site[0]] = eirp_dbm - loss_table[0]
     unk = np.empty(kk_max + 1, np.uint8)
     # per ray, one array per field (contiguous, so that the ray step can be
     # vectorised): horizon tangent, principal edge p (major position, height
@@ -748,6 +839,7 @@ def signal_one(
     s_jt = np.empty(kk_max + 2, np.float64)
     s_qi = np.empty(kk_max + 2, np.float64)
     s_qh = np.empty(kk_max + 2, np.float64)
+    rays = (hz, s_pi, s_ph, s_jt, s_qi, s_qh)
     new_k = np.empty(kk_max + 2, np.int64)  # rays that found a new principal edge
     flag = np.empty(kk_max + 2, np.uint8)
     tb = np.empty(kk_max + 2, np.float64)  # the rays' samples of a column
@@ -774,15 +866,11 @@ def signal_one(
     med = np.empty((n_fam, n_tab + 1, n_tab + 1), np.float32)
     filled = np.zeros(n_fam, np.int64)  # columns filled so far, per family
     for octant in range(8):
-        zbase, zs_maj, zs_min, os_maj, os_min, reach_maj, reach_min, step_maj, step_min = (
-            _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy)
-        )
+        frame = _octant_frame(octant, r0, c0, rows, cols, ocols, dx, dy, radius_m)
+        os_min, step_min, n, a2, b2 = frame[4], frame[6], frame[7], frame[8], frame[9]
         zf = zflat if octant >= 4 else ztflat
-        n = min(int(radius_m / step_maj), reach_maj)
         if n < 1:
             continue
-        a2 = step_maj * step_maj
-        b2 = step_min * step_min
         fam = 0 if n_fam == 1 or octant < 4 else 1
         for i in range(filled[fam] + 1, n + 1):
             rem = r2 - i * i * a2
@@ -796,48 +884,21 @@ def signal_one(
                 dist[fam, i, j] = d
                 med[fam, i, j] = loss_table[qi] + (x - qi) * (loss_table[qi + 1] - loss_table[qi])
             filled[fam] = i
-        r_ray = radius_m + 3.0 * step_min + step_maj
-        r_ray2 = r_ray * r_ray
         kk = kk_min
-        for k in range(kk + 2):
-            unk[k] = 0
-            hz[k] = _NEG
-            s_pi[k] = 0.0
-            s_ph[k] = 0.0
-            s_jt[k] = 0.0
-            s_qi[k] = 0.0
-            s_qh[k] = _NEG
+        # no horizon, no principal edge, no J, no receiver-side edge ("no q")
+        _start_rays(kk, rays, unk, (_NEG, 0.0, 0.0, 0.0, 0.0, _NEG))
         any_unk = False
         blocked = octant < 4  # columns of the octant are rows apart in the output
         nb = 0  # columns in the block
         for i in range(1, n + 1):
-            if kk < i:  # double the rays; a new ray takes its more obstructed neighbour's state
-                for k in range(kk, 0, -1):
-                    _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, k, 2 * k)
-                    unk[2 * k] = unk[k]
-                for k in range(kk):
-                    src = 2 * k if hz[2 * k] >= hz[2 * k + 2] else 2 * k + 2
-                    _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, src, 2 * k + 1)
-                    unk[2 * k + 1] = unk[2 * k] | unk[2 * k + 2]
-                kk *= 2
-                _copy_ray(hz, s_pi, s_ph, s_jt, s_qi, s_qh, kk, kk + 1)  # read with weight 0
-                unk[kk + 1] = 0
-            fi = np.float64(i)
-            inv_i = 1.0 / i
-            dd = i * i * a2
-            rem = r2 - dd
-            if rem < 0.0:
+            if kk < dens * i:  # a new ray takes its more obstructed neighbour's state
+                kk = _double_rays(kk, rays, unk, False)
+            ok, inv_i, j_end, ocol, k_end, step_k, nan_col = _next_column(
+                i, kk, zf, frame, site, col
+            )
+            if not ok:
                 break
-            j_end = min(i, reach_min, int(math.sqrt(rem) / step_min))
-            zcol = zbase + i * zs_maj
-            ocol = obase + i * os_maj
-            k_end = _ray_reach(i, kk, reach_min, r_ray2, a2, b2)
-            step_k = i / kk
-            m = max(j_end, min(i, reach_min, int(k_end * step_k) + 1))
-            cz = z0 + curv * dd
-            cbf = curv * b2
-            nan_col = _fill_column(zf, zcol, zs_min, m, cz, cbf, inv_i, col)
-            col[m + 1] = 0.0  # read with weight 0 only
+            fi = np.float64(i)
             # 1. the cells of column i, against the edges of the nearest ray
             u_step = kk * inv_i
             tgt = receiver_height * inv_i

@@ -601,6 +601,7 @@ def compute_signal(
     keep_per_site: bool = False,
     chunk_sites: int = CHUNK_SITES,
     on_progress: Callable[[int], None] | None = None,
+    warn_cut: bool = True,
     executor: Executor | None = None,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
@@ -632,6 +633,9 @@ def compute_signal(
         Sites computed per kernel call (one batch).
     on_progress
         Called with the number of sites just finished (for a progress bar).
+    warn_cut
+        Log a warning naming the sites whose radius the DEM cuts (``False``
+        where the caller flags them itself, as the site plan does).
     executor
         Where the batches run: ``None`` for this process, one batch at a
         time (:func:`batch_signal`); or a :class:`covgap.executor.DaskExecutor`,
@@ -655,6 +659,7 @@ def compute_signal(
         terrain,
         [(sid, x, y) for sid, x, y in zip(site_ids, table["x"], table["y"], strict=True)],
         scenario.radius_m,
+        log=warn_cut,
     )
     xy = np.column_stack([table["x"], table["y"]])
     extras = _site_extras(sites)
