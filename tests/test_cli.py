@@ -33,6 +33,8 @@ def test_run_writes_map_lists_and_summary(
     assert summary["unmatched_rows"] == []
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert "leaflet" in html.lower()
+    size = (out / "test_dataset.html").stat().st_size / 1e6
+    assert f"map: {out / 'test_dataset.html'} ({size:.2f} MB)" in printed  # what a phone downloads
     uncovered = (out / "uncovered.csv").read_bytes()
     assert uncovered.startswith(b"\xef\xbb\xbf")
     assert uncovered.decode("utf-8-sig").count("\r\n") == 1 + 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
@@ -15,18 +16,33 @@ import pandas as pd
 import pytest
 from affine import Affine
 from pyproj import CRS
-from shapely.geometry import LineString, Point, box
+from shapely.geometry import LineString, Point, Polygon, box
 
 from covgap.publish.assets import covgap_js, leaflet_css, leaflet_js
 from covgap.publish.labels import LABELS, LANGUAGES, label, labels_for
 from covgap.publish.overlay import (
+    MAX_RASTER_PIXELS,
+    MAX_ZOOM,
     MercatorImage,
     RgbaImage,
+    classify_signal,
+    colour_signal,
+    ground_m_per_pixel,
     hillshade,
     hillshade_image,
+    jpeg_bytes,
     png_bytes,
+    signal_palette,
+    to_mercator,
+    view_cell_m,
 )
-from covgap.publish.webmap import build_map, json_for_script, technology, write_map
+from covgap.publish.webmap import (
+    build_map,
+    json_for_script,
+    raster_blocks,
+    technology,
+    write_map,
+)
 
 INJECTION = "<img src=x onerror=alert(1)>"
 X0, Y0 = 330_000.0, 2_427_000.0
@@ -171,7 +187,7 @@ def test_layers_popups_and_legends(layers: dict[str, gpd.GeoDataFrame]) -> None:
     assert site["Nguồn điện"] == "Điện mặt trời" and site["Truyền dẫn"] == "Vi ba"
     assert site["Tổng chi phí (VNĐ)"] == "1.970.000.000"
     assert by_id["towers"]["items"][0]["tech"] == "2G/4G"
-    assert by_id["signal"]["image"].startswith("data:image/png;base64,")
+    assert by_id["signal"]["raster"] == "signal" and "image" not in by_id["signal"]
 
 
 def test_english_labels_and_numbers(layers: dict[str, gpd.GeoDataFrame]) -> None:
@@ -282,15 +298,180 @@ def test_hillshade_lights_slopes_facing_the_sun() -> None:
     assert np.allclose(from_east[5:15, 5:15], 0.0, atol=1e-6)
 
 
-def test_hillshade_image_is_bounded_and_transparent_outside() -> None:
+def test_hillshade_image_is_grey_bounded_and_light_outside() -> None:
     rows, cols = np.mgrid[0:300, 0:200]
     dem = (800.0 + 2.0 * cols + np.sin(rows / 10.0) * 50).astype("float32")
     dem[:10, :10] = np.nan
     transform = Affine(30.0, 0.0, 326_400.0, 0.0, -30.0, 2_431_500.0)
-    picture = hillshade_image(dem, transform, CRS.from_epsg(32648), max_pixels=100)
-    assert picture.rgba.dtype == np.uint8 and picture.rgba.shape[2] == 4
-    assert 90 <= max(picture.rgba.shape[:2]) <= 110  # about max_pixels (grid convergence)
-    assert picture.rgba[0, 0, 3] == 0  # the nodata corner stays transparent
-    assert (picture.rgba[picture.rgba.shape[0] // 2, :, 3] == 255).any()
+    picture = hillshade_image(dem, transform, CRS.from_epsg(32648), max_pixels=10_000)
+    assert picture.grey.dtype == np.uint8 and picture.grey.ndim == 2
+    assert 9_000 <= picture.grey.size <= 10_000  # capped at max_pixels
+    assert picture.grey[0, 0] == 232  # outside the DEM: the light no-data grey
+    middle = picture.grey[picture.grey.shape[0] // 2]
+    assert middle.min() < middle.max()  # shaded, not flat
     (south, west), (north, east) = picture.bounds
     assert 21.8 < south < north < 22.1 and 103.2 < west < east < 103.5
+    # cell_m coarsens the picture; it is never finer than the DEM
+    coarse = hillshade_image(dem, transform, CRS.from_epsg(32648), cell_m=300.0)
+    fine = hillshade_image(dem, transform, CRS.from_epsg(32648), cell_m=1.0)
+    assert coarse.grey.size < fine.grey.size <= 1.2 * dem.size
+
+
+# ---- weight: images encoded for what they show, shapes simplified (issue 16) ----
+
+
+def test_signal_classes_are_a_palette_png() -> None:
+    from PIL import Image
+
+    rsrp = np.array([[-85.0, -95.0, -105.0], [-115.0, -125.0, np.nan]], dtype=np.float32)
+    index = classify_signal(rsrp)
+    assert index.tolist() == [[1, 2, 3], [4, 0, 0]]
+    data = png_bytes(index, signal_palette())
+    image = Image.open(io.BytesIO(data))
+    assert image.mode == "P" and image.size == (3, 2)
+    assert np.asarray(image).tolist() == index.tolist()  # one index a pixel
+    assert (np.asarray(image.convert("RGBA")) == colour_signal(rsrp)).all()
+    assert np.asarray(image.convert("RGBA"))[1, 2, 3] == 0  # no class: transparent
+    with pytest.raises(ValueError, match="beyond the palette"):
+        png_bytes(np.array([[7]], dtype=np.uint8), signal_palette())
+
+
+def test_hillshade_jpeg_is_grey_small_and_the_same_bytes_every_run() -> None:
+    from PIL import Image
+
+    grey = (np.add.outer(np.arange(200), np.arange(300) * 3) % 251).astype(np.uint8)
+    data = jpeg_bytes(grey)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG" and image.mode == "L" and image.size == (300, 200)
+    assert b"Exif" not in data and b"ICC_PROFILE" not in data  # no metadata
+    assert np.abs(np.asarray(image, dtype=float) - grey).mean() < 8  # quality 80
+    assert jpeg_bytes(grey.copy()) == data
+
+
+def test_raster_cells_follow_the_zoom_the_map_opens_at() -> None:
+    z0 = 2 * np.pi * 6_378_137.0 / 256
+    demo = [[21.796643, 103.250413], [22.132712, 103.507828]]  # the demo's communes
+    # 40 km north-south opens at zoom 11 in a 1280 x 800 window: pixels of zoom 12
+    assert view_cell_m(demo) == pytest.approx(z0 / 2**12)
+    assert view_cell_m(demo, screen=(390, 844)) == pytest.approx(z0 / 2**12)
+    province = [[21.3, 102.2], [22.6, 103.6]]  # about 150 km: zoom 9, pixels of zoom 10
+    assert view_cell_m(province) == pytest.approx(z0 / 2**10)
+    tiny = [[21.9, 103.3], [21.9001, 103.3001]]
+    assert view_cell_m(tiny) == pytest.approx(z0 / 2**MAX_ZOOM)  # never beyond the max zoom
+    assert ground_m_per_pixel(MAX_ZOOM, 60.0) == pytest.approx(z0 / 2**MAX_ZOOM / 2)
+
+
+def test_to_mercator_caps_the_pixel_count() -> None:
+    data = np.full((1000, 1000), -95.0, dtype=np.float32)  # 30 km x 30 km
+    transform = Affine(30.0, 0.0, X0, 0.0, -30.0, Y0)
+    image = to_mercator(data, transform, CRS.from_epsg(32648), cell_m=10.0, max_pixels=40_000)
+    assert 36_000 <= image.data.size <= 40_000
+    free = to_mercator(data, transform, CRS.from_epsg(32648), cell_m=300.0)
+    assert free.data.size < 40_000 and MAX_RASTER_PIXELS > 1_000_000
+
+
+def test_shapes_are_simplified_below_a_pixel_and_rounded(
+    layers: dict[str, gpd.GeoDataFrame],
+) -> None:
+    # a commune outline with 8,000 vertices: edges sampled every metre with 2 cm of
+    # noise, and one 30 m bump that is visible on screen and must stay
+    rng = np.random.default_rng(16)
+    t = np.arange(0.0, 2000.0, 1.0)
+    xs = np.concatenate([t, np.full_like(t, 2000.0), 2000.0 - t, np.zeros_like(t)])
+    ys = np.concatenate([np.zeros_like(t), t, np.full_like(t, 2000.0), 2000.0 - t])
+    ys[4000 + 1000] += 30.0  # the bump, on the north edge
+    xs, ys = xs + rng.normal(0, 0.02, xs.size), ys + rng.normal(0, 0.02, ys.size)
+    outline = Polygon(np.column_stack([X0 + xs, Y0 + ys]))
+    communes = gpd.GeoDataFrame({"commune_name": ["Xã Răng Cưa"]}, geometry=[outline], crs=UTM)
+    text = build_map(layers["villages"], communes).render()
+    shape = next(x for x in _data(text)["layers"] if x["id"] == "communes")["items"][0]["shape"]
+    ring = shape["coordinates"][0]
+    assert len(ring) < 40  # from 8,000
+    assert not re.search(r"\.\d{7,}", json.dumps(shape))  # 6 decimals at most
+    back = gpd.GeoSeries([Polygon(ring)], crs=4326).to_crs(UTM).iloc[0]
+    pixel = ground_m_per_pixel(MAX_ZOOM, 22.0)
+    assert back.hausdorff_distance(outline) < pixel  # no visible change at any zoom
+    assert max(y for _, y in back.exterior.coords) > Y0 + 2025  # the bump is kept
+
+
+def test_images_follow_the_script_as_plain_blocks(layers: dict[str, gpd.GeoDataFrame]) -> None:
+    text = _build(layers, offline=True)
+    data_block = text[
+        text.index('id="covgap-data"') : text.index("</script>", text.index('id="covgap-data"'))
+    ]
+    assert "data:image" not in data_block  # the JSON carries no image
+    script_end = text.index("})();", text.index("var map_covgap = L.map("))
+    for raster in ("signal", "after", "basemap_hillshade"):
+        block = text.index(
+            f'<script type="text/plain" class="covgap-raster-data" id="covgap-raster-{raster}">'
+        )
+        assert block > script_end
+    assert 'id="covgap-raster-signal">data:image/png;base64,' in text
+    with pytest.raises(ValueError, match="base64 data URI"):
+        raster_blocks({"signal": "data:image/png;base64,AAAA</script><script>alert(1)"})
+    with pytest.raises(ValueError, match="plain id"):
+        raster_blocks({'x" onload="alert(1)': "data:image/png;base64,AAAA"})
+
+
+def _province(n_side: int = 32) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """About 1,000 villages in 128 communes over 160 km x 160 km, with wiggly outlines."""
+    step = 160_000.0 / n_side
+    cells = [
+        box(X0 + i * step, Y0 + j * step, X0 + (i + 1) * step, Y0 + (j + 1) * step)
+        for i in range(n_side)
+        for j in range(n_side)
+    ]
+    n = len(cells)
+    villages = gpd.GeoDataFrame(
+        {
+            "village_code": [f"V{k:04d}" for k in range(n)],
+            "village_name": [f"Bản Thử Nghiệm {k}" for k in range(n)],
+            "commune_name": [f"Xã Số {k // 16}" for k in range(n)],
+            "households": np.linspace(20, 400, n),
+            "population": np.linspace(100, 2000, n),
+            "mobile_signal": pd.array([k % 3 > 0 for k in range(n)], dtype="boolean"),
+            "grid_power": pd.array([k % 5 > 0 for k in range(n)], dtype="boolean"),
+            "coverage_status": ["covered" if k % 3 else "uncovered" for k in range(n)],
+            "power_status": ["powered" if k % 5 else "unpowered" for k in range(n)],
+        },
+        geometry=[c.segmentize(250.0) for c in cells],
+        crs=UTM,
+    )
+    side = n_side // 4
+    outlines = [
+        box(
+            X0 + i * 4 * step,
+            Y0 + j * 2 * step,
+            X0 + (i + 1) * 4 * step,
+            Y0 + (j + 1) * 2 * step,
+        ).segmentize(100.0)
+        for i in range(side)
+        for j in range(2 * side)
+    ]
+    communes = gpd.GeoDataFrame(
+        {"commune_name": [f"Xã Số {k}" for k in range(len(outlines))]}, geometry=outlines, crs=UTM
+    )
+    return villages, communes
+
+
+def test_a_province_sized_map_stays_under_10_mb() -> None:
+    villages, communes = _province()
+    # rough terrain with detail at every scale, 160 km a side at 180 m
+    rng = np.random.default_rng(16)
+    size = 890
+    dem = np.zeros((size, size), dtype=np.float32)
+    for octave, amplitude in ((8, 600.0), (32, 200.0), (128, 60.0), (size, 15.0)):
+        coarse = rng.normal(0.0, amplitude, (octave, octave)).astype(np.float32)
+        reps = -(-size // octave)
+        dem += np.kron(coarse, np.ones((reps, reps), dtype=np.float32))[:size, :size]
+    transform = Affine(180.0, 0.0, X0, 0.0, -180.0, Y0 + 160_000.0)
+    west, south, east, north = communes.to_crs(4326).total_bounds
+    cell = view_cell_m([[south, west], [north, east]])
+    shade = hillshade_image(dem, transform, CRS.from_epsg(32648), cell_m=cell)
+    assert shade.grey.size <= MAX_RASTER_PIXELS
+    rsrp = np.where(dem > 0, -95.0, -125.0).astype(np.float32)
+    signal = to_mercator(rsrp, transform, CRS.from_epsg(32648))  # 90 m cells, capped
+    assert signal.data.size <= MAX_RASTER_PIXELS
+    webmap = build_map(villages, communes, signal_image=signal, hillshade=shade, offline=True)
+    size_bytes = len(webmap.render().encode("utf-8"))
+    assert 500_000 < size_bytes <= 10_000_000, f"{size_bytes / 1e6:.1f} MB"

@@ -121,6 +121,7 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
     from covgap.analysis import analyse
     from covgap.publish import publish_run
 
+    _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(
         data, scenario=args.scenario, crs=args.crs, model=not args.no_model, executor=executor
@@ -133,6 +134,7 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
             why,
         )
     plan = _plan(args, analysis) if analysis.terrain is not None and not args.no_plan else None
+    joint = _joint(args, analysis, plan)
     stability = None
     if analysis.terrain is not None and not args.no_sensitivity:
         from covgap.sensitivity import sensitivity
@@ -145,6 +147,7 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
         plan=plan,
         offline=args.offline,
         sensitivity=stability,
+        joint=joint,
     )
     if args.screenshot:
         from covgap.publish.screenshot import save
@@ -170,6 +173,8 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
             _out(args, f"propagation model: {m['propagation_model']}")
     if plan is not None:
         _print_plan(args, plan)
+    if joint is not None:
+        _print_joint(args, joint)
     if stability is not None:
         uncertain = s.get("uncertain_villages", [])
         _out(args, f"villages whose modelled status is uncertain (sensitivity): {len(uncertain)}")
@@ -177,7 +182,14 @@ def _run(args: argparse.Namespace, executor: Any) -> int:
         _out(args, f"unmatched rows: {len(s['unmatched_rows'])} (listed in summary.json)")
     for path in outputs.files:
         _out(args, f"wrote {path}")
+    _print_map_size(args, Path(args.out) / f"{dataset.name}.html")
     return EXIT_OK
+
+
+def _print_map_size(args: argparse.Namespace, html: Path) -> None:
+    """Print the map's file size: what a planner downloads over a mobile link."""
+    if html.is_file():
+        _out(args, f"map: {html} ({html.stat().st_size / 1e6:.2f} MB)")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -244,13 +256,17 @@ def _sites(args: argparse.Namespace, executor: Any) -> int:
     from covgap.errors import DatasetError
     from covgap.publish.report import write_plan_lists
 
+    _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
     analysis = analyse(data, scenario=args.scenario, crs=args.crs, executor=executor)
     if analysis.terrain is None:
         raise DatasetError("site planning needs a DEM and existing sites", path=data)
     plan = _plan(args, analysis)
-    files = write_plan_lists(analysis, plan, args.out)
+    joint = _joint(args, analysis, plan)
+    files = write_plan_lists(analysis, plan, args.out, joint=joint)
     _print_plan(args, plan)
+    if joint is not None:
+        _print_joint(args, joint)
     for path in files:
         _out(args, f"wrote {path}")
     return EXIT_OK
@@ -363,6 +379,77 @@ def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> 
     parser.add_argument(
         "--time-limit", type=TIME_LIMIT_S, default=60.0, help="seconds for the exact solver"
     )
+
+
+def _joint_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--joint",
+        action="store_true",
+        help="also plan grid lines and towers together, against the sequential plan",
+    )
+    parser.add_argument(
+        "--budget-power",
+        type=BUDGET_VND,
+        help="with --joint: the power utility's budget in VND (default 2.416e10, Sín Chải; "
+        "without any budget: one budget, the site plan's cost + 2.416e10)",
+    )
+    parser.add_argument(
+        "--budget-towers",
+        type=BUDGET_VND,
+        help="with --joint: the operators' budget in VND (default: the site plan's cost)",
+    )
+
+
+def _check_joint_args(args: argparse.Namespace) -> None:
+    """Refuse inconsistent joint budgets before any work is done."""
+    from covgap.errors import ProblemInputError
+
+    split = args.budget_power is not None or args.budget_towers is not None
+    if split and not args.joint:
+        raise ProblemInputError("--budget-power and --budget-towers need --joint")
+    if split and args.budget is not None:
+        raise ProblemInputError("give --budget or --budget-power/--budget-towers, not both")
+
+
+def _joint(args: argparse.Namespace, analysis: Any, plan: Any) -> Any:
+    split = args.budget_power is not None or args.budget_towers is not None
+    if not args.joint:
+        return None
+    if analysis.terrain is None:
+        from covgap.errors import DatasetError
+
+        raise DatasetError("the joint plan needs the terrain model (a DEM and existing sites)")
+    from covgap.planning.costs import load_cost_settings
+    from covgap.planning.joint import load_joint_settings, plan_joint
+
+    return plan_joint(
+        analysis,
+        plan=plan,
+        budget_vnd=args.budget if not split else None,
+        budget_power_vnd=args.budget_power,
+        budget_towers_vnd=args.budget_towers,
+        costs=load_cost_settings(args.costs) if args.costs else None,
+        settings=load_joint_settings(args.costs) if args.costs else None,
+        time_limit=args.time_limit,
+    )
+
+
+def _print_joint(args: argparse.Namespace, joint: Any) -> None:
+    for name, side in (("joint", joint.joint), ("sequential", joint.sequential)):
+        status = side.status if side.gap is None else f"{side.status}, gap {side.gap:.2%}"
+        km = float(side.lines["length_m"].sum()) / 1000.0 if len(side.lines) else 0.0
+        per_bn = side.households_gained / (side.cost_vnd / 1e9) if side.cost_vnd > 0 else 0.0
+        _out(
+            args,
+            f"{name} plan ({status}, {side.seconds:.1f} s): {len(side.lines)} lines "
+            f"({km:,.1f} km), {len(side.villages)} villages electrified "
+            f"({side.households_powered_gained} households), {len(side.sites)} sites "
+            f"({side.households_covered_gained} households covered); "
+            f"{side.cost_vnd / 1e9:,.2f} bn VND (utility {side.cost_utility_vnd / 1e9:,.2f}, "
+            f"operators {side.cost_operators_vnd / 1e9:,.2f}); {per_bn:,.1f} households per bn VND",
+        )
+    for note in joint.not_possible:
+        _out(args, f"  not possible: {note}")
 
 
 def read_observers(path: Path) -> tuple[list[tuple[float, float]], list[str]]:
@@ -648,6 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="self-contained map that makes no network request (hillshade basemap, no web tiles)",
     )
     _plan_options(run)
+    _joint_options(run)
     _executor_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -657,6 +745,7 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_argument("--scenario", help="radio scenario TOML (default: the packaged scenario)")
     sites.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     _plan_options(sites)
+    _joint_options(sites)
     _executor_options(sites)
     sites.set_defaults(func=_cmd_sites)
 

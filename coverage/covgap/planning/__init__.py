@@ -3,7 +3,9 @@
 Candidate sites, tower/power/backhaul costs, budgeted maximal coverage
 (greedy and exact; the solver kernels ``_mclp`` and ``_mclp_bb`` are
 private), the electrification list, and :func:`plan_sites`, which runs them
-into a ranked :class:`SitePlan`.
+into a ranked :class:`SitePlan`; least-cost line routes over the terrain
+(``routing``) and :func:`plan_joint`, which plans grid extensions and towers
+together in one MIP (its kernel ``_joint`` is private).
 
 The names below load their modules on first access.
 """
@@ -21,6 +23,8 @@ _LAZY = {
     "GreedyCoverage": "covgap.planning.plan",
     "CostSettings": "covgap.planning.costs",
     "load_cost_settings": "covgap.planning.costs",
+    "JointPlan": "covgap.planning.joint",
+    "plan_joint": "covgap.planning.joint",
 }
 
 __all__ = sorted(_LAZY)

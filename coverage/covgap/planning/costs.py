@@ -326,6 +326,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _from_mapping(data: Mapping[str, Any], base: CostSettings | None, source: str) -> CostSettings:
     data = dict(data)
+    data.pop("joint", None)  # the joint plan's table, read by covgap.planning.joint
     sources = data.pop("sources", {})
     if not isinstance(sources, Mapping):
         raise ConfigError(f"{source}: 'sources' must be a table of key = \"text\"")

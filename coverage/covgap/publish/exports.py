@@ -438,6 +438,7 @@ def write_priorities(
     assumptions: Sequence[Mapping[str, Any]],
     *,
     name: str = "priorities",
+    extra_sheets: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Write the priority lists into ``out_dir``.
 
@@ -458,6 +459,9 @@ def write_priorities(
         Rows ``key, value, unit, source`` (:meth:`covgap.planning.costs.CostSettings.assumptions`).
     name
         Base name of the files.
+    extra_sheets
+        More workbook sheets after the others, by name (e.g. the "joint
+        plan" sheet of :meth:`covgap.planning.joint.JointPlan.sheet`).
 
     Returns
     -------
@@ -491,6 +495,7 @@ def write_priorities(
             strict=True,
         )
     )
+    sheets.update(extra_sheets or {})
     paths = [
         atomic_write_bytes(out / f"{name}.xlsx", xlsx_bytes(sheets, title=name)),
         write_csv(out / f"{name}.csv", _flat_frame(plan), columns),

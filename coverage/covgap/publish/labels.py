@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from covgap.errors import ParameterError
 
-__all__ = ["LABELS", "LANGUAGES", "label", "labels_for"]
+__all__ = ["JOINT_LABELS", "LABELS", "LANGUAGES", "label", "labels_for"]
 
 LANGUAGES = ("vi", "en")
 
@@ -62,6 +62,8 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Modelled status uncertain (sensitivity)",
     },
     "legend": {"vi": "Chú giải", "en": "Legend"},
+    "layers": {"vi": "Lớp bản đồ", "en": "Map layers"},
+    "close": {"vi": "Đóng", "en": "Close"},
     "commune_labels": {"vi": "Tên xã", "en": "Commune names"},
     "population_gained": {"vi": "Số dân được phủ sóng", "en": "People gained"},
     "power_cost": {"vi": "Chi phí cấp điện (VNĐ)", "en": "Power cost (VND)"},
@@ -94,8 +96,8 @@ LABELS: dict[str, dict[str, str]] = {
     "basemap_hillshade": {"vi": "Bóng địa hình (DEM)", "en": "Hillshade (DEM)"},
     "basemap_none": {"vi": "Không có nền", "en": "No basemap"},
     "hillshade_note": {
-        "vi": "Nền: bóng địa hình tính từ DEM (thấp: xanh, cao: nâu)",
-        "en": "Basemap: hillshade of the DEM (low: green, high: brown)",
+        "vi": "Nền: bóng địa hình tính từ DEM, chiếu sáng từ hướng tây bắc",
+        "en": "Basemap: hillshade of the DEM, lit from the north-west",
     },
     "search_placeholder": {"vi": "Tìm thôn/bản…", "en": "Find a village…"},
     "search_none": {"vi": "Không tìm thấy", "en": "No match"},
@@ -145,11 +147,45 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: Labels of the joint plan's map layers (``covgap run --joint``); kept apart from
+#: :data:`LABELS` so that maps without the joint plan stay byte-identical.
+JOINT_LABELS: dict[str, dict[str, str]] = {
+    "joint_lines": {
+        "vi": "Đường dây trung thế đề xuất (kế hoạch chung)",
+        "en": "Proposed medium-voltage lines (joint plan)",
+    },
+    "joint_villages": {
+        "vi": "Thôn/bản được cấp điện (kế hoạch chung)",
+        "en": "Villages getting grid power (joint plan)",
+    },
+    "joint_sites": {"vi": "Trạm phát sóng (kế hoạch chung)", "en": "Tower sites (joint plan)"},
+    "joint_line": {"vi": "Đường dây", "en": "Line"},
+    "joint_from": {"vi": "Từ", "en": "From"},
+    "joint_to": {"vi": "Đến", "en": "To"},
+    "joint_length": {"vi": "Chiều dài (m)", "en": "Length (m)"},
+    "joint_paid_by": {"vi": "Bên chi trả", "en": "Paid by"},
+    "joint_utility": {"vi": "Điện lực", "en": "Power utility"},
+    "joint_operators": {"vi": "Nhà mạng", "en": "Operators"},
+    "joint_grid": {"vi": "Lưới điện hiện có", "en": "Existing grid"},
+    "joint_households_powered": {"vi": "Số hộ được cấp điện", "en": "Households getting power"},
+    "joint_powered_by": {"vi": "Cấp điện từ đường dây", "en": "Powered by line"},
+    "joint_steep": {"vi": "Đoạn dốc (m)", "en": "On steep ground (m)"},
+    "joint_note": {
+        "vi": "Đường dây đi theo địa hình, không theo đường thẳng",
+        "en": "Lines follow the terrain, not straight lines",
+    },
+    "joint_site_note": {
+        "vi": "Số trên biểu tượng = thứ tự theo số hộ được phủ sóng",
+        "en": "The number orders the sites by households gained",
+    },
+}
+
+
 def label(key: str, lang: str = "vi") -> str:
     """Return the label ``key`` in ``lang`` ("vi" or "en")."""
     if lang not in LANGUAGES:
         raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
-    return LABELS[key][lang]
+    return (LABELS[key] if key in LABELS else JOINT_LABELS[key])[lang]
 
 
 def labels_for(lang: str = "vi") -> dict[str, str]:

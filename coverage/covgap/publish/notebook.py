@@ -8,12 +8,14 @@ from covgap.publish.webmap import safe_text
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.planning.joint import JointPlan
     from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
 
 __all__ = [
     "analysis_html",
     "analysis_map",
+    "joint_html",
     "key_value_table",
     "plan_html",
     "sensitivity_html",
@@ -117,3 +119,33 @@ def analysis_map(
 
     table = run_table(analysis, plan, sensitivity)
     return run_map(analysis, table, analysis.summary(), plan=plan, lang=lang)
+
+
+def joint_html(joint: JointPlan) -> str:
+    """Key figures of the joint plan beside the sequential one, and its lines and sites."""
+    rows = []
+    for name, side in (("joint", joint.joint), ("sequential", joint.sequential)):
+        gap = "" if side.gap is None else f", gap {side.gap:.2%}"
+        rows.append(
+            (
+                name,
+                f"{side.households_covered_gained} covered + {side.households_powered_gained} "
+                f"powered households; {len(side.lines)} lines, {len(side.villages)} villages, "
+                f"{len(side.sites)} sites; {side.cost_vnd / 1e9:,.2f} bn VND "
+                f"({side.status}{gap})",
+            )
+        )
+    rows.extend(("not possible", note) for note in joint.not_possible)
+    head = key_value_table("covgap joint plan of power and towers", rows)
+    lines = joint.joint.lines.drop(columns="geometry")[
+        ["line_id", "from", "to", "length_m", "cost_vnd", "paid_by"]
+    ]
+    sites = joint.joint.sites.drop(columns="geometry")[
+        ["site_id", "power", "line_id", "households_gained", "cost_vnd"]
+    ]
+    fmt = {"float_format": lambda v: f"{v:,.0f}"}
+    return (
+        head
+        + lines.to_html(index=False, escape=True, **fmt)
+        + sites.to_html(index=False, escape=True, **fmt)
+    )

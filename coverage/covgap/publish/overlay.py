@@ -1,18 +1,28 @@
-"""Rasters for the web map: modelled signal and the hillshade basemap as PNG images.
+"""Rasters for the web map: modelled signal classes and the hillshade basemap.
 
 Leaflet draws image overlays in Web Mercator between two lon/lat corners, so
-rasters are first resampled to EPSG:3857 on a coarser grid (the map needs
-neither 30 m cells nor megabytes of PNG), then coloured by class (signal) or
-shaded from the DEM (hillshade), and finally encoded as PNG data URIs by a
-small deterministic encoder (same pixels, same bytes).
+rasters are first resampled to EPSG:3857 on a grid suited to the screen (the
+map needs neither 30 m cells nor megabytes of image), then classed (signal) or
+shaded from the DEM (hillshade), and finally encoded for what they show:
+
+- the signal classes as a palette PNG (one index per class, transparent where
+  there is no class) by a small deterministic encoder;
+- the hillshade as a greyscale JPEG (Pillow, fixed quality, no metadata),
+  at one zoom level finer than the zoom at which the map first opens.
+
+Every raster is capped at :data:`MAX_RASTER_PIXELS` pixels, so a larger area
+gets coarser cells and the page stays small.  The same pixels always give the
+same bytes.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import math
 import struct
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,20 +30,50 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.warp import Resampling, reproject, transform_bounds
 
+from covgap.errors import ParameterError
+
 __all__ = [
+    "JPEG_QUALITY",
+    "MAX_RASTER_PIXELS",
+    "MAX_ZOOM",
     "SIGNAL_CLASSES",
+    "GreyImage",
     "MercatorImage",
     "RgbaImage",
+    "classify_signal",
     "colour_signal",
+    "ground_m_per_pixel",
     "hillshade",
     "hillshade_image",
+    "jpeg_bytes",
+    "jpeg_data_uri",
     "png_bytes",
     "png_data_uri",
-    "shade_relief",
+    "signal_palette",
     "to_mercator",
+    "view_cell_m",
 ]
 
 WEB_MERCATOR = CRS.from_epsg(3857)
+
+#: Mercator metres per screen pixel at zoom 0 (256-pixel tiles).
+_Z0_M_PER_PIXEL = 2.0 * math.pi * 6_378_137.0 / 256.0
+
+#: The largest zoom the map allows (``L.map`` ``maxZoom``); polygons are
+#: simplified to under one screen pixel at this zoom.
+MAX_ZOOM = 18
+
+#: Largest number of pixels of one raster on the map.  About two 1280 x 800
+#: screens: an area larger than a commune group gets coarser cells instead of
+#: a heavier page (a 2000 x 2000 greyscale JPEG of real terrain is 0.5-1 MB).
+MAX_RASTER_PIXELS = 4_000_000
+
+#: JPEG quality of the hillshade: no visible blocks on smooth shading, about
+#: a third of the bytes of quality 95.
+JPEG_QUALITY = 80
+
+#: The screen the rasters are sized for (CSS pixels): a desktop window.
+REFERENCE_SCREEN = (1280, 800)
 
 #: Signal classes drawn on the map: (lower bound dBm, RGBA colour, label key).
 #: The bounds follow the scenario's "good" (-100 dBm) and "basic" (-110 dBm)
@@ -63,6 +103,23 @@ class MercatorImage:
 
 
 @dataclass(frozen=True)
+class GreyImage:
+    """A greyscale picture in Web Mercator (the hillshade basemap).
+
+    Attributes
+    ----------
+    grey
+        uint8 ``(rows, cols)``; there is no transparency (JPEG), so cells
+        outside the DEM are a light grey.
+    bounds
+        ``[[south, west], [north, east]]`` in degrees.
+    """
+
+    grey: np.ndarray
+    bounds: list[list[float]]
+
+
+@dataclass(frozen=True)
 class RgbaImage:
     """A coloured picture in Web Mercator, ready for a Leaflet image overlay.
 
@@ -85,6 +142,7 @@ def to_mercator(
     *,
     cell_m: float = 90.0,
     resampling: Resampling = Resampling.average,
+    max_pixels: int | None = MAX_RASTER_PIXELS,
 ) -> MercatorImage:
     """Resample a float raster (NaN = empty) to Web Mercator cells of about ``cell_m``.
 
@@ -97,6 +155,9 @@ def to_mercator(
         the ground; close enough for a picture).
     resampling
         How source cells are combined.
+    max_pixels
+        Largest ``rows * cols`` of the result: a larger area gets larger
+        cells (``None``: no limit).
     """
     rows, cols = data.shape
     left, top = transform.c, transform.f
@@ -104,6 +165,10 @@ def to_mercator(
     west, south, east, north = transform_bounds(
         crs, WEB_MERCATOR, left, bottom, right, top, densify_pts=21
     )
+    if max_pixels is not None:
+        cell_m = max(cell_m, math.sqrt((east - west) * (north - south) / max_pixels))
+        while math.ceil((east - west) / cell_m) * math.ceil((north - south) / cell_m) > max_pixels:
+            cell_m *= 1.001  # rounding up to whole cells can add a row or column
     width = max(1, math.ceil((east - west) / cell_m))
     height = max(1, math.ceil((north - south) / cell_m))
     dst_transform = Affine(cell_m, 0.0, west, 0.0, -cell_m, north)
@@ -128,16 +193,63 @@ def to_mercator(
     )
 
 
-def colour_signal(rsrp: np.ndarray) -> np.ndarray:
-    """Colour an RSRP raster (dBm, NaN empty) by :data:`SIGNAL_CLASSES` as uint8 RGBA."""
-    rgba = np.zeros((*rsrp.shape, 4), dtype=np.uint8)
+def classify_signal(rsrp: np.ndarray) -> np.ndarray:
+    """Return the class of each RSRP cell as uint8: 0 none, ``i + 1`` for ``SIGNAL_CLASSES[i]``."""
+    index = np.zeros(rsrp.shape, dtype=np.uint8)
     assigned = np.zeros(rsrp.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
-        for lower, colour, _key in SIGNAL_CLASSES:
+        for number, (lower, _colour, _key) in enumerate(SIGNAL_CLASSES, start=1):
             mask = ~assigned & (rsrp >= lower)
-            rgba[mask] = colour
+            index[mask] = number
             assigned |= mask
-    return rgba
+    return index
+
+
+def signal_palette() -> list[tuple[int, int, int, int]]:
+    """Return the RGBA palette of :func:`classify_signal`: index 0 transparent, then the classes."""
+    return [(0, 0, 0, 0), *(colour for _lower, colour, _key in SIGNAL_CLASSES)]
+
+
+def colour_signal(rsrp: np.ndarray) -> np.ndarray:
+    """Colour an RSRP raster (dBm, NaN empty) by :data:`SIGNAL_CLASSES` as uint8 RGBA."""
+    return np.asarray(signal_palette(), dtype=np.uint8)[classify_signal(rsrp)]
+
+
+def view_cell_m(
+    bounds: Sequence[Sequence[float]],
+    *,
+    screen: tuple[int, int] = REFERENCE_SCREEN,
+    finer: int = 1,
+) -> float:
+    """Return the Mercator cell size for a raster of a map that opens on ``bounds``.
+
+    Leaflet's ``fitBounds`` opens the map at the largest whole zoom at which
+    ``bounds`` fit the screen; the raster gets the pixel size of ``finer``
+    levels above it (one level finer than the screen needs: sharp on a
+    high-density phone screen and after one zoom in), never finer than
+    :data:`MAX_ZOOM`.
+
+    Parameters
+    ----------
+    bounds
+        ``[[south, west], [north, east]]`` in degrees.
+    screen
+        Width and height of the screen in CSS pixels.
+    finer
+        Zoom levels above the opening zoom.
+    """
+    (south, west), (north, east) = bounds
+    to_merc = Transformer.from_crs(CRS.from_epsg(4326), WEB_MERCATOR, always_xy=True)
+    (x0, x1), (y0, y1) = to_merc.transform([west, east], [south, north])
+    span_x, span_y = max(abs(x1 - x0), 1.0), max(abs(y1 - y0), 1.0)
+    scale = min(screen[0] * _Z0_M_PER_PIXEL / span_x, screen[1] * _Z0_M_PER_PIXEL / span_y)
+    zoom = min(max(math.floor(math.log2(scale)), 0) + finer, MAX_ZOOM)
+    return _Z0_M_PER_PIXEL / 2.0**zoom
+
+
+def ground_m_per_pixel(zoom: float, latitude: float) -> float:
+    """Return the ground metres covered by one screen pixel at ``zoom`` and ``latitude``."""
+    return _Z0_M_PER_PIXEL * math.cos(math.radians(latitude)) / 2.0**zoom
 
 
 def hillshade(
@@ -185,39 +297,8 @@ def hillshade(
     return shade
 
 
-#: Hypsometric tint of the hillshade basemap: (relative height 0…1, RGB).
-_TINT = np.array(
-    [
-        [0.00, 186, 214, 168],
-        [0.35, 226, 232, 180],
-        [0.70, 214, 190, 150],
-        [1.00, 245, 240, 235],
-    ]
-)
-
-
-def shade_relief(elevation: np.ndarray, shade: np.ndarray) -> np.ndarray:
-    """Colour a hillshade with a light height tint, as uint8 RGBA (transparent where NaN).
-
-    Parameters
-    ----------
-    elevation
-        Heights (metres) on the same grid as ``shade``.
-    shade
-        Output of :func:`hillshade` (0…1).
-    """
-    valid = np.isfinite(elevation) & np.isfinite(shade)
-    rgba = np.zeros((*elevation.shape, 4), dtype=np.uint8)
-    if not valid.any():
-        return rgba
-    low, high = np.nanpercentile(elevation[valid], [2.0, 98.0])
-    rel = np.clip((elevation - low) / max(high - low, 1.0), 0.0, 1.0)
-    light = 0.45 + 0.55 * np.nan_to_num(shade)
-    for band in range(3):
-        tint = np.interp(np.nan_to_num(rel), _TINT[:, 0], _TINT[:, band + 1])
-        rgba[..., band] = np.clip(np.rint(tint * light), 0, 255).astype(np.uint8)
-    rgba[..., 3] = np.where(valid, 255, 0).astype(np.uint8)
-    return rgba
+#: Grey of the basemap outside the DEM (close to the map's background).
+_NO_DEM_GREY = 232
 
 
 def hillshade_image(
@@ -225,46 +306,78 @@ def hillshade_image(
     transform: Affine,
     crs: CRS,
     *,
-    max_pixels: int = 1600,
-) -> RgbaImage:
-    """Return the tinted hillshade basemap (uint8 RGBA) with its Leaflet bounds.
+    cell_m: float | None = None,
+    max_pixels: int = MAX_RASTER_PIXELS,
+) -> GreyImage:
+    """Return the greyscale hillshade basemap with its Leaflet bounds.
 
-    The DEM is resampled to Web Mercator first (bilinear), on cells chosen so
-    that the image is at most ``max_pixels`` wide or high (at least 30 m), then
-    shaded there: the light falls the same way everywhere on the screen.
+    The DEM is resampled to Web Mercator first (bilinear) on cells of
+    ``cell_m`` (see :func:`view_cell_m`; never finer than the DEM), with at
+    most ``max_pixels`` pixels, then shaded there, so the light falls the same
+    way everywhere on the screen.  Lit slopes are light, shaded slopes dark,
+    and higher ground slightly lighter than valleys.
 
     Parameters
     ----------
     elevation, transform, crs
         The DEM on a north-up grid in a projected metric CRS.
+    cell_m
+        Cell size in Mercator metres (``None``: the DEM's own cell).
     max_pixels
-        Largest side of the image; bounds the size of the HTML file.
+        Largest number of pixels; bounds the size of the HTML file.
     """
     rows, cols = elevation.shape
     centre = (transform.c + transform.a * cols / 2.0, transform.f + transform.e * rows / 2.0)
     _, lat = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True).transform(*centre)
     stretch = 1.0 / math.cos(math.radians(lat))  # Mercator metres per ground metre
-    extent = max(cols * abs(transform.a), rows * abs(transform.e)) * stretch
-    cell_m = max(30.0, abs(transform.a), extent / max_pixels)
-    merc = to_mercator(elevation, transform, crs, cell_m=cell_m, resampling=Resampling.bilinear)
+    dem_cell = abs(transform.a) * stretch
+    cell = max(dem_cell, cell_m if cell_m is not None else dem_cell)
+    merc = to_mercator(
+        elevation,
+        transform,
+        crs,
+        cell_m=cell,
+        resampling=Resampling.bilinear,
+        max_pixels=max_pixels,
+    )
+    (south, west), (north, east) = merc.bounds
+    to_merc = Transformer.from_crs(CRS.from_epsg(4326), WEB_MERCATOR, always_xy=True)
+    (x0, x1), _ = to_merc.transform([west, east], [0.0, 0.0])
+    cell = (x1 - x0) / merc.data.shape[1]  # the cell to_mercator used (maybe capped)
     # Mercator metres are stretched by 1/cos(lat): shade with true ground distances.
-    (south, _), (north, _) = merc.bounds
     scale = math.cos(math.radians((south + north) / 2.0))
-    shade = hillshade(merc.data, cell_m * scale, cell_m * scale)
-    return RgbaImage(rgba=shade_relief(merc.data, shade), bounds=merc.bounds)
+    shade = hillshade(merc.data, cell * scale, cell * scale)
+    valid = np.isfinite(merc.data) & np.isfinite(shade)
+    rel = np.zeros(merc.data.shape)
+    if valid.any():
+        low, high = np.nanpercentile(merc.data[valid], [2.0, 98.0])
+        rel = np.clip((np.nan_to_num(merc.data) - low) / max(high - low, 1.0), 0.0, 1.0)
+    light = 0.30 + 0.55 * np.nan_to_num(shade) + 0.15 * rel
+    grey = np.clip(np.rint(255.0 * light), 0, 255).astype(np.uint8)
+    grey[~valid] = _NO_DEM_GREY
+    return GreyImage(grey=grey, bounds=merc.bounds)
 
 
-def png_bytes(image: np.ndarray) -> bytes:
+def png_bytes(
+    image: np.ndarray, palette: Sequence[tuple[int, int, int, int]] | None = None
+) -> bytes:
     """Encode a uint8 image as PNG: grey ``(rows, cols)``, RGB or RGBA ``(rows, cols, 3|4)``.
 
-    The encoding is deterministic: no timestamps or text chunks, filter 0,
-    zlib level 9.
+    With ``palette`` (RGBA entries), ``image`` is ``(rows, cols)`` of indices
+    into it and the PNG is a palette image (one byte a pixel, the palette's
+    alpha in a ``tRNS`` chunk).  The encoding is deterministic: no timestamps
+    or text chunks, filter 0, zlib level 9.
     """
     data = np.ascontiguousarray(image, dtype=np.uint8)
     if data.ndim == 2:
         data = data[..., None]
     height, width, bands = data.shape
-    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[bands]
+    if palette is not None:
+        if bands != 1 or not 0 < len(palette) <= 256:
+            raise ParameterError("a palette PNG needs a 2-D index image and 1 to 256 colours")
+        if int(data.max(initial=0)) >= len(palette):
+            raise ParameterError("the image has an index beyond the palette")
+    colour_type = 3 if palette is not None else {1: 0, 2: 4, 3: 2, 4: 6}[bands]
     raw = np.zeros((height, 1 + width * bands), dtype=np.uint8)
     raw[:, 1:] = data.reshape(height, width * bands)
 
@@ -273,14 +386,47 @@ def png_bytes(image: np.ndarray) -> bytes:
         return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    colours = b""
+    if palette is not None:
+        rgba = np.asarray(palette, dtype=np.uint8).reshape(-1, 4)
+        colours = chunk(b"PLTE", rgba[:, :3].tobytes()) + chunk(b"tRNS", rgba[:, 3].tobytes())
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
+        + colours
         + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9))
         + chunk(b"IEND", b"")
     )
 
 
-def png_data_uri(image: np.ndarray) -> str:
+def png_data_uri(
+    image: np.ndarray, palette: Sequence[tuple[int, int, int, int]] | None = None
+) -> str:
     """Return ``image`` as a ``data:image/png;base64,…`` URI (see :func:`png_bytes`)."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+    data = png_bytes(image, palette)
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def jpeg_bytes(grey: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """Encode a uint8 greyscale image as a baseline JPEG (one channel, no metadata).
+
+    Pillow's libjpeg encoder is deterministic for fixed pixels and options:
+    the quality and the Huffman optimisation are fixed here, and no EXIF,
+    ICC profile or comment is written, so the same pixels give the same bytes.
+    """
+    from PIL import Image
+
+    data = np.ascontiguousarray(grey, dtype=np.uint8)
+    if data.ndim != 2:
+        raise ParameterError("jpeg_bytes takes a 2-D greyscale image")
+    buffer = io.BytesIO()
+    Image.fromarray(data).save(
+        buffer, format="JPEG", quality=quality, optimize=True, progressive=False
+    )
+    return buffer.getvalue()
+
+
+def jpeg_data_uri(grey: np.ndarray, quality: int = JPEG_QUALITY) -> str:
+    """Return ``grey`` as a ``data:image/jpeg;base64,…`` URI (see :func:`jpeg_bytes`)."""
+    data = jpeg_bytes(grey, quality)
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")

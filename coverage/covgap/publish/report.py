@@ -13,11 +13,12 @@ import pandas as pd
 
 from covgap.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.exports import write_priorities
-from covgap.publish.overlay import RgbaImage, hillshade_image, to_mercator
+from covgap.publish.overlay import GreyImage, hillshade_image, to_mercator, view_cell_m
 from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.planning.joint import JointPlan
     from covgap.planning.siteplan import SitePlan
     from covgap.sensitivity import Sensitivity
 
@@ -95,6 +96,7 @@ def write_plan_lists(
     *,
     table: gpd.GeoDataFrame | None = None,
     name: str = "priorities",
+    joint: JointPlan | None = None,
 ) -> list[Path]:
     """Write the priority lists of a plan (XLSX, CSV, GeoJSON, GeoPackage, KML).
 
@@ -108,6 +110,10 @@ def write_plan_lists(
         The run's village table, if already built (:func:`run_table`).
     name
         Base name of the files.
+    joint
+        A joint plan (:func:`covgap.planning.joint.plan_joint`): adds the "joint plan"
+        sheet, the joint lines and powered sites to the electrification list
+        and the joint settings to the assumptions.
     """
     if table is None:
         table = run_table(analysis, plan)
@@ -117,13 +123,20 @@ def write_plan_lists(
         flags = dict(zip(table["village_code"], table["power_estimated"], strict=True))
         electrification = electrification.copy()
         electrification["power_estimated"] = electrification["village_code"].map(flags)
+    assumptions = [*plan.assumptions(analysis.scenario), *data_source_rows(analysis)]
+    extra = None
+    if joint is not None:
+        electrification = joint.electrification_lines(electrification)
+        assumptions = [*assumptions, *joint.assumptions()]
+        extra = {"joint plan": joint.sheet()}
     return write_priorities(
         out_dir,
         plan.plan,
         _uncovered_sheet(table, plan),
         electrification,
-        [*plan.assumptions(analysis.scenario), *data_source_rows(analysis)],
+        assumptions,
         name=name,
+        extra_sheets=extra,
     )
 
 
@@ -173,8 +186,12 @@ def run_table(
     return table
 
 
-def _hillshade(analysis: Analysis) -> RgbaImage | None:
-    """Return the DEM's hillshade for the map's basemap (``None`` without a DEM)."""
+def _hillshade(analysis: Analysis) -> GreyImage | None:
+    """Return the DEM's hillshade for the map's basemap (``None`` without a DEM).
+
+    Its pixels are one zoom level finer than the zoom at which the map opens
+    on the communes (:func:`covgap.publish.overlay.view_cell_m`).
+    """
     terrain = analysis.terrain
     if terrain is None and analysis.dataset.dem_path is not None:
         from covgap.data.terrain import load_terrain
@@ -182,7 +199,9 @@ def _hillshade(analysis: Analysis) -> RgbaImage | None:
         terrain = load_terrain(analysis.dataset.dem_path, crs=analysis.dataset.crs)
     if terrain is None:
         return None
-    return hillshade_image(terrain.elevation, terrain.transform, terrain.crs)
+    west, south, east, north = analysis.dataset.communes.to_crs(4326).total_bounds
+    cell = view_cell_m([[south, west], [north, east]])
+    return hillshade_image(terrain.elevation, terrain.transform, terrain.crs, cell_m=cell)
 
 
 def run_map(
@@ -193,6 +212,7 @@ def run_map(
     plan: SitePlan | None = None,
     lang: str = "vi",
     offline: bool = False,
+    joint: JointPlan | None = None,
 ) -> WebMap:
     """Build the run's map from its village table (see :func:`run_table`)."""
     dataset = analysis.dataset
@@ -218,7 +238,16 @@ def run_map(
         hillshade=_hillshade(analysis),
         offline=offline,
         attribution=dataset.attributions,
+        extra_layers=_joint_layers(joint, lang),
     )
+
+
+def _joint_layers(joint: JointPlan | None, lang: str) -> list[dict[str, Any]] | None:
+    if joint is None:
+        return None
+    from covgap.publish.jointmap import joint_layers
+
+    return joint_layers(joint, lang)
 
 
 def publish_run(
@@ -230,6 +259,7 @@ def publish_run(
     offline: bool = False,
     sensitivity: Sensitivity | None = None,
     plots: bool = True,
+    joint: JointPlan | None = None,
 ) -> RunOutputs:
     """Write the run's outputs into ``out_dir``.
 
@@ -260,11 +290,15 @@ def publish_run(
         ``uncertain_villages`` summary key and ``sensitivity.csv``.
     plots
         Also write the PNG charts (:func:`covgap.publish.plots.write_plots`).
+    joint
+        A joint plan of lines and towers (:func:`covgap.planning.joint.plan_joint`):
+        adds the ``joint`` key of the summary, its sheet and columns in
+        ``priorities.xlsx`` and its three map layers.
     """
     with staged_outputs(out_dir) as stage:
         summary, written = _write_all(
             analysis, stage, lang=lang, plan=plan, offline=offline,
-            sensitivity=sensitivity, plots=plots,
+            sensitivity=sensitivity, plots=plots, joint=joint,
         )  # fmt: skip
     out = Path(out_dir)
     files = [out / p.name for p in written]
@@ -281,6 +315,7 @@ def _write_all(
     offline: bool,
     sensitivity: Sensitivity | None,
     plots: bool,
+    joint: JointPlan | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Write every output of a run into ``out`` (a staging folder)."""
     dataset, gaps = analysis.dataset, analysis.gaps
@@ -293,6 +328,8 @@ def _write_all(
     if plan is not None:
         summary["plan"] = plan.summary()
         summary["plan_overview"] = plan.overview()
+    if joint is not None:
+        summary["joint"] = joint.summary()
     columns = [c for c in VILLAGE_COLUMNS if c in table.columns]
     files = [
         write_csv(out / "villages.csv", table, columns),
@@ -306,8 +343,8 @@ def _write_all(
     for name, codes in lists.items():
         files.append(write_csv(out / name, table[table["village_code"].isin(codes)], columns))
     if plan is not None:
-        files.extend(write_plan_lists(analysis, plan, out, table=table))
-    fmap = run_map(analysis, table, summary, plan=plan, lang=lang, offline=offline)
+        files.extend(write_plan_lists(analysis, plan, out, table=table, joint=joint))
+    fmap = run_map(analysis, table, summary, plan=plan, lang=lang, offline=offline, joint=joint)
     files.append(write_map(fmap, out / f"{dataset.name}.html"))
     if sensitivity is not None:
         files.append(sensitivity.export(out))

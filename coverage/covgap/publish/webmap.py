@@ -49,11 +49,16 @@ from covgap.files import atomic_write_text
 from covgap.publish.assets import covgap_css, covgap_js, leaflet_css, leaflet_js
 from covgap.publish.labels import LANGUAGES, label, labels_for
 from covgap.publish.overlay import (
+    MAX_ZOOM,
     SIGNAL_CLASSES,
+    GreyImage,
     MercatorImage,
     RgbaImage,
-    colour_signal,
+    classify_signal,
+    ground_m_per_pixel,
+    jpeg_data_uri,
     png_data_uri,
+    signal_palette,
 )
 
 __all__ = [
@@ -67,6 +72,7 @@ __all__ = [
     "WebMap",
     "build_map",
     "json_for_script",
+    "raster_blocks",
     "safe_text",
     "technology",
     "village_state",
@@ -114,6 +120,9 @@ BASEMAPS: tuple[tuple[str, str, str, int], ...] = (
 
 _TECHNOLOGY = {"GSM": "2G", "UMTS": "3G", "CDMA": "3G", "LTE": "4G", "NR": "5G"}
 _DIGITS = 6  # decimal places of coordinates (about 0.1 m)
+#: Polygons and lines are simplified to this share of a screen pixel at the
+#: map's largest zoom (:data:`covgap.publish.overlay.MAX_ZOOM`): no visible change.
+SIMPLIFY_PIXELS = 0.5
 
 
 def village_state(coverage_status: str, power_status: str) -> str:
@@ -209,6 +218,32 @@ def _to_wgs84(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     if gdf is None or len(gdf) == 0:
         return None
     return gdf.to_crs(WGS84) if CRS.from_user_input(gdf.crs) != WGS84 else gdf
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``gdf`` in a CRS in metres: its own if projected in metres, else its UTM zone."""
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
+        return gdf
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def _simplified(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Simplify lines and polygons to :data:`SIMPLIFY_PIXELS` of a pixel at the largest zoom.
+
+    The tolerance is in ground metres at the data's latitude and the
+    simplification runs in a metric CRS (topology preserved), so nothing
+    changes on screen at any zoom the map allows, while vertices closer than
+    that are dropped.
+    """
+    if gdf is None or len(gdf) == 0:
+        return gdf
+    metric = _metric(gdf)
+    south, north = gdf.to_crs(WGS84).total_bounds[[1, 3]]
+    tolerance = SIMPLIFY_PIXELS * ground_m_per_pixel(MAX_ZOOM, (south + north) / 2.0)
+    out = metric.copy()
+    out[out.geometry.name] = metric.geometry.simplify(tolerance, preserve_topology=True)
+    return out
 
 
 def _geometry(geom: Any) -> dict[str, Any] | None:
@@ -509,10 +544,49 @@ def _image_layer(
         "kind": "image",
         "name": label("signal_layer" if layer_id == "signal" else "after_layer", lang),
         "show": show,
-        "image": png_data_uri(colour_signal(image.data)),
+        "raster": layer_id,
         "bounds": image.bounds,
         "legend": legend,
     }
+
+
+def _signal_uri(image: MercatorImage) -> str:
+    """Return the signal classes as a palette PNG data URI (transparent where none)."""
+    return png_data_uri(classify_signal(image.data), signal_palette())
+
+
+def _basemap_uri(image: GreyImage | RgbaImage) -> str:
+    """Return the hillshade as a greyscale JPEG (a :class:`GreyImage`) or an RGBA PNG."""
+    if isinstance(image, GreyImage):
+        return jpeg_data_uri(image.grey)
+    return png_data_uri(image.rgba)
+
+
+_RASTER_ID = re.compile(r"[A-Za-z0-9_-]+")
+_DATA_URI = re.compile(r"data:image/[a-z+.-]+;base64,[A-Za-z0-9+/=]*")
+
+
+def raster_blocks(rasters: dict[str, str]) -> str:
+    """Return the page's raster blocks: one ``<script type="text/plain">`` per image.
+
+    They follow the map's script, so the browser draws the vector layers
+    before it has even read the images; the map's script turns each block into
+    an image overlay once the page is parsed, and shows it when decoded.  A
+    data URI holds only base64 characters, so it cannot close the block.
+    """
+    parts = []
+    for raster_id, uri in rasters.items():
+        if not _RASTER_ID.fullmatch(raster_id):
+            raise ParameterError(
+                f"raster id {raster_id!r} is not a plain id (letters, digits, _, -)"
+            )
+        if not _DATA_URI.fullmatch(uri):
+            raise ParameterError(f"raster {raster_id!r} is not a base64 data URI of an image")
+        parts.append(
+            f'<script type="text/plain" class="covgap-raster-data" id="covgap-raster-{raster_id}">'
+            f"{uri}</script>"
+        )
+    return "\n".join(parts)
 
 
 class RawHtml(Element):
@@ -585,6 +659,7 @@ PAGE_TEMPLATE = Template(
     "<script>\n"
     "{{ this.script.render(**kwargs) }}\n"
     "</script>\n"
+    "{{ this.rasters.render(**kwargs) }}\n"
     "</body>\n"
     "</html>\n"
 )
@@ -623,19 +698,23 @@ def _number_elements(root: Element) -> None:
     visit(root)
 
 
-def _page(data: dict[str, Any], lang: str, title: str) -> PageMap:
+def _page(
+    data: dict[str, Any], lang: str, title: str, rasters: dict[str, str] | None = None
+) -> PageMap:
     """Build the folium map and its figure: the page that draws ``data``.
 
     folium creates the figure and the Leaflet map (no tiles); the data, as
     one escaped JSON block, Leaflet's and covgap's CSS and JavaScript are
     :class:`RawHtml` elements; ``covgap-map.js`` adds the basemaps, layers,
     legends and tools to the folium map, whose JavaScript name is
-    ``data["map"]``.
+    ``data["map"]``.  The images (``rasters``, data URIs by id) come last, in
+    :func:`raster_blocks` after the map's script.
     """
     (south, west), (north, east) = data["bounds"]
     fmap = PageMap(
         location=[round((south + north) / 2, _DIGITS), round((west + east) / 2, _DIGITS)],
         zoom_start=10,
+        max_zoom=MAX_ZOOM,
         tiles=None,
         zoom_control=True,
         prefer_canvas=False,
@@ -646,6 +725,7 @@ def _page(data: dict[str, Any], lang: str, title: str) -> PageMap:
     figure._template = PAGE_TEMPLATE
     figure.lang = lang
     figure.title = safe_text(title or "covgap")
+    figure.rasters = RawHtml(raster_blocks(rasters or {}))
     figure.header._children.pop("meta_http", None)  # the page's charset replaces it
     _number_elements(figure)  # the map's JavaScript name is fixed before the data
     page_data = {**data, "map": fmap.get_name()}
@@ -682,6 +762,9 @@ class WebMap:
         The overlays, in drawing order.
     map
         The :class:`folium.Map` (a :class:`PageMap`) whose figure is the page.
+    rasters
+        The images as data URIs by raster id (``spec["raster"]`` of a layer
+        or basemap), written after the map's script.
     """
 
     data: dict[str, Any]
@@ -690,10 +773,11 @@ class WebMap:
     offline: bool = False
     layer_ids: list[str] = field(default_factory=list)
     map: folium.Map | None = None
+    rasters: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.map is None:
-            self.map = _page(self.data, self.lang, self.title)
+            self.map = _page(self.data, self.lang, self.title, self.rasters)
 
     def render(self) -> str:
         """Return the complete HTML page, rendered by folium's figure."""
@@ -718,8 +802,9 @@ def build_map(
     signal_image: MercatorImage | None = None,
     plan: gpd.GeoDataFrame | None = None,
     after_image: MercatorImage | None = None,
-    hillshade: RgbaImage | None = None,
+    hillshade: GreyImage | RgbaImage | None = None,
     offline: bool = False,
+    extra_layers: list[dict[str, Any]] | None = None,
     attribution: Sequence[str] = (),
 ) -> WebMap:
     """Build the gap map.
@@ -757,11 +842,16 @@ def build_map(
     after_image
         Best-server RSRP with the planned sites added (hidden by default).
     hillshade
-        The DEM's hillshade (:func:`covgap.publish.overlay.hillshade_image`):
-        the basemap offline, a basemap choice online.
+        The DEM's hillshade (:func:`covgap.publish.overlay.hillshade_image`),
+        written as a greyscale JPEG (an :class:`RgbaImage` as PNG): the
+        basemap offline, a basemap choice online.
     offline
         Leave out web tiles and every other web address: the page makes no
         network request.
+    extra_layers
+        More overlay layers, drawn last (e.g.
+        :func:`covgap.publish.jointmap.joint_layers`); kinds ``lines``,
+        ``points`` and the ones above.
     attribution
         The data sources' attributions (``Dataset.attributions``), shown as
         text in the map's attribution control.
@@ -773,22 +863,25 @@ def build_map(
     """
     if lang not in LANGUAGES:
         raise ParameterError(f"unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}")
-    villages_ll = _to_wgs84(villages)
-    communes_ll = _to_wgs84(communes)
+    villages_ll = _to_wgs84(_simplified(villages))
+    communes_ll = _to_wgs84(_simplified(communes))
     if villages_ll is None or communes_ll is None:
         raise ParameterError("the map needs at least one village and one commune")
 
     layers: list[dict[str, Any]] = []
+    rasters: dict[str, str] = {}
     if hillshade is None and offline:
         log.warning("offline map without a DEM: no basemap")
     if signal_image is not None:
         layers.append(_image_layer("signal", signal_image, lang, show=True))
+        rasters["signal"] = _signal_uri(signal_image)
     if after_image is not None:
         layers.append(
             _image_layer("after", after_image, lang, show=False, note=label("after_note", lang))
         )
+        rasters["after"] = _signal_uri(after_image)
     layers.append(_communes_layer(communes_ll, lang))
-    grid_ll = _to_wgs84(grid)
+    grid_ll = _to_wgs84(_simplified(grid))
     if grid_ll is not None:
         layers.append(_grid_layer(grid_ll, lang))
     layers.append(_villages_layer(villages_ll, lang))
@@ -801,6 +894,7 @@ def build_map(
     plan_ll = _to_wgs84(plan)
     if plan_ll is not None:
         layers.append(_plan_layer(plan_ll, lang))
+    layers.extend(extra_layers or [])
 
     basemaps: list[dict[str, Any]] = []
     if not offline:
@@ -813,11 +907,12 @@ def build_map(
             {
                 "id": "basemap_hillshade",
                 "name": label("basemap_hillshade", lang),
-                "image": png_data_uri(hillshade.rgba),
+                "raster": "basemap_hillshade",
                 "bounds": hillshade.bounds,
                 "note": label("hillshade_note", lang),
             }
         )
+        rasters["basemap_hillshade"] = _basemap_uri(hillshade)
     if not basemaps:
         basemaps.append({"id": "basemap_none", "name": label("basemap_none", lang)})
 
@@ -847,6 +942,7 @@ def build_map(
         title=title,
         offline=offline,
         layer_ids=[layer["id"] for layer in layers],
+        rasters=rasters,
     )
 
 

@@ -96,6 +96,8 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "threshold_dbm": (-160.0, -20.0, True, True),
     "threshold_good_dbm": (-160.0, -20.0, True, True),
     "covered_share": (0.0, 1.0, False, True),
+    "weight_covered": (0.0, 1000.0, True, True),
+    "weight_powered": (0.0, 1000.0, True, True),
     "itm_refractivity": (250.0, 400.0, True, True),
     "itm_permittivity": (1.0, 100.0, True, True),
     "itm_conductivity": (0.0, 100.0, False, True),
@@ -167,6 +169,9 @@ class Scenario:
     covered_share
         Share of a village's households at or above ``threshold_dbm`` for the
         village to count as covered (0.5).
+    weight_covered, weight_powered
+        Weights of a household gaining coverage and of one gaining grid power
+        in the joint plan's objective (:mod:`covgap.planning.joint`; 1 : 1).
     itm_climate, itm_polarization, itm_refractivity, itm_permittivity, itm_conductivity
         ITM's radio climate (``continental_subtropical``), polarisation
         (``vertical``), sea-level surface refractivity (301 N-units), ground
@@ -220,6 +225,8 @@ class Scenario:
     threshold_dbm: float = -110.0
     threshold_good_dbm: float = -100.0
     covered_share: float = 0.5
+    weight_covered: float = 1.0
+    weight_powered: float = 1.0
     itm_climate: str = "continental_subtropical"
     itm_polarization: str = "vertical"
     itm_refractivity: float = 301.0

@@ -2,11 +2,23 @@
  * fullscreen button from the JSON in #covgap-data onto the Leaflet map that
  * folium created (its JavaScript name is D.map).  Every text from data reaches the page
  * through textContent (never innerHTML), so names cannot inject markup.
- * No network access: everything the page needs is inlined. */
+ * No network access: everything the page needs is inlined.
+ *
+ * Order of drawing: the vector layers first; the images (hillshade, coverage)
+ * sit in <script type="text/plain"> blocks after this script and are turned
+ * into image overlays once the page is parsed and each image is decoded.
+ *
+ * Adding a layer: give its JSON spec a new "kind" (Python side, webmap.py) and
+ * register a builder here, BUILDERS[kind] = function (spec, group) {...}, that
+ * adds Leaflet layers to the group; markers that labels must not cover go
+ * through avoid(layer).  Layer control, legend, and lazy images come for free. */
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("covgap-data").textContent);
   var T = D.labels;
+  /* phones: legend and layer list start collapsed, popups fit the screen */
+  var SMALL = !!(window.matchMedia && window.matchMedia("(max-width: 600px)").matches);
+  var timeline = []; /* what was drawn, in order: "vectors", then "raster:<id>" */
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -56,14 +68,41 @@
   labelPane.style.zIndex = 450;
   labelPane.style.pointerEvents = "none";
 
+  /* ---- images: read from their blocks after the page is parsed, shown once decoded ---- */
+  var pendingRasters = [];
+  var loadedRasters = {};
+  function lazyRaster(spec, group, options) {
+    pendingRasters.push(function () {
+      var block = document.getElementById("covgap-raster-" + spec.raster);
+      if (!block) { console.error("covgap: no image block for " + spec.raster); return; }
+      var img = new Image();
+      img.decoding = "async";
+      img.alt = "";
+      img.src = block.textContent;
+      function ready() {
+        group.addLayer(L.imageOverlay(img, spec.bounds, options));
+        loadedRasters[spec.raster] = true;
+        timeline.push("raster:" + spec.raster);
+        map.fire("covgap:raster", { id: spec.raster });
+      }
+      if (img.decode) img.decode().then(ready, function () { console.error("covgap: cannot decode " + spec.raster); });
+      else img.onload = ready;
+    });
+  }
+  function loadRasters() {
+    var jobs = pendingRasters.splice(0);
+    jobs.forEach(function (job) { job(); });
+  }
+
   /* ---- basemaps ---- */
   var bases = [];
   D.basemaps.forEach(function (b) {
     var layer;
     if (b.url) {
       layer = L.tileLayer(b.url, { attribution: b.attribution, maxZoom: b.maxZoom, subdomains: "abc" });
-    } else if (b.image) {
-      layer = L.imageOverlay(b.image, b.bounds, { pane: "covgap-basemap", interactive: false, className: "covgap-hillshade" });
+    } else if (b.raster) {
+      layer = L.layerGroup();
+      lazyRaster(b, layer, { pane: "covgap-basemap", interactive: false, className: "covgap-hillshade" });
     } else {
       layer = L.layerGroup();
     }
@@ -75,9 +114,21 @@
   var byId = {};
   var villageIndex = [];
 
-  function addPopup(layer, heading, rows) {
-    layer.bindPopup(function () { return table(heading, rows); }, { maxWidth: 340 });
+  /* popups fit the screen: narrower than the map, and on phones scrolling inside */
+  function popupOptions() {
+    var size = map.getSize();
+    var width = size.x > 0 ? Math.max(160, Math.min(340, size.x - 70)) : 340; /* 0: not laid out yet */
+    var options = { maxWidth: width, autoPanPadding: L.point(10, 10) };
+    if (SMALL) options.maxHeight = Math.max(160, Math.round(size.y * 0.5));
+    return options;
   }
+  function addPopup(layer, heading, rows) {
+    layer.bindPopup(function () { return table(heading, rows); }, popupOptions());
+  }
+
+  /* markers that commune labels must not cover */
+  var obstacles = [];
+  function avoid(layer) { obstacles.push(layer); return layer; }
 
   function buildVillages(spec, group) {
     var polys = L.featureGroup();
@@ -97,11 +148,19 @@
       });
       marker.bindTooltip(textNode(v.name));
       addPopup(marker, v.name, v.rows);
-      points.addLayer(marker);
+      points.addLayer(avoid(marker));
       villageIndex.push({ item: v, marker: marker, key: fold(v.name), code: fold(v.code) });
     });
     group.addLayer(polys);
     group.addLayer(points);
+  }
+
+  var areaLabels = []; /* {tooltip, at, rings}: placed by placeLabels() */
+  function outerRings(shape) {
+    if (!shape) return [];
+    if (shape.type === "Polygon") return [shape.coordinates[0]];
+    if (shape.type === "MultiPolygon") return shape.coordinates.map(function (p) { return p[0]; });
+    return [];
   }
 
   function buildCommunes(spec, group) {
@@ -113,8 +172,10 @@
         });
         group.addLayer(poly);
       }
-      group.addLayer(L.tooltip({ permanent: true, direction: "center", className: "covgap-commune-label", interactive: false, pane: "covgap-labels" })
-        .setLatLng(c.at).setContent(textNode(c.name)));
+      var tip = L.tooltip({ permanent: true, direction: "center", className: "covgap-commune-label", interactive: false, pane: "covgap-labels" })
+        .setLatLng(c.at).setContent(textNode(c.name));
+      group.addLayer(tip);
+      areaLabels.push({ tooltip: tip, at: L.latLng(c.at), rings: outerRings(c.shape) });
     });
   }
 
@@ -141,7 +202,7 @@
       var m = L.marker(t.at, { icon: towerIcon(t), keyboard: false });
       m.bindTooltip(textNode(t.title));
       addPopup(m, t.heading, t.rows);
-      group.addLayer(m);
+      group.addLayer(avoid(m));
     });
   }
 
@@ -155,40 +216,269 @@
     });
   }
 
+  /* Ranked sites: one badge each; badges that would overlap at the current zoom
+   * are merged into one ("2, 9") at the best-ranked site, whose popup lists them all. */
+  var BADGE = 24;
+  var rankGroups = [];
+  function rankIcon(text, colour) {
+    var width = text.length > 2 ? Math.ceil(12 + 8.5 * text.length) : BADGE;
+    var badge = el("div", "covgap-rank" + (width > BADGE ? " covgap-rank-group" : ""), text);
+    badge.style.background = colour;
+    if (width > BADGE) badge.style.width = (width - 4) + "px"; /* minus the 2 px borders */
+    return L.divIcon({ html: badge, className: "covgap-rank-icon", iconSize: [width, BADGE], iconAnchor: [width / 2, BADGE / 2] });
+  }
+
   function buildPlan(spec, group) {
+    var entries = [];
     spec.items.forEach(function (p) {
-      var badge = el("div", "covgap-rank", p.rank);
-      badge.style.background = spec.colour;
-      var m = L.marker(p.at, {
-        icon: L.divIcon({ html: badge, className: "covgap-rank-icon", iconSize: [24, 24], iconAnchor: [12, 12] }),
-        zIndexOffset: 1000 - p.rank
+      var m = L.marker(p.at, { icon: rankIcon(String(p.rank), spec.colour), zIndexOffset: 1000 - p.rank });
+      var entry = { item: p, marker: m };
+      m.covgapMembers = [entry];
+      m.bindTooltip(textNode(p.title));
+      m.bindPopup(function () {
+        var box = el("div", "covgap-popup-stack");
+        m.covgapMembers.forEach(function (e) { box.appendChild(table(e.item.heading, e.item.rows)); });
+        return box;
+      }, popupOptions());
+      group.addLayer(avoid(m));
+      entries.push(entry);
+    });
+    entries.sort(function (a, b) { return a.item.rank - b.item.rank; });
+    rankGroups.push({ spec: spec, group: group, entries: entries });
+  }
+
+  function arrangeRanks() {
+    rankGroups.forEach(function (R) {
+      var clusters = R.entries.map(function (e) {
+        return { members: [e], at: map.latLngToContainerPoint(e.marker.getLatLng()) };
+      });
+      function text(c) { return c.members.map(function (e) { return e.item.rank; }).join(", "); }
+      function box(c) {
+        var t = text(c), w = t.length > 2 ? Math.ceil(12 + 8.5 * t.length) : BADGE;
+        return { l: c.at.x - w / 2, t: c.at.y - BADGE / 2, r: c.at.x + w / 2, b: c.at.y + BADGE / 2 };
+      }
+      var merged = true;
+      while (merged) {
+        merged = false;
+        for (var i = 0; i < clusters.length && !merged; i++) {
+          for (var j = i + 1; j < clusters.length && !merged; j++) {
+            if (overlap(box(clusters[i]), box(clusters[j]), 1)) {
+              clusters[i].members = clusters[i].members.concat(clusters[j].members)
+                .sort(function (a, b) { return a.item.rank - b.item.rank; });
+              clusters[i].at = map.latLngToContainerPoint(clusters[i].members[0].marker.getLatLng());
+              clusters.splice(j, 1);
+              merged = true;
+            }
+          }
+        }
+      }
+      clusters.forEach(function (c) {
+        var lead = c.members[0].marker;
+        var key = text(c);
+        if (lead.covgapKey !== key) {
+          lead.covgapKey = key;
+          lead.covgapMembers = c.members;
+          lead.setIcon(rankIcon(key, R.spec.colour));
+          lead.setTooltipContent(textNode(c.members.map(function (e) { return e.item.title; }).join(" · ")));
+        }
+        if (!R.group.hasLayer(lead)) R.group.addLayer(lead);
+        c.members.slice(1).forEach(function (e) {
+          e.marker.covgapKey = null;
+          if (R.group.hasLayer(e.marker)) R.group.removeLayer(e.marker);
+        });
+      });
+    });
+  }
+
+  /* ---- commune labels that hide no marker: each label moves to the nearest free spot
+   * inside its commune, or is hidden at this zoom when there is none ---- */
+  function overlap(a, b, pad) {
+    return a.l < b.r + pad && b.l < a.r + pad && a.t < b.b + pad && b.t < a.b + pad;
+  }
+  function obstacleBox(layer) {
+    if (!map.hasLayer(layer)) return null;
+    var p = map.latLngToContainerPoint(layer.getLatLng());
+    if (layer instanceof L.CircleMarker) {
+      var r = layer.getRadius() + (layer.options.weight || 0) / 2;
+      return { l: p.x - r, t: p.y - r, r: p.x + r, b: p.y + r };
+    }
+    var icon = layer.options.icon && layer.options.icon.options;
+    if (!icon || !icon.iconSize) return null;
+    var size = L.point(icon.iconSize), anchor = icon.iconAnchor ? L.point(icon.iconAnchor) : size.divideBy(2);
+    return { l: p.x - anchor.x, t: p.y - anchor.y, r: p.x - anchor.x + size.x, b: p.y - anchor.y + size.y };
+  }
+  function insideRings(pt, rings) {
+    if (!rings.length) return true;
+    return rings.some(function (ring) {
+      var hit = false;
+      for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        var a = ring[i], b = ring[j];
+        if ((a.y > pt.y) !== (b.y > pt.y) && pt.x < (b.x - a.x) * (pt.y - a.y) / (b.y - a.y) + a.x) hit = !hit;
+      }
+      return hit;
+    });
+  }
+  function ringDistance(pt, rings) {
+    var best = Infinity;
+    rings.forEach(function (ring) {
+      for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        var a = ring[j], b = ring[i], dx = b.x - a.x, dy = b.y - a.y;
+        var t = dx || dy ? ((pt.x - a.x) * dx + (pt.y - a.y) * dy) / (dx * dx + dy * dy) : 0;
+        t = Math.max(0, Math.min(1, t));
+        best = Math.min(best, Math.hypot(pt.x - a.x - t * dx, pt.y - a.y - t * dy));
+      }
+    });
+    return best;
+  }
+
+  /* Candidate centres for a label of w x h px: a grid over its commune and a margin
+   * around it, nearest first (sideways moves count double: the name stays over its commune). */
+  function spots(home, w, h, rings) {
+    var minX = home.x, maxX = home.x, minY = home.y, maxY = home.y;
+    rings.forEach(function (ring) {
+      ring.forEach(function (p) {
+        minX = Math.min(minX, p.x); maxX = Math.max(maxX, p.x);
+        minY = Math.min(minY, p.y); maxY = Math.max(maxY, p.y);
+      });
+    });
+    /* around the commune, but never further than a few label sizes from home */
+    var reachX = Math.max(3 * w, 150), reachY = Math.max(8 * h, 150);
+    minX = Math.max(minX - w / 2, home.x - reachX); maxX = Math.min(maxX + w / 2, home.x + reachX);
+    minY = Math.max(minY - h, home.y - reachY); maxY = Math.min(maxY + h, home.y + reachY);
+    var stepX = Math.max(4, w / 6), stepY = Math.max(3, h / 3), list = [];
+    for (var x = home.x - Math.floor((home.x - minX) / stepX) * stepX; x <= maxX; x += stepX) {
+      for (var y = home.y - Math.floor((home.y - minY) / stepY) * stepY; y <= maxY; y += stepY) {
+        var dx = x - home.x, dy = y - home.y;
+        list.push({ x: x, y: y, d: dx * dx * 2 + dy * dy });
+      }
+    }
+    return list.sort(function (a, b) { return a.d - b.d; });
+  }
+
+  /* The nearest free spot for a label node of its current size, or null: its centre
+   * inside its own commune, or just outside it where no other commune is. */
+  function freeSpot(node, home, own, others, blocked) {
+    /* a label whose commune is in view is not cut by the edge of the map */
+    var size = map.getSize();
+    var view = home.x >= 0 && home.y >= 0 && home.x <= size.x && home.y <= size.y
+      ? { l: 2, t: 2, r: size.x - 2, b: size.y - 2 } : null;
+    var w = node.offsetWidth, h = node.offsetHeight, candidates = spots(home, w, h, own);
+    for (var k = 0; k < candidates.length; k++) {
+      var centre = L.point(candidates[k].x, candidates[k].y);
+      var rect = { l: centre.x - w / 2, t: centre.y - h / 2, r: centre.x + w / 2, b: centre.y + h / 2 };
+      if (blocked.some(function (o) { return overlap(rect, o, 1); })) continue;
+      if (view && overlap(rect, view, 0) && !(rect.l >= view.l && rect.r <= view.r && rect.t >= view.t && rect.b <= view.b)) continue;
+      if (own.length && !insideRings(centre, own)) {
+        if (ringDistance(centre, own) > h) continue;
+        if (others.some(function (rings) { return insideRings(centre, rings) || overlapsRings(rect, rings); })) continue;
+      }
+      return { centre: centre, rect: rect };
+    }
+    return null;
+  }
+  function overlapsRings(rect, rings) {
+    var corners = [L.point(rect.l, rect.t), L.point(rect.r, rect.t), L.point(rect.l, rect.b), L.point(rect.r, rect.b)];
+    return corners.some(function (p) { return insideRings(p, rings); });
+  }
+
+  /* Width that breaks a name into two lines at the space nearest its middle. */
+  function twoLineWidth(node) {
+    var text = node.textContent, wide = node.offsetWidth, pad = 10, best = text.length;
+    for (var i = 0; i < text.length; i++) {
+      if (/\s/.test(text[i])) best = Math.min(best, Math.max(i, text.length - i - 1));
+    }
+    return Math.ceil((wide - pad) * best / text.length) + pad + 4;
+  }
+
+  function placeLabels() {
+    var blocked = obstacles.map(obstacleBox).filter(Boolean);
+    var shown = areaLabels.filter(function (c) { return c.tooltip.getElement() && map.hasLayer(c.tooltip); });
+    var projected = shown.map(function (c) {
+      return c.rings.map(function (ring) {
+        return ring.map(function (xy) { return map.latLngToContainerPoint([xy[1], xy[0]]); });
+      });
+    });
+    shown.forEach(function (c, index) {
+      var node = c.tooltip.getElement();
+      var home = map.latLngToContainerPoint(c.at);
+      var own = projected[index];
+      var others = projected.filter(function (_r, i) { return i !== index; });
+      node.classList.remove("covgap-label-wrap");
+      node.style.width = "";
+      var chosen = freeSpot(node, home, own, others, blocked);
+      if (!chosen && /\s/.test(node.textContent)) {
+        /* no room on one line: try the name on two lines */
+        var width = twoLineWidth(node); /* measured on one line */
+        node.classList.add("covgap-label-wrap");
+        node.style.width = width + "px";
+        chosen = freeSpot(node, home, own, others, blocked);
+        if (!chosen) { node.classList.remove("covgap-label-wrap"); node.style.width = ""; }
+      }
+      node.classList.toggle("covgap-label-hidden", !chosen);
+      c.tooltip.setLatLng(chosen ? map.containerPointToLatLng(chosen.centre) : c.at);
+      if (chosen) blocked.push(chosen.rect); /* labels do not cover each other either */
+    });
+  }
+
+  function declutter() {
+    arrangeRanks();
+    placeLabels();
+  }
+
+  /* lines and points with popups (the joint plan's layers) */
+  function buildLines(spec, group) {
+    spec.items.forEach(function (g) {
+      var line = L.geoJSON(g.shape, {
+        style: { color: spec.colour, weight: 3, opacity: 0.9, className: "covgap-line-" + spec.id }
+      });
+      if (g.title) line.bindTooltip(textNode(g.title), { sticky: true });
+      if (g.rows) addPopup(line, g.heading, g.rows);
+      group.addLayer(line);
+    });
+  }
+
+  function buildPoints(spec, group) {
+    spec.items.forEach(function (p) {
+      var m = L.circleMarker(p.at, {
+        radius: 7, color: "#222222", weight: 1.5, fillColor: spec.colour, fillOpacity: 0.95,
+        className: "covgap-point-" + spec.id
       });
       m.bindTooltip(textNode(p.title));
       addPopup(m, p.heading, p.rows);
-      group.addLayer(m);
+      group.addLayer(avoid(m));
     });
   }
+
+  /* One builder per layer kind: BUILDERS[spec.kind](spec, group) fills the group. */
+  var BUILDERS = {
+    lines: buildLines,
+    points: buildPoints,
+    image: function (spec, group) {
+      lazyRaster(spec, group, {
+        pane: "covgap-raster", interactive: false, className: "covgap-raster covgap-raster-" + spec.id
+      });
+    },
+    villages: buildVillages,
+    communes: buildCommunes,
+    grid: buildGrid,
+    towers: buildTowers,
+    plan: buildPlan,
+    sectors: buildSectors
+  };
 
   var overlays = [];
   D.layers.forEach(function (spec) {
     var group = L.featureGroup();
-    if (spec.kind === "image") {
-      group.addLayer(L.imageOverlay(spec.image, spec.bounds, {
-        pane: "covgap-raster", interactive: false, className: "covgap-raster covgap-raster-" + spec.id
-      }));
-    } else if (spec.kind === "villages") buildVillages(spec, group);
-    else if (spec.kind === "communes") buildCommunes(spec, group);
-    else if (spec.kind === "grid") buildGrid(spec, group);
-    else if (spec.kind === "towers") buildTowers(spec, group);
-    else if (spec.kind === "plan") buildPlan(spec, group);
-    else if (spec.kind === "sectors") buildSectors(spec, group);
+    var build = BUILDERS[spec.kind];
+    if (!build) throw new Error("covgap: no builder for layer kind " + spec.kind);
+    build(spec, group);
     byId[spec.id] = { spec: spec, layer: group };
     overlays.push({ name: spec.name, layer: group, spec: spec });
     if (spec.show) group.addTo(map);
   });
 
   /* ---- layer control (names set as text, not HTML) ---- */
-  var control = L.control.layers(null, null, { collapsed: false, position: "topright" });
+  var control = L.control.layers(null, null, { collapsed: SMALL, position: "topright" });
   function safeName(text, id) {
     /* Leaflet puts layer names in with innerHTML: give it an escaped span. */
     var span = el("span", "covgap-layer-name", text);
@@ -200,6 +490,23 @@
   }
   overlays.forEach(function (o) { control.addOverlay(o.layer, safeName(o.name, o.spec.id)); });
   control.addTo(map);
+  (function () {
+    var box = control.getContainer();
+    var toggle = box.querySelector(".leaflet-control-layers-toggle");
+    toggle.title = T.layers;
+    toggle.setAttribute("aria-label", T.layers);
+    if (!SMALL) return;
+    /* collapsed on phones: a tap on the toggle opens the list, this button (or a tap on the
+     * map) closes it.  Leaflet also opens it on mouseenter, which a touch screen emulates
+     * before the click: the click would then land on the close button, so hover is off. */
+    L.DomEvent.off(box, { mouseenter: control._expandSafely, mouseleave: control.collapse }, control);
+    var close = el("button", "covgap-layers-close", T.close);
+    close.type = "button";
+    close.setAttribute("aria-label", T.close);
+    var list = box.querySelector(".leaflet-control-layers-list");
+    list.insertBefore(close, list.firstChild);
+    L.DomEvent.on(close, "click", function (ev) { L.DomEvent.stop(ev); control.collapse(); });
+  })();
   L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
 
   /* ---- legend: one section per layer, shown while the layer is on ---- */
@@ -226,10 +533,11 @@
       var head = el("div", "covgap-legend-head");
       var toggle = el("button", "covgap-legend-toggle", T.legend);
       toggle.type = "button";
-      toggle.setAttribute("aria-expanded", "true");
+      toggle.setAttribute("aria-expanded", SMALL ? "false" : "true");
       head.appendChild(toggle);
       box.appendChild(head);
       var body = el("div", "covgap-legend-body");
+      if (SMALL) body.style.display = "none"; /* phones: one tap opens the legend, one closes it */
       toggle.addEventListener("click", function () {
         var open = body.style.display !== "none";
         body.style.display = open ? "none" : "";
@@ -274,6 +582,17 @@
     });
   }
   map.on("overlayadd overlayremove baselayerchange layeradd layerremove", syncLegend);
+  map.on("zoomend overlayadd overlayremove resize", declutter);
+  if (SMALL) {
+    /* on a phone an open popup takes the width of the screen: the buttons at the top
+     * step aside until it is closed (a tap on its x or on the map) */
+    map.on("popupopen", function () { map.getContainer().classList.add("covgap-popup-open"); });
+    map.on("popupclose", function () { map.getContainer().classList.remove("covgap-popup-open"); });
+  }
+  declutter();
+  timeline.push("vectors");
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", loadRasters);
+  else setTimeout(loadRasters, 0);
 
   /* technology labels of the towers only when zoomed in (they crowd the overview) */
   function syncZoomClass() {
@@ -319,7 +638,9 @@
           li.tabIndex = 0;
           li.appendChild(el("span", "covgap-search-name", e.item.name));
           li.appendChild(el("span", "covgap-search-commune", e.item.commune));
-          li.addEventListener("click", function () { choose(e); });
+          /* stopped here: choose() empties the list, and Leaflet would take a click on an
+           * element no longer in the page for a click on the map, closing the new popup */
+          li.addEventListener("click", function (ev) { L.DomEvent.stop(ev); choose(e); });
           li.addEventListener("keydown", function (ev) { if (ev.key === "Enter") choose(e); });
           list.appendChild(li);
         });
@@ -435,5 +756,8 @@
     buttonEl.classList.add("covgap-active");
   }
 
-  window.covgapMap = { map: map, layers: byId, villages: villageIndex, fold: fold, control: control };
+  window.covgapMap = {
+    map: map, layers: byId, villages: villageIndex, fold: fold, control: control,
+    small: SMALL, timeline: timeline, rasters: loadedRasters, declutter: declutter
+  };
 })();
