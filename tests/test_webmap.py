@@ -475,3 +475,17 @@ def test_a_province_sized_map_stays_under_10_mb() -> None:
     webmap = build_map(villages, communes, signal_image=signal, hillshade=shade, offline=True)
     size_bytes = len(webmap.render().encode("utf-8"))
     assert 500_000 < size_bytes <= 10_000_000, f"{size_bytes / 1e6:.1f} MB"
+
+
+def test_geometry_of_an_invalid_polygon_is_rounded_point_by_point():
+    # set_precision refuses a polygon whose hole lies outside its shell (seen on
+    # the province preset's villages once simplified and reprojected)
+    from shapely.geometry import Polygon
+
+    from covgap.publish.webmap import _geometry
+
+    shape = Polygon([(0, 0), (1.00000004, 0), (1, 1), (0, 1)], holes=[[(2, 2), (3, 2), (3, 3)]])
+    out = _geometry(shape)
+    assert out["type"] == "Polygon"
+    assert out["coordinates"][0][1] == [1.0, 0.0]
+    assert len(out["coordinates"]) == 2

@@ -602,6 +602,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if getattr(args, "preset", "district") == "province":
+        from covgap.demo.province import generate_province
+
+        out = generate_province(Path(args.out))
+        _out(args, f"wrote the synthetic Điện Biên province dataset to {out}")
+        return EXIT_OK
     from covgap.demo import generate_demo
 
     out = generate_demo(Path(args.out))
@@ -803,6 +809,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="regenerate the synthetic Tủa Chùa demo dataset")
     demo.add_argument("--out", required=True, help="folder to write the dataset into")
+    demo.add_argument(
+        "--preset",
+        choices=("district", "province"),
+        default="district",
+        help="district: the Tủa Chùa demo (default); province: Điện Biên, 130 communes",
+    )
     demo.set_defaults(func=_cmd_demo)
     _prepare_parser(sub)
     return parser

@@ -30,6 +30,7 @@ __all__ = [
     "FEET",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
+    "DemFile",
     "GridWindow",
     "Terrain",
     "check_coverage",
@@ -166,14 +167,15 @@ class Terrain:
     def window(self, window: GridWindow) -> Terrain:
         """Return the part of the DEM inside ``window``, sharing this Terrain's memory.
 
-        The elevation is a view (no copy) and the transform is shifted to the
-        window's top-left corner, so coordinates keep their meaning.
+        The elevation (and land cover, if any) are views (no copy) and the
+        transform is shifted to the window's top-left corner, so coordinates
+        keep their meaning.
         """
         rs, cs = window.slices
         t = self.transform
         shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
-        classes = None if self.landcover is None else self.landcover[rs, cs]
-        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path, classes)
+        cover = None if self.landcover is None else self.landcover[rs, cs]
+        return Terrain(self.elevation[rs, cs], shifted, self.crs, self.path, cover)
 
     def _pixel(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fractional (col, row) of points (north-up grid, no rotation)."""
@@ -506,7 +508,8 @@ def read_window(path: str | Path, window: GridWindow) -> Terrain:
                 )
             win = Window(window.col, window.row, window.cols, window.rows)
             z = src.read(1, window=win, masked=True).astype(np.float32).filled(np.nan)
-            transform = src.window_transform(win)
+            t = src.transform
+            transform = Affine(t.a, t.b, t.c + window.col * t.a, t.d, t.e, t.f + window.row * t.e)
             crs = CRS.from_user_input(src.crs.to_wkt())
             in_feet = _unit_is_feet(src)
     except rasterio.errors.RasterioError as exc:

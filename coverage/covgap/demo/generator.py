@@ -47,7 +47,7 @@ from covgap.demo.writers import (
 from covgap.errors import DemoError
 from covgap.radio.scenario import default_scenario
 
-__all__ = ["DemoWorld", "build_world", "generate_demo"]
+__all__ = ["DemoWorld", "build_world", "generate_demo", "write_world"]
 
 logger = logging.getLogger(__name__)
 
@@ -229,18 +229,46 @@ def _lonlat_geom(geom: BaseGeometry) -> BaseGeometry:
 
 def _write(out: Path, world: DemoWorld) -> None:
     communes = list(facts.COMMUNES)
+    rows = [
+        {"commune_code": c.code, "commune_name": c.name, "population": c.population}
+        for c in communes
+    ]
+    write_world(out, world, rows, _metadata(world), cell_seed=facts.SEED + 1)
+
+
+def write_world(
+    out: Path,
+    world: DemoWorld,
+    commune_rows: list[dict[str, object]],
+    metadata: dict[str, object],
+    *,
+    cell_seed: int,
+    dem_zlevel: int = 9,
+) -> None:
+    """Write a generated world as a dataset folder (every file of the format).
+
+    Parameters
+    ----------
+    out
+        Dataset folder.
+    world
+        The generated communes, terrain, villages, grid, sites and survey.
+    commune_rows
+        Properties of each commune, in the order of ``world.communes``
+        (``commune_code``, ``commune_name``, ``population``...).
+    metadata
+        The contents of ``dataset.toml``.
+    cell_seed
+        Seed of the OpenCelliD rows' scatter.
+    dem_zlevel
+        DEFLATE level of the DEM.
+    """
     villages = world.villages
     atomic_write(
         out / "boundaries" / "communes.geojson",
         geojson_bytes(
             "communes",
-            (
-                (
-                    {"commune_code": c.code, "commune_name": c.name, "population": c.population},
-                    _lonlat_geom(g),
-                )
-                for c, g in zip(communes, world.communes, strict=True)
-            ),
+            ((row, _lonlat_geom(g)) for row, g in zip(commune_rows, world.communes, strict=True)),
         ),
     )
     atomic_write(
@@ -252,7 +280,7 @@ def _write(out: Path, world: DemoWorld) -> None:
                     {
                         "village_code": v.code,
                         "village_name": v.name,
-                        "commune_code": communes[v.commune].code,
+                        "commune_code": commune_rows[v.commune]["commune_code"],
                         "population": v.population,
                         "households": v.households,
                     },
@@ -276,7 +304,7 @@ def _write(out: Path, world: DemoWorld) -> None:
             ),
         ),
     )
-    commune_names = [communes[v.commune].name for v in villages]
+    commune_names = [str(commune_rows[v.commune]["commune_name"]) for v in villages]
     atomic_write(
         out / "electricity" / "village_power.csv",
         csv_bytes(
@@ -305,7 +333,7 @@ def _write(out: Path, world: DemoWorld) -> None:
     e_lon, _ = to_lonlat(site_xy[:, 0] + 1000.0, site_xy[:, 1])
     _, n_lat = to_lonlat(site_xy[:, 0], site_xy[:, 1] + 1000.0)
     geo = np.column_stack([1000.0 / (e_lon - lon), 1000.0 / (n_lat - lat), lon, lat])
-    cell_rng = np.random.Generator(np.random.PCG64(facts.SEED + 1))
+    cell_rng = np.random.Generator(np.random.PCG64(cell_seed))
     cells = opencellid_rows(cell_rng, world.sites, geo)
     atomic_write(
         out / "towers" / "cells.csv",
@@ -346,8 +374,9 @@ def _write(out: Path, world: DemoWorld) -> None:
         world.terrain.transform,
         facts.UTM_EPSG,
         NODATA,
+        zlevel=dem_zlevel,
     )
-    atomic_write(out / "dataset.toml", toml_bytes(_metadata(world)))
+    atomic_write(out / "dataset.toml", toml_bytes(metadata))
 
 
 def _metadata(world: DemoWorld) -> dict[str, object]:

@@ -57,24 +57,32 @@ class PowerGrid:
     remoteness: np.ndarray
 
 
-def span_costs(terrain: Terrain, xy: np.ndarray, step: float = 60.0) -> np.ndarray:
+def span_costs(
+    terrain: Terrain, xy: np.ndarray, step: float = 60.0, pairs: np.ndarray | None = None
+) -> np.ndarray:
     """Cost of a straight span between every pair of points.
 
     Length x (1 + 6 x mean absolute gradient) + 3 x height of the highest
-    point above the higher end (ridge crossing).
+    point above the higher end (ridge crossing).  With ``pairs`` (``(m, 2)``
+    indices), only those spans are costed and the others are infinite.
     """
     n = len(xy)
-    cost = np.zeros((n, n))
-    for i in range(n):
-        for j in range(i + 1, n):
-            a, b = xy[i], xy[j]
-            length = float(np.hypot(*(b - a)))
-            k = max(int(length // step), 2)
-            t = np.linspace(0.0, 1.0, k + 1)
-            z = terrain.sample(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
-            grad = np.abs(np.diff(z)).sum() / length
-            ridge = max(float(z.max() - max(z[0], z[-1])), 0.0)
-            cost[i, j] = cost[j, i] = length * (1 + _SLOPE_WEIGHT * grad) + _RIDGE_WEIGHT * ridge
+    if pairs is None:
+        cost = np.zeros((n, n))
+        todo = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    else:
+        cost = np.full((n, n), np.inf)
+        np.fill_diagonal(cost, 0.0)
+        todo = [(int(i), int(j)) for i, j in pairs]
+    for i, j in todo:
+        a, b = xy[i], xy[j]
+        length = float(np.hypot(*(b - a)))
+        k = max(int(length // step), 2)
+        t = np.linspace(0.0, 1.0, k + 1)
+        z = terrain.sample(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)
+        grad = np.abs(np.diff(z)).sum() / length
+        ridge = max(float(z.max() - max(z[0], z[-1])), 0.0)
+        cost[i, j] = cost[j, i] = length * (1 + _SLOPE_WEIGHT * grad) + _RIDGE_WEIGHT * ridge
     return cost
 
 
@@ -103,6 +111,9 @@ def build_grid(
     villages: list[Village],
     substation: tuple[float, float],
     n_unpowered: int,
+    *,
+    sparse: bool = False,
+    town: np.ndarray | None = None,
 ) -> PowerGrid:
     """Grow the grid and choose the ``n_unpowered`` most remote villages.
 
@@ -116,13 +127,22 @@ def build_grid(
         Substation position (metres).
     n_unpowered
         How many villages the grid must not reach.
+    sparse
+        Cost only the spans of a Delaunay triangulation of the nodes (and of
+        the backbone nodes), not every pair: a province's 1,500 villages
+        would need a million terrain profiles.
+    town
+        Per village, True for the town's villages (always powered, never
+        backbone nodes); default: codes starting with ``TC-TT-``.
     """
     xy = np.array([substation] + [v.seed for v in villages])
-    cost = span_costs(terrain, xy)
     n = len(xy)
+    if town is None:
+        town = np.array([v.code.startswith("TC-TT-") for v in villages])
     backbone = np.zeros(n, bool)
     backbone[0] = True
-    backbone[1:] = [v.is_centre and not v.code.startswith("TC-TT-") for v in villages]
+    backbone[1:] = [v.is_centre and not t for v, t in zip(villages, town, strict=True)]
+    cost = span_costs(terrain, xy, pairs=_delaunay_pairs(xy, backbone) if sparse else None)
     root = np.zeros(n, bool)
     root[0] = True
     parent_bb = _prim(cost, root, backbone)
@@ -142,8 +162,7 @@ def build_grid(
             bb_cost[v] = bb_cost[p]
             branch[v] = branch[p] + cost[p, v]
     remote = np.where(backbone, -np.inf, branch + _BACKBONE_SHARE * bb_cost)
-    town = np.array([False] + [v.code.startswith("TC-TT-") for v in villages])
-    remote[town] = -np.inf
+    remote[np.concatenate([[False], town])] = -np.inf
     ranked = np.lexsort((np.arange(n), -remote))
     unpowered = np.zeros(n, bool)
     unpowered[ranked[:n_unpowered]] = True
@@ -169,6 +188,20 @@ def build_grid(
             if network.distance(shapely.Point(s.x, s.y)) > _SERVICE_DISTANCE_M
         )
     return PowerGrid(substation, lines, powered, unpowered_hh, remote[1:])
+
+
+def _delaunay_pairs(xy: np.ndarray, backbone: np.ndarray) -> np.ndarray:
+    """Edges of the Delaunay triangulations of all nodes and of the backbone nodes."""
+    from scipy.spatial import Delaunay
+
+    pairs = set()
+    for idx in (np.arange(len(xy)), np.flatnonzero(backbone)):
+        tri = Delaunay(xy[idx])
+        for a, b, c in tri.simplices:
+            for i, j in ((a, b), (b, c), (a, c)):
+                u, v = sorted((int(idx[i]), int(idx[j])))
+                pairs.add((u, v))
+    return np.array(sorted(pairs), dtype=np.int64)
 
 
 def _topological(parent: np.ndarray) -> list[int]:

@@ -121,6 +121,9 @@ def build_villages(
     polygons: list[BaseGeometry],
     terrain: Terrain,
     total: int,
+    counts: np.ndarray | None = None,
+    *,
+    names_per_commune: bool = False,
 ) -> list[Village]:
     """Create the villages of every commune.
 
@@ -134,13 +137,21 @@ def build_villages(
         The DEM; seeds and settlements go on habitable cells only.
     total
         Number of villages in the district.
+    counts
+        Villages per commune; default: ``total`` split in proportion to
+        population (largest remainder).
+    names_per_commune
+        Keep village names unique within each commune only (a province has
+        more villages than the name lists give unique names; joins by name
+        are within a commune anyway).  Default: unique across the district.
 
     Returns
     -------
     list of Village
         Ordered by commune, then by village number.
     """
-    counts = largest_remainder(total, np.array([c.population for c in communes], float))
+    if counts is None:
+        counts = largest_remainder(total, np.array([c.population for c in communes], float))
     habitable = terrain.habitable()
     used: set[str] = set()
     villages: list[Village] = []
@@ -152,6 +163,8 @@ def build_villages(
         centre = np.array([float(v) for v in to_utm(fact.lon, fact.lat)])
         seeds = _seeds(rng, candidates, centre, int(n))
         style = "town" if fact.is_town else ("thai" if fact.lowland else "hmong")
+        if names_per_commune:
+            used = set()
         names = village_names(rng, int(n), style, used)
         for k, (seed, territory, name) in enumerate(
             zip(seeds, _territories(poly, seeds), names, strict=True)

@@ -123,9 +123,18 @@ def toml_bytes(values: dict[str, object]) -> bytes:
 
 
 def write_geotiff(
-    path: Path, elevation: np.ndarray, transform: object, epsg: int, nodata: int
+    path: Path,
+    elevation: np.ndarray,
+    transform: object,
+    epsg: int,
+    nodata: int,
+    zlevel: int = 9,
 ) -> None:
-    """Write an int16 DEM: tiled, DEFLATE with horizontal predictor, no timestamp."""
+    """Write an int16 DEM: tiled, DEFLATE with horizontal predictor, no timestamp.
+
+    ``zlevel`` is DEFLATE's level (9, the smallest file; a province's DEM
+    uses a faster level).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.tif", dir=path.parent)
     os.close(fd)
@@ -144,7 +153,7 @@ def write_geotiff(
             "blockysize": 256,
             "compress": "deflate",
             "predictor": 2,
-            "zlevel": 9,
+            "zlevel": zlevel,
         }
         with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(tmp, "w", **profile) as dst:
             dst.write(elevation.astype(np.int16), 1)

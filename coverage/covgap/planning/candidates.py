@@ -197,6 +197,23 @@ def _grid(terrain: Any) -> tuple[np.ndarray, Any, CRS | None]:
     return z, transform, (CRS.from_user_input(crs) if crs is not None else None)
 
 
+#: DEMs are filtered for terrain candidates in row blocks of about this many
+#: cells (plus a halo), so memory does not grow with the area; a district's
+#: DEM (3 million cells) is one block.
+BLOCK_CELLS = 8_000_000
+
+
+def _raw_grid(terrain: Any) -> tuple[np.ndarray, Any]:
+    """Elevation (as stored, not copied) and transform of a Terrain or a tuple."""
+    if isinstance(terrain, tuple):
+        z, transform = terrain[0], terrain[1]
+    else:
+        z, transform = terrain.elevation, terrain.transform
+    if transform.b != 0.0 or transform.d != 0.0:
+        raise ValueError("candidates need a north-up DEM (no rotation)")
+    return np.asarray(z), transform
+
+
 def slope_degrees(elevation: np.ndarray, transform: Any) -> np.ndarray:
     """Slope of each cell in degrees from central differences (NaN next to nodata).
 
@@ -217,6 +234,24 @@ def slope_degrees(elevation: np.ndarray, transform: Any) -> np.ndarray:
         return np.zeros_like(z)
     gy, gx = np.gradient(z, abs(transform.e), abs(transform.a))
     return np.degrees(np.arctan(np.hypot(gx, gy)))
+
+
+def _slope_at(z: np.ndarray, transform: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`slope_degrees` at some cells, from each cell's 3 x 3 neighbourhood only.
+
+    The slope is a central difference, so a neighbourhood cut from the grid
+    (one-sided at the grid's edge, as for the whole grid) gives the same value
+    without computing the slope of every cell.
+    """
+    n_rows, n_cols = z.shape
+    out = np.zeros(len(rows))
+    if min(n_rows, n_cols) < 2:
+        return out
+    for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        a, b = max(int(r) - 1, 0), min(int(r) + 2, n_rows)
+        d, e = max(int(c) - 1, 0), min(int(c) + 2, n_cols)
+        out[i] = slope_degrees(z[a:b, d:e], transform)[int(r) - a, int(c) - d]
+    return out
 
 
 def _cells(size_m: float, transform: Any) -> int:
@@ -355,34 +390,57 @@ def terrain_candidates(
         priority order (thinned to ``min_spacing_m``).
     """
     settings = settings or CandidateSettings()
-    z, transform, _ = _grid(terrain)
-    finite = np.isfinite(z)
-    slope = slope_degrees(z, transform)
-    ok = finite & (np.nan_to_num(slope, nan=90.0) <= settings.max_slope_deg)
-    if area is not None:
-        ok &= _mask(area, z.shape, transform, all_touched=False)
-    if excluded is not None:
-        ok &= ~_mask(excluded, z.shape, transform, all_touched=True)
-
-    low = np.where(finite, z, -np.inf)
-    peak = ok & (low >= maximum_filter(low, size=_cells(settings.peak_window_m, transform)))
-    ridge_index = z - _nan_mean(z, _cells(settings.ridge_window_m, transform))
-    shoulder_index = z - _nan_mean(z, _cells(settings.shoulder_window_m, transform))
-    ridge = ok & ~peak & (np.nan_to_num(ridge_index, nan=-np.inf) >= settings.ridge_tpi_m)
-    shoulder = (
-        ok
-        & ~peak
-        & ~ridge
-        & (np.nan_to_num(shoulder_index, nan=-np.inf) >= settings.shoulder_tpi_m)
-    )
+    elevation, transform = _raw_grid(terrain)
+    n_rows, n_cols = elevation.shape
+    area_mask = _mask(area, elevation.shape, transform, False) if area is not None else None
+    excl_mask = _mask(excluded, elevation.shape, transform, True) if excluded is not None else None
+    sizes = [
+        _cells(settings.peak_window_m, transform),
+        _cells(settings.ridge_window_m, transform),
+        _cells(settings.shoulder_window_m, transform),
+    ]
+    # Row blocks with a halo wider than every filter: each block's inner rows
+    # get exactly the values the whole grid would give them (one block for a
+    # district's DEM), while memory stays at a few block-sized float64 arrays.
+    halo = max(sizes) // 2 + 2
+    step = max(1, BLOCK_CELLS // max(n_cols, 1))
+    found: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {k: [] for k in _KIND_ORDER}
+    for r0 in range(0, n_rows, step):
+        a, b = max(r0 - halo, 0), min(r0 + step + halo, n_rows)
+        z = np.asarray(elevation[a:b], dtype=np.float64)
+        finite = np.isfinite(z)
+        slope = slope_degrees(z, transform)
+        ok = finite & (np.nan_to_num(slope, nan=90.0) <= settings.max_slope_deg)
+        del slope
+        if area_mask is not None:
+            ok &= area_mask[a:b]
+        if excl_mask is not None:
+            ok &= ~excl_mask[a:b]
+        low = np.where(finite, z, -np.inf)
+        peak = ok & (low >= maximum_filter(low, size=sizes[0]))
+        del low
+        ridge_index = z - _nan_mean(z, sizes[1])
+        shoulder_index = z - _nan_mean(z, sizes[2])
+        ridge = ok & ~peak & (np.nan_to_num(ridge_index, nan=-np.inf) >= settings.ridge_tpi_m)
+        shoulder = (
+            ok
+            & ~peak
+            & ~ridge
+            & (np.nan_to_num(shoulder_index, nan=-np.inf) >= settings.shoulder_tpi_m)
+        )
+        inner = slice(r0 - a, r0 - a + min(step, n_rows - r0))
+        for kind, mask, score in (
+            ("peak", peak, z),
+            ("ridge", ridge, ridge_index),
+            ("shoulder", shoulder, shoulder_index),
+        ):
+            rows, cols = np.nonzero(mask[inner])
+            found[kind].append((rows + r0, cols, score[inner][rows, cols]))
     frames = []
-    for kind, mask, score in (
-        ("peak", peak, z),
-        ("ridge", ridge, ridge_index),
-        ("shoulder", shoulder, shoulder_index),
-    ):
-        rows, cols = np.nonzero(mask)
-        s = score[rows, cols]
+    for kind, parts in found.items():
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+        s = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)
         order = np.lexsort((cols, rows, -s))
         rows, cols, s = rows[order], cols[order], s[order]
         x, y = _centres(rows, cols, transform)
@@ -436,14 +494,10 @@ def village_candidates(
         ``village_code``, ``rank`` (1 = highest), by village code then rank.
     """
     settings = settings or CandidateSettings()
-    z, transform, _ = _grid(terrain)
-    rows_n, cols_n = z.shape
-    slope = slope_degrees(z, transform)
-    ok = np.isfinite(z) & (np.nan_to_num(slope, nan=90.0) <= settings.max_slope_deg)
-    if area is not None:
-        ok &= _mask(area, z.shape, transform, all_touched=False)
-    if excluded is not None:
-        ok &= ~_mask(excluded, z.shape, transform, all_touched=True)
+    elevation, transform = _raw_grid(terrain)
+    rows_n, cols_n = elevation.shape
+    area_mask = _mask(area, elevation.shape, transform, False) if area is not None else None
+    excl_mask = _mask(excluded, elevation.shape, transform, True) if excluded is not None else None
     codes = np.asarray([str(c) for c in settlements["village_code"]], dtype=object)
     xy = _points_xy(settlements)
     radius = settings.village_radius_m
@@ -462,15 +516,26 @@ def village_candidates(
         c0, c1 = max(0, int(np.floor(cols_f.min()))), min(cols_n, int(np.ceil(cols_f.max())) + 1)
         if r0 >= r1 or c0 >= c1:
             continue
+        # the window's slope from a one-cell halo: the values the whole grid gives
+        ha, hb = max(r0 - 1, 0), min(r1 + 1, rows_n)
+        hc, hd = max(c0 - 1, 0), min(c1 + 1, cols_n)
+        zw = np.asarray(elevation[ha:hb, hc:hd], dtype=np.float64)
+        slope = slope_degrees(zw, transform)[r0 - ha : r1 - ha, c0 - hc : c1 - hc]
+        zw = zw[r0 - ha : r1 - ha, c0 - hc : c1 - hc]
+        ok = np.isfinite(zw) & (np.nan_to_num(slope, nan=90.0) <= settings.max_slope_deg)
+        if area_mask is not None:
+            ok &= area_mask[r0:r1, c0:c1]
+        if excl_mask is not None:
+            ok &= ~excl_mask[r0:r1, c0:c1]
         rr, cc = np.mgrid[r0:r1, c0:c1]
         rr, cc = rr.ravel(), cc.ravel()
         cx, cy = _centres(rr, cc, transform)
         near = np.zeros(rr.size, dtype=bool)
         for px, py in pts:
             near |= (cx - px) ** 2 + (cy - py) ** 2 <= radius * radius
-        sel = near & ok[rr, cc]
+        sel = near & ok.ravel()
         rr, cc, cx, cy = rr[sel], cc[sel], cx[sel], cy[sel]
-        elev = z[rr, cc]
+        elev = zw.ravel()[sel]
         order = np.lexsort((cc, rr, -elev))
         chosen: list[int] = []
         for i in order:
@@ -648,7 +713,11 @@ def find_candidates(
     """
     settings = settings or CandidateSettings()
     scenario = scenario or default_scenario()
-    z, transform, tcrs = _grid(terrain)
+    z, transform = _raw_grid(terrain)
+    tcrs = terrain[2] if isinstance(terrain, tuple) and len(terrain) > 2 else None
+    if not isinstance(terrain, tuple):
+        tcrs = getattr(terrain, "crs", None)
+    tcrs = CRS.from_user_input(tcrs) if tcrs is not None else None
     crs = tcrs if tcrs is not None else (CRS.from_user_input(crs) if crs is not None else None)
     if crs is None:
         raise CRSError("find_candidates: the terrain has no CRS; pass crs=")
@@ -679,16 +748,34 @@ def find_candidates(
         village_codes = (
             sorted({str(c) for c in settlements["village_code"]}) if settlements is not None else []
         )
+    # when the user's list alone fills max_candidates every generated candidate
+    # would be dropped below: do not spend a province-sized DEM pass on them
+    full = users is not None and len(users) >= settings.max_candidates
     near = (
         village_candidates(
             terrain, settlements, village_codes, settings, area=area, excluded=excluded
         )
-        if settlements is not None
+        if settlements is not None and not full
         else pd.DataFrame(columns=["x", "y", "kind", "score", "village_code", "rank"])
     )
-    high = terrain_candidates(
-        terrain, settings, area=area, settlements_xy=sxy if len(sxy) else None, excluded=excluded
+    high = (
+        terrain_candidates(
+            terrain,
+            settings,
+            area=area,
+            settlements_xy=sxy if len(sxy) else None,
+            excluded=excluded,
+        )
+        if not full
+        else pd.DataFrame(columns=["x", "y", "kind", "score", "row", "col"])
     )
+    if full:
+        logger.warning(
+            "%d user candidates fill max_candidates=%d: no terrain or village candidate "
+            "is generated",
+            len(users),
+            settings.max_candidates,
+        )
 
     generated = pd.concat(
         [
@@ -777,13 +864,14 @@ def _describe(
     n = len(out)
     out = out.copy()
     out["elevation_m"] = sample_elevation(grid, xy[:, 0], xy[:, 1]) if n else np.empty(0)
-    slope = slope_degrees(z, transform)
     cols_f, rows_f = _to_pixel(transform, xy[:, 0], xy[:, 1])
     r = np.floor(np.asarray(rows_f, dtype=np.float64)).astype(np.int64)
     c = np.floor(np.asarray(cols_f, dtype=np.float64)).astype(np.int64)
     inside = (r >= 0) & (r < z.shape[0]) & (c >= 0) & (c < z.shape[1])
     out["slope_deg"] = np.where(
-        inside, slope[np.clip(r, 0, z.shape[0] - 1), np.clip(c, 0, z.shape[1] - 1)], np.nan
+        inside,
+        _slope_at(z, transform, np.clip(r, 0, z.shape[0] - 1), np.clip(c, 0, z.shape[1] - 1)),
+        np.nan,
     )
     outside = int((~inside).sum())
     if outside:

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 METHODS = ("greedy", "exact")
 
-#: Candidates per call of the link kernel when a progress bar is drawn.
+#: Candidates per call of the link kernel (bounds the dense link arrays of one call).
 COVERAGE_CHUNK = 100
 
 
@@ -337,9 +337,17 @@ def _backhaul_distance(
         return np.full(len(candidates), np.nan)
     scenario = analysis.scenario
     cand_xy = np.column_stack([candidates.geometry.x, candidates.geometry.y])
-    site_xy = np.column_stack([sites.geometry.x, sites.geometry.y])
+    site_xyh = np.column_stack(
+        [
+            sites.geometry.x,
+            sites.geometry.y,
+            sites["height_m"].fillna(scenario.mast_height_m).to_numpy(float),
+        ]
+    )
+    # operators sharing a mast share its line of sight: one profile per mast
+    site_xyh = np.unique(site_xyh, axis=0)
+    site_xy, site_h = site_xyh[:, :2], site_xyh[:, 2]
     cand_h = candidates["height_m"].fillna(scenario.mast_height_m).to_numpy(float)
-    site_h = sites["height_m"].fillna(scenario.mast_height_m).to_numpy(float)
     visible = line_of_sight(
         analysis.terrain,
         cand_xy,

@@ -47,6 +47,7 @@ __all__ = [
     "hillshade_image",
     "jpeg_bytes",
     "jpeg_data_uri",
+    "overlay_cell_m",
     "png_bytes",
     "png_data_uri",
     "signal_palette",
@@ -133,6 +134,43 @@ class RgbaImage:
 
     rgba: np.ndarray
     bounds: list[list[float]]
+
+
+#: Largest side, in Mercator cells, of the map's signal overlays: keeps each
+#: overlay's PNG to a few hundred kB, so the page stays under 10 MB whatever
+#: the area (a province's 200 km would otherwise give 2,300 cells of 90 m).
+MAX_OVERLAY_CELLS = 1200
+
+
+def overlay_cell_m(
+    shape: tuple[int, int],
+    transform: Affine,
+    *,
+    base_m: float = 90.0,
+    max_cells: int = MAX_OVERLAY_CELLS,
+) -> float:
+    """Return the overlay cell size for a raster: ``base_m``, coarser for large areas.
+
+    Parameters
+    ----------
+    shape, transform
+        The raster's grid (metric CRS).
+    base_m
+        Cell size used while the overlay fits in ``max_cells`` a side (90 m,
+        a district's overlays).
+    max_cells
+        Largest number of cells along either side of the overlay.
+
+    Examples
+    --------
+    >>> overlay_cell_m((2000, 1600), Affine(30.0, 0, 0, 0, -30.0, 0))
+    90.0
+    >>> overlay_cell_m((7000, 6000), Affine(30.0, 0, 0, 0, -30.0, 0))
+    175.0
+    """
+    rows, cols = shape
+    extent = max(rows * abs(transform.e), cols * abs(transform.a))
+    return max(float(base_m), extent / max_cells)
 
 
 def to_mercator(

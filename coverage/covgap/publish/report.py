@@ -13,7 +13,13 @@ import pandas as pd
 
 from covgap.files import staged_outputs, write_csv, write_geojson, write_json
 from covgap.publish.exports import write_priorities
-from covgap.publish.overlay import GreyImage, hillshade_image, to_mercator, view_cell_m
+from covgap.publish.overlay import (
+    GreyImage,
+    hillshade_image,
+    overlay_cell_m,
+    to_mercator,
+    view_cell_m,
+)
 from covgap.publish.webmap import WebMap, build_map, write_map
 
 if TYPE_CHECKING:
@@ -218,11 +224,15 @@ def run_map(
     dataset = analysis.dataset
     image = after_image = None
     if analysis.signal is not None:
-        image = to_mercator(analysis.signal.rsrp, analysis.signal.transform, analysis.signal.crs)
+        signal = analysis.signal
+        cell_m = overlay_cell_m(signal.rsrp.shape, signal.transform)
+        image = to_mercator(signal.rsrp, signal.transform, signal.crs, cell_m=cell_m)
     if plan is not None and plan.signal_after is not None:
         after = plan.signal_after
         rsrp = after.rsrp if analysis.signal is None else np.fmax(analysis.signal.rsrp, after.rsrp)
-        after_image = to_mercator(rsrp, after.transform, after.crs)
+        after_image = to_mercator(
+            rsrp, after.transform, after.crs, cell_m=overlay_cell_m(rsrp.shape, after.transform)
+        )
     return build_map(
         table,
         dataset.communes,

@@ -249,7 +249,12 @@ def _simplified(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
 def _geometry(geom: Any) -> dict[str, Any] | None:
     if geom is None or geom.is_empty:
         return None
-    rounded = shapely.set_precision(geom, 10.0**-_DIGITS)
+    try:
+        rounded = shapely.set_precision(geom, 10.0**-_DIGITS)
+    except shapely.errors.GEOSException:
+        # simplified and reprojected, a polygon can lose its validity (a hole
+        # touching its shell): round its coordinates one by one instead
+        rounded = shapely.set_precision(geom, 10.0**-_DIGITS, mode="pointwise")
     return json.loads(shapely.to_geojson(rounded))
 
 

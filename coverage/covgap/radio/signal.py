@@ -57,6 +57,7 @@ __all__ = [
     "compute_signal",
     "merge_tile",
     "signal_tile",
+    "signal_tile_from_dem",
     "site_batches",
     "site_signal",
     "sites_window",
@@ -264,13 +265,16 @@ def best_server(
     n = per_site.shape[0]
     idx = np.arange(n) if mask is None else np.flatnonzero(np.asarray(mask, bool))
     shape = per_site.shape[1:]
-    if idx.size == 0:
-        return np.full(shape, np.nan, np.float32), np.full(shape, BEST_SITE_NONE, np.int32)
-    sub = per_site[idx]
-    filled = np.where(np.isnan(sub), -np.inf, sub)
-    arg = np.argmax(filled, axis=0)
-    rsrp = np.take_along_axis(sub, arg[None], axis=0)[0].astype(np.float32)
-    best = np.where(np.isnan(rsrp), BEST_SITE_NONE, idx[arg]).astype(np.int32)
+    rsrp = np.full(shape, np.nan, np.float32)
+    best = np.full(shape, BEST_SITE_NONE, np.int32)
+    top = np.full(shape, -np.inf, np.float32)
+    # one pass per site (contiguous), strictly stronger wins: ties keep the lowest index
+    for i in idx:
+        layer = per_site[i]
+        stronger = layer > top  # NaN compares False: a site without signal never wins
+        np.copyto(top, layer, where=stronger)
+        np.copyto(best, np.int32(i), where=stronger)
+    np.copyto(rsrp, top, where=best != BEST_SITE_NONE)
     return rsrp, best
 
 
@@ -392,7 +396,9 @@ def signal_tile(
     site_index: np.ndarray | None = None,
     *,
     keep_per_site: bool = False,
-    adjust: tuple[np.ndarray, Sequence[Any], Sequence[str]] | None = None,
+    gains_dbi: np.ndarray | None = None,
+    sectors: Sequence[Any] | None = None,
+    operators: Sequence[str] | None = None,
 ) -> SignalTile:
     """Best server of a batch of sites, computed on the batch's window only.
 
@@ -415,10 +421,11 @@ def signal_tile(
         ``0..n-1``); must be ascending for ties to go to the lowest index.
     keep_per_site
         Also return the batch's per-site rasters on the window.
-    adjust
-        ``(antenna_gain_dbi, sectors, operators)`` per site: add the sector,
-        land-cover and calibration terms (:func:`covgap.radio.sectors.adjust_site`)
-        on the window; ``None``: none.
+    gains_dbi, sectors, operators
+        Per site: the omnidirectional gain the kernel counted, the sectors
+        (empty: omnidirectional) and the operator, for the sector, land-cover
+        and calibration terms (:func:`covgap.radio.sectors.adjust_site`);
+        defaults: the scenario's gain, omnidirectional, no operator.
 
     Returns
     -------
@@ -429,21 +436,89 @@ def signal_tile(
     index = np.arange(len(xy)) if site_index is None else np.asarray(site_index, np.int64)
     window = sites_window(terrain.shape, terrain.transform, xy, scenario.radius_m)
     sub = terrain.window(window)
-    stack = site_signal(sub, xy, heights_m, eirp_dbm, scenario)
-    if adjust is not None:
+    n = len(xy)
+    gains = np.full(n, scenario.antenna_gain_dbi) if gains_dbi is None else np.asarray(gains_dbi)
+    sectors = [()] * n if sectors is None else list(sectors)
+    operators = [""] * n if operators is None else [str(o) for o in operators]
+    adjusted = (
+        sub.landcover is not None
+        or any(len(sec) for sec in sectors)
+        or any(any(scenario.calibration_for(op)) for op in operators)
+    )
+    params = np.column_stack(
+        [xy, np.asarray(heights_m, float).reshape(-1), np.asarray(eirp_dbm, float).reshape(-1)]
+    )
+    if adjusted:  # per-site terms: every site is its own computation
+        unique, inverse, first = params, np.arange(n), np.arange(n)
+    else:
+        # operators sharing a mast (same place, height and power) share one computation
+        unique, inverse = np.unique(params, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        # order the distinct masts by their first site, so the best server over
+        # them breaks ties towards the lowest site index, as over all the sites
+        first = np.full(len(unique), n)
+        np.minimum.at(first, inverse, np.arange(n))
+        order = np.argsort(first, kind="stable")
+        position = np.empty(len(order), np.int64)
+        position[order] = np.arange(len(order))
+        unique, inverse, first = unique[order], position[inverse], first[order]
+    stack_u = site_signal(sub, unique[:, :2], unique[:, 2], unique[:, 3], scenario)
+    if adjusted:
         from covgap.radio.sectors import adjust_site
 
-        gains, sectors, operators = adjust
         rows, cols = sub.cell_of(xy[:, 0], xy[:, 1])
-        for i in range(len(xy)):
+        for i in range(n):
             adjust_site(
-                sub, stack[i], int(rows[i]), int(cols[i]), float(heights_m[i]),
+                sub, stack_u[i], int(rows[i]), int(cols[i]), float(params[i, 2]),
                 float(gains[i]), sectors[i], operators[i], scenario,
             )  # fmt: skip
-    unknown = _unknown_cells(sub, xy, scenario.radius_m, stack).any(axis=0)
-    rsrp, arg = best_server(stack)
-    best = np.where(arg >= 0, index[np.maximum(arg, 0)], BEST_SITE_NONE).astype(np.int32)
-    return SignalTile(window, rsrp, best, unknown, stack if keep_per_site else None)
+    if np.isnan(sub.elevation).any():
+        unknown = _unknown_cells(sub, unique[:, :2], scenario.radius_m, stack_u).any(axis=0)
+    else:  # without nodata on any path, nothing within the radius is unknown
+        unknown = np.zeros(sub.shape, bool)
+    rsrp, arg = best_server(stack_u)
+    best = np.where(arg >= 0, index[first[np.maximum(arg, 0)]], BEST_SITE_NONE).astype(np.int32)
+    stack = stack_u[inverse] if keep_per_site else None
+    return SignalTile(window, rsrp, best, unknown, stack)
+
+
+def signal_tile_from_dem(
+    dem_path: str | Path,
+    xy: np.ndarray,
+    heights_m: np.ndarray,
+    eirp_dbm: np.ndarray,
+    scenario: Scenario,
+    site_index: np.ndarray | None = None,
+) -> SignalTile:
+    """Read the batch's window of a DEM file and compute its tile (a task of its own).
+
+    The unit of work a distributed run hands out: it opens the DEM by path
+    (no raster handle crosses tasks or threads), reads only the cells within
+    the batch's radius (:func:`covgap.data.terrain.read_window`), and returns
+    a :class:`SignalTile` whose window is in the DEM file's grid, ready for
+    :func:`merge_tile` into rasters of that grid.  A pure function: the same
+    arguments give the same tile.  The window read from the file carries no
+    land cover: for a dataset with ``landcover.tif``, use :func:`signal_tile`
+    on a Terrain that has it.
+
+    Parameters
+    ----------
+    dem_path
+        A GeoTIFF DEM in a metric CRS (the analysis DEM; reproject first).
+    xy, heights_m, eirp_dbm, scenario, site_index
+        As for :func:`signal_tile`.
+    """
+    import rasterio
+
+    from covgap.data.terrain import read_window
+
+    with rasterio.open(dem_path) as src:
+        shape, transform = (src.height, src.width), src.transform
+    window = sites_window(shape, transform, np.asarray(xy, float), scenario.radius_m)
+    tile = signal_tile(read_window(dem_path, window), xy, heights_m, eirp_dbm, scenario, site_index)
+    inner = tile.window
+    full = GridWindow(window.row + inner.row, window.col + inner.col, inner.rows, inner.cols)
+    return SignalTile(full, tile.rsrp, tile.best_site, tile.unknown, tile.per_site)
 
 
 def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: SignalTile) -> None:
@@ -464,9 +539,10 @@ def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: Si
     rs, cs = tile.window.slices
     cur = rsrp[rs, cs]
     cur_best = best[rs, cs]
-    new = np.nan_to_num(tile.rsrp, nan=-np.inf)
-    old = np.nan_to_num(cur, nan=-np.inf)
-    win = (new > old) | ((new == old) & np.isfinite(new) & (tile.best_site < cur_best))
+    new = tile.rsrp
+    # NaN (no signal) loses every comparison: stronger, or first signal, or a tie won by index
+    win = (new > cur) | (np.isnan(cur) & ~np.isnan(new))
+    win |= (new == cur) & (tile.best_site < cur_best)
     cur[win] = tile.rsrp[win]
     cur_best[win] = tile.best_site[win]
     unknown[rs, cs] |= tile.unknown
@@ -527,7 +603,9 @@ def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenar
         scenario,
         batch.index,
         keep_per_site=batch.keep_per_site,
-        adjust=batch.adjust,
+        gains_dbi=None if batch.adjust is None else batch.adjust[0],
+        sectors=None if batch.adjust is None else batch.adjust[1],
+        operators=None if batch.adjust is None else batch.adjust[2],
     )
 
 
