@@ -393,3 +393,16 @@ def prepared(open_inputs: dict[str, Any], tmp_path_factory: pytest.TempPathFacto
     )  # fmt: skip
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The output folder of one serial ``covgap run`` of the demo, default options.
+
+    Session-scoped: share it rather than running the demo again (read only).
+    """
+    from covgap.cli import main
+
+    out = tmp_path_factory.mktemp("demo_run") / "out"
+    assert main(["-q", "run", "--out", str(out)]) == 0
+    return out

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from covgap.data.terrain import Terrain
+    from covgap.executor import Executor
     from covgap.planning.siteplan import SitePlan
     from covgap.radio.reception import SurveyComparison
     from covgap.radio.signal import SignalResult
@@ -60,6 +61,10 @@ class Analysis:
         or ``None`` when the dataset has none.
     warnings
         Problems met while modelling (in addition to ``dataset.warnings``).
+    executor
+        Where the heavy stages ran and where :func:`~covgap.siteplan.plan_sites`
+        and :func:`~covgap.sensitivity.sensitivity` run them by default
+        (``None``: this process).
     """
 
     dataset: Dataset
@@ -71,6 +76,7 @@ class Analysis:
     comparison: SurveyComparison | None = None
     warnings: list[str] = field(default_factory=list)
     measurements: dict[str, Any] | None = None
+    executor: Executor | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, Any]:
         """Return the JSON-ready summary of the analysis (``summary.json``)."""
@@ -180,17 +186,23 @@ class Analysis:
         return list(publish_run(self, out_dir, lang=lang, plan=plan, plots=plots).files)
 
 
-def _signal(terrain: Terrain, sites: Any, settings: Scenario, progress: bool) -> SignalResult:
+def _signal(
+    terrain: Terrain,
+    sites: Any,
+    settings: Scenario,
+    progress: bool,
+    executor: Executor | None = None,
+) -> SignalResult:
     """Best-server signal of ``sites``, with a progress bar over the sites if asked."""
     from covgap import progress as progress_mod
     from covgap.radio.signal import compute_signal
 
     if not progress:
-        return compute_signal(terrain, sites, settings)
+        return compute_signal(terrain, sites, settings, executor=executor)
     with progress_mod.bar(
         total=len(sites), desc="terrain model", unit="site", progress=True
     ) as pbar:
-        return compute_signal(terrain, sites, settings, on_progress=pbar.update)
+        return compute_signal(terrain, sites, settings, on_progress=pbar.update, executor=executor)
 
 
 def analyse(
@@ -200,6 +212,7 @@ def analyse(
     crs: str | None = None,
     model: bool = True,
     progress: bool | None = None,
+    executor: Executor | None = None,
 ) -> Analysis:
     """Analyse a dataset: gaps from the survey, coverage from the terrain model.
 
@@ -216,14 +229,31 @@ def analyse(
     progress
         Show a progress bar over the terrain model's sites; ``None`` follows
         :func:`covgap.progress.enable` (off by default).
+    executor
+        Where the terrain model's batches of sites run: ``None`` (this
+        process), or a :class:`covgap.executor.DaskExecutor` from
+        :func:`covgap.executor.dask_executor`.  Kept on the analysis for
+        :func:`~covgap.siteplan.plan_sites` and
+        :func:`~covgap.sensitivity.sensitivity`.  The results are the same
+        bytes whatever the executor.
 
     Returns
     -------
     Analysis
+
+    Examples
+    --------
+    >>> from covgap.executor import dask_executor
+    >>> with dask_executor(workers=2) as ex:  # doctest: +SKIP
+    ...     analysis = analyse("data", executor=ex)
+    ...     plan = plan_sites(analysis, k=10)
+    ...     stability = sensitivity(analysis)
     """
     dataset = data if isinstance(data, Dataset) else load_dataset(data, crs=crs)
     settings = as_scenario(scenario)
-    analysis = Analysis(dataset=dataset, scenario=settings, gaps=find_gaps(dataset))
+    analysis = Analysis(
+        dataset=dataset, scenario=settings, gaps=find_gaps(dataset), executor=executor
+    )
     if not model:
         return analysis
     if dataset.dem_path is None:
@@ -253,7 +283,7 @@ def analyse(
         )
     )
     log.info("modelling coverage of %d sites over a %s DEM", len(sites), terrain.shape)
-    signal = _signal(terrain, sites, settings, resolve(progress))
+    signal = _signal(terrain, sites, settings, resolve(progress), executor)
     reception = signal_reception(dataset, signal, settings)
     analysis.terrain = terrain
     analysis.signal = signal

@@ -98,13 +98,34 @@ def _out(args: argparse.Namespace, text: str = "") -> None:
         print(text)
 
 
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """Yield the executor of ``--workers``/``--scheduler`` (Dask), or ``None``."""
+    workers = getattr(args, "workers", None)
+    scheduler = getattr(args, "scheduler", None)
+    if workers is None and scheduler is None:
+        yield None
+        return
+    from covgap.executor import dask_executor
+
+    with dask_executor(workers=workers, scheduler=scheduler) as executor:
+        yield executor
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    with _executor(args) as executor:
+        return _run(args, executor)
+
+
+def _run(args: argparse.Namespace, executor: Any) -> int:
     from covgap.analysis import analyse
     from covgap.publish import publish_run
 
     _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
-    analysis = analyse(data, scenario=args.scenario, crs=args.crs, model=not args.no_model)
+    analysis = analyse(
+        data, scenario=args.scenario, crs=args.crs, model=not args.no_model, executor=executor
+    )
     dataset = analysis.dataset
     if analysis.terrain is None and not args.no_model:
         why = "no DEM (terrain/dem.tif)" if dataset.dem_path is None else "no tower sites"
@@ -226,13 +247,18 @@ def _print_plan(args: argparse.Namespace, plan: Any) -> None:
 
 
 def _cmd_sites(args: argparse.Namespace) -> int:
+    with _executor(args) as executor:
+        return _sites(args, executor)
+
+
+def _sites(args: argparse.Namespace, executor: Any) -> int:
     from covgap.analysis import analyse
     from covgap.errors import DatasetError
     from covgap.publish.report import write_plan_lists
 
     _check_joint_args(args)
     data = Path(args.data) if args.data else default_data_dir()
-    analysis = analyse(data, scenario=args.scenario, crs=args.crs)
+    analysis = analyse(data, scenario=args.scenario, crs=args.crs, executor=executor)
     if analysis.terrain is None:
         raise DatasetError("site planning needs a DEM and existing sites", path=data)
     plan = _plan(args, analysis)
@@ -312,6 +338,27 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         self.exit(EXIT_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+#: ``--workers``: at least one (the ceiling only catches typos).
+WORKERS = Number(int, 1, high=100_000)
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` / ``--scheduler ADDRESS``: run the heavy stages on Dask."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--workers",
+        type=WORKERS,
+        metavar="N",
+        help="run the per-site stages on a local Dask cluster of N worker processes "
+        "(needs covgap[dask]; same results)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run them on an existing Dask cluster, e.g. tcp://10.0.0.5:8786",
+    )
 
 
 def _plan_options(parser: argparse.ArgumentParser, *, operator: bool = True) -> None:
@@ -695,6 +742,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _plan_options(run)
     _joint_options(run)
+    _executor_options(run)
     run.set_defaults(func=_cmd_run)
 
     sites = sub.add_parser("sites", help="plan new tower sites and write the priority lists")
@@ -704,6 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_argument("--crs", help="metric analysis CRS (default: UTM zone)")
     _plan_options(sites)
     _joint_options(sites)
+    _executor_options(sites)
     sites.set_defaults(func=_cmd_sites)
 
     validate = sub.add_parser("validate", help="check a dataset and list every problem")

@@ -40,6 +40,7 @@ from covgap.errors import ConfigError, CoverageError
 
 if TYPE_CHECKING:
     from covgap.analysis import Analysis
+    from covgap.executor import Executor
     from covgap.radio.scenario import Scenario
     from covgap.radio.signal import SignalResult
 
@@ -178,7 +179,7 @@ class Sensitivity:
 
 
 def _variant_signal(
-    analysis: Analysis, variant: Variant, scenario: Scenario
+    analysis: Analysis, variant: Variant, scenario: Scenario, executor: Executor | None = None
 ) -> tuple[SignalResult, Scenario]:
     """Signal and scenario of one variant (the base signal when only the threshold moves)."""
     from covgap.radio.signal import compute_signal
@@ -200,7 +201,7 @@ def _variant_signal(
         )
     else:
         scenario = base.with_overrides(**{variant.parameter: variant.value})
-    return compute_signal(analysis.terrain, sites, scenario), scenario
+    return compute_signal(analysis.terrain, sites, scenario, executor=executor), scenario
 
 
 def sensitivity(
@@ -208,6 +209,7 @@ def sensitivity(
     variants: list[Variant] | None = None,
     *,
     progress: bool | None = None,
+    executor: Executor | None = None,
 ) -> Sensitivity:
     """Vary the radio assumptions one at a time and find the uncertain villages.
 
@@ -219,6 +221,9 @@ def sensitivity(
         The changes to try (default :func:`default_variants`).
     progress
         Progress bar over the variants; ``None`` follows :mod:`covgap.progress`.
+    executor
+        Where each variant's batches of sites run (:mod:`covgap.executor`);
+        default: ``analysis.executor``, else this process.
 
     Returns
     -------
@@ -235,6 +240,7 @@ def sensitivity(
     if analysis.terrain is None or analysis.signal is None or analysis.reception is None:
         raise CoverageError("sensitivity needs the terrain model (a DEM and existing sites)")
     variants = default_variants() if variants is None else list(variants)
+    executor = executor if executor is not None else analysis.executor
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
         raise ConfigError("variant names must be unique")
@@ -262,7 +268,7 @@ def sensitivity(
     for i, variant in enumerate(
         bar(variants, desc="sensitivity", unit="variant", progress=progress)
     ):
-        signal, scenario = _variant_signal(analysis, variant, analysis.scenario)
+        signal, scenario = _variant_signal(analysis, variant, analysis.scenario, executor)
         reception = signal_reception(ds, signal, scenario).set_index("village_code")
         status = reception.loc[codes, "modelled_status"].astype(str).to_numpy()
         table[f"status_{variant.name}"] = status

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 import warnings
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "FEET",
     "MAX_PLAUSIBLE_M",
     "MIN_PLAUSIBLE_M",
+    "DemFile",
     "GridWindow",
     "Terrain",
     "check_coverage",
@@ -35,6 +38,7 @@ __all__ = [
     "load_terrain",
     "read_dem",
     "read_window",
+    "terrain_source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -627,3 +631,151 @@ def _reproject_quiet(
         "%s: reprojected %s -> %s at %.1f m", path, src_crs.name, dst_crs.name, dst_transform.a
     )
     return Terrain(out, dst_transform, dst_crs, path)
+
+
+@dataclass(frozen=True)
+class DemFile:
+    """The analysis grid as a GeoTIFF that tasks read window by window, by path.
+
+    What a task on another process or machine receives instead of the
+    elevation array.  It stands in for the whole :class:`Terrain` where the
+    batch functions only need the grid (``shape``, ``transform``, ``crs``)
+    and :meth:`window`: each call opens the file itself (rasterio handles are
+    never shared between tasks or threads) and returns the same values and
+    transform as :meth:`Terrain.window` on the terrain it was made from, so
+    a task gives the same bytes on either.
+
+    Attributes
+    ----------
+    path
+        The GeoTIFF, readable at this path by every worker.
+    transform, crs, shape
+        Its grid: the analysis grid.
+    """
+
+    path: Path
+    transform: Affine
+    crs: CRS
+    shape: tuple[int, int]
+    landcover_path: Path | None = None
+
+    @property
+    def resolution(self) -> tuple[float, float]:
+        """Cell width and height, metres (both positive)."""
+        return (abs(self.transform.a), abs(self.transform.e))
+
+    def window(self, window: GridWindow) -> Terrain:
+        """Read the cells of ``window`` (nodata NaN, feet converted) as a :class:`Terrain`.
+
+        With ``landcover_path``, the land-cover classes of the same cells too.
+        """
+        with warnings.catch_warnings():  # rasterio's window_transform multiplies with ``*``
+            warnings.filterwarnings(
+                "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+            )
+            part = read_window(self.path, window)
+        t = self.transform  # the same shifted transform as Terrain.window's
+        shifted = Affine(t.a, 0.0, t.c + window.col * t.a, 0.0, t.e, t.f + window.row * t.e)
+        classes = None
+        if self.landcover_path is not None:
+            from rasterio.windows import Window
+
+            with rasterio.open(self.landcover_path) as src:
+                win = Window(window.col, window.row, window.cols, window.rows)
+                classes = src.read(1, window=win)
+        return Terrain(part.elevation, shifted, self.crs, self.path, classes)
+
+
+def terrain_source(
+    terrain: Terrain, *, local: bool, scratch: Path | None = None
+) -> Terrain | DemFile:
+    """Choose what batch tasks read the terrain from: the array, or the DEM file by path.
+
+    Parameters
+    ----------
+    terrain
+        The analysis terrain.
+    local
+        The tasks run in this process: they share the array.
+    scratch
+        Folder for a copy of the terrain when it is not its file's grid (a
+        DEM reprojected to the analysis CRS); default: a new temporary folder.
+
+    Returns
+    -------
+    Terrain or DemFile
+        ``terrain`` itself when ``local``; else its DEM file when the terrain
+        is exactly that file's grid (read in place), else a float32 GeoTIFF
+        copy of the terrain written into ``scratch``.
+    """
+    if local:
+        return terrain
+    if terrain.landcover is not None:
+        return _with_landcover_copy(terrain, _grid_source(terrain, scratch), scratch)
+    return _grid_source(terrain, scratch)
+
+
+def _with_landcover_copy(terrain: Terrain, source: DemFile, scratch: Path | None) -> DemFile:
+    """``source`` with the terrain's land-cover classes written beside it (once per terrain)."""
+    folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
+    known = _COPIES.get(terrain, {}).get(folder / "landcover")
+    if known is not None and known.landcover_path is not None and known.landcover_path.is_file():
+        return known
+    path = folder / f"landcover-{len(list(folder.glob('landcover-*.tif')))}.tif"
+    rows, cols = terrain.shape
+    profile = {
+        "driver": "GTiff", "height": rows, "width": cols, "count": 1, "dtype": "uint8",
+        "crs": terrain.crs.to_wkt(), "transform": terrain.transform,
+        "tiled": True, "blockxsize": 256, "blockysize": 256,
+    }  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.asarray(terrain.landcover, np.uint8), 1)
+    copy = DemFile(source.path, source.transform, source.crs, source.shape, path)
+    _COPIES.setdefault(terrain, {})[folder / "landcover"] = copy
+    return copy
+
+
+def _grid_source(terrain: Terrain, scratch: Path | None) -> DemFile:
+    """Return the DEM file when the terrain is its grid, else a copy written into ``scratch``."""
+    if terrain.path is not None and Path(terrain.path).is_file():
+        try:
+            with rasterio.open(terrain.path) as src:
+                same = (
+                    src.crs is not None
+                    and CRS.from_user_input(src.crs.to_wkt()) == terrain.crs
+                    and src.transform == terrain.transform
+                    and (src.height, src.width) == terrain.shape
+                )
+        except rasterio.errors.RasterioError:
+            same = False
+        if same:
+            return DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape)
+    folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
+    known = _COPIES.get(terrain, {}).get(folder)
+    if known is not None and known.path.is_file():  # written for an earlier stage
+        return known
+    path = folder / f"terrain-{len(list(folder.glob('terrain-*.tif')))}.tif"
+    rows, cols = terrain.shape
+    profile = {
+        "driver": "GTiff",
+        "height": rows,
+        "width": cols,
+        "count": 1,
+        "dtype": "float32",
+        "crs": terrain.crs.to_wkt(),
+        "transform": terrain.transform,
+        "nodata": float("nan"),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(terrain.elevation.astype(np.float32), 1)
+    logger.info("%s: the analysis grid written to %s for the workers", terrain.path, path)
+    copy = DemFile(path, terrain.transform, terrain.crs, terrain.shape)
+    _COPIES.setdefault(terrain, {})[folder] = copy
+    return copy
+
+
+#: Copies written by :func:`terrain_source`, per terrain (forgotten with it) and folder.
+_COPIES: weakref.WeakKeyDictionary[Terrain, dict[Path, DemFile]] = weakref.WeakKeyDictionary()

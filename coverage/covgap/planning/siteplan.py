@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from covgap.analysis import Analysis
+    from covgap.executor import Executor
     from covgap.planning.candidates import CandidateSettings
     from covgap.planning.costs import CostSettings
     from covgap.planning.plan import CoverageProblem, PlanResult
@@ -375,13 +376,15 @@ def _operator_sites(sites: gpd.GeoDataFrame, operator: str) -> gpd.GeoDataFrame:
     return sites[sites["operator"] == operator]
 
 
-def _uncovered_by(analysis: Analysis, sites: gpd.GeoDataFrame) -> set[str]:
+def _uncovered_by(
+    analysis: Analysis, sites: gpd.GeoDataFrame, executor: Executor | None = None
+) -> set[str]:
     """Villages that ``sites`` alone leave uncovered, by the terrain model."""
     from covgap.radio.reception import signal_reception
     from covgap.radio.signal import compute_signal
 
     ds = analysis.dataset
-    signal = compute_signal(analysis.terrain, sites, analysis.scenario)
+    signal = compute_signal(analysis.terrain, sites, analysis.scenario, executor=executor)
     reception = signal_reception(ds, signal, analysis.scenario)
     return set(reception.loc[reception["modelled_status"] == "uncovered", "village_code"])
 
@@ -612,27 +615,28 @@ def _coverage_in_chunks(
     candidates: gpd.GeoDataFrame,
     demand: gpd.GeoDataFrame,
     progress: bool,
+    executor: Executor | None = None,
 ) -> scipy.sparse.csc_matrix:
-    """Compute the candidates' coverage matrix, in chunks of candidates under a progress bar."""
-    import scipy.sparse
-
-    from covgap.progress import bar, chunks
-    from covgap.radio.links import coverage_matrix
+    """Compute the candidates' coverage matrix in batches (tasks of ``executor``)."""
+    from covgap.progress import bar
+    from covgap.radio.links import coverage_columns
 
     scenario = analysis.scenario
-    if len(candidates) <= COVERAGE_CHUNK:
-        return coverage_matrix(analysis.terrain, candidates, demand, scenario)[0]
-    # in chunks even without a bar: each chunk's dense link arrays are freed
-    # once its sparse columns are kept, so memory does not grow with candidates
-    parts = []
     with bar(
-        total=len(candidates), desc="candidate coverage", unit="site", progress=progress
+        total=len(candidates),
+        desc="candidate coverage",
+        unit="site",
+        progress=progress and len(candidates) > COVERAGE_CHUNK,
     ) as pbar:
-        for part in chunks(len(candidates), COVERAGE_CHUNK):
-            matrix, _ = coverage_matrix(analysis.terrain, candidates.iloc[part], demand, scenario)
-            parts.append(matrix)
-            pbar.update(part.stop - part.start)
-    return scipy.sparse.hstack(parts, format="csc")
+        return coverage_columns(
+            analysis.terrain,
+            candidates,
+            demand,
+            scenario,
+            executor=executor,
+            batch_size=COVERAGE_CHUNK,
+            on_progress=pbar.update,
+        )
 
 
 def plan_sites(
@@ -647,6 +651,7 @@ def plan_sites(
     signal_after: bool = True,
     progress: bool | None = None,
     operator: str | None = None,
+    executor: Executor | None = None,
 ) -> SitePlan:
     """Rank new tower sites that bring the uncovered villages' households into coverage.
 
@@ -684,6 +689,10 @@ def plan_sites(
         backhaul is to that operator's sites, and user candidates reserved for
         another operator are left out.  ``None``: plan for the villages the
         survey (or the model) reports without any signal.
+    executor
+        Where the candidates' coverage and the plan's signal run
+        (:mod:`covgap.executor`); default: ``analysis.executor``, else this
+        process.  The plan is the same whatever the executor.
 
     Returns
     -------
@@ -702,17 +711,18 @@ def plan_sites(
 
     _check_request(analysis, k, budget_vnd, method)
     costs = costs if costs is not None else default_cost_settings()
+    executor = executor if executor is not None else analysis.executor
     show = resolve(progress)
     stages = bar(total=5, desc="site plan", unit="stage", progress=show)
 
-    sites, uncovered = _planned_network(analysis, operator)
+    sites, uncovered = _planned_network(analysis, operator, executor)
     demand = _demand_points(analysis, uncovered)
     candidates = _candidate_sites(analysis, uncovered, candidate_settings, operator)
     log.info("%d candidates for %d demand points", len(candidates), len(demand))
     _next_stage(stages, "costs")
     candidates = _with_costs(analysis, candidates, costs, sites)
     _next_stage(stages, "coverage")
-    problem = _coverage_problem(analysis, candidates, demand, show)
+    problem = _coverage_problem(analysis, candidates, demand, show, executor)
     _next_stage(stages, "optimisation")
     saturation = saturating_k(problem)
     greedy, result = _optimise(problem, method, k, budget_vnd, saturation, time_limit)
@@ -721,7 +731,7 @@ def plan_sites(
     villages_after = _villages_after(demand, uncovered, analysis.scenario.covered_share)
     electrification = _electrification(analysis, plan, costs)
     _next_stage(stages, "signal of the plan")
-    after = _signal_of(analysis, plan) if signal_after and len(plan) else None
+    after = _signal_of(analysis, plan, executor) if signal_after and len(plan) else None
     stages.update(1)
     stages.close()
     return SitePlan(
@@ -758,12 +768,14 @@ def _next_stage(stages: Any, name: str) -> None:
     stages.set_postfix_str(name)
 
 
-def _planned_network(analysis: Analysis, operator: str | None) -> tuple[gpd.GeoDataFrame, set[str]]:
+def _planned_network(
+    analysis: Analysis, operator: str | None, executor: Executor | None = None
+) -> tuple[gpd.GeoDataFrame, set[str]]:
     """Return the existing sites planned around and the uncovered villages (the demand)."""
     if operator is None:
         return analysis.dataset.sites, set(analysis.gaps.uncovered)
     sites = _operator_sites(analysis.dataset.sites, operator)
-    return sites, _uncovered_by(analysis, sites)
+    return sites, _uncovered_by(analysis, sites, executor)
 
 
 def _demand_points(analysis: Analysis, uncovered: set[str]) -> gpd.GeoDataFrame:
@@ -819,12 +831,13 @@ def _coverage_problem(
     candidates: gpd.GeoDataFrame,
     demand: gpd.GeoDataFrame,
     progress: bool,
+    executor: Executor | None = None,
 ) -> CoverageProblem:
     """Which demand each candidate covers, as a problem; adds ``households_reachable``."""
     from covgap.planning.plan import CoverageProblem
 
     if len(demand) and len(candidates):
-        coverage = _coverage_in_chunks(analysis, candidates, demand, progress)
+        coverage = _coverage_in_chunks(analysis, candidates, demand, progress, executor)
     else:
         import scipy.sparse
 
@@ -898,10 +911,14 @@ def _electrification(
     )
 
 
-def _signal_of(analysis: Analysis, plan: gpd.GeoDataFrame) -> SignalResult:
+def _signal_of(
+    analysis: Analysis, plan: gpd.GeoDataFrame, executor: Executor | None = None
+) -> SignalResult:
     """Best-server signal of the planned sites alone (for the map)."""
     from covgap.radio.signal import compute_signal
 
     planned = plan[["site_id", "height_m", "geometry"]].assign(operator="planned", radio="LTE")
     # sites whose radius the DEM cuts are flagged in the plan (dem_cuts_radius)
-    return compute_signal(analysis.terrain, planned, analysis.scenario, warn_cut=False)
+    return compute_signal(
+        analysis.terrain, planned, analysis.scenario, warn_cut=False, executor=executor
+    )

@@ -138,7 +138,7 @@ _J_DIRECT_FROM = KNIFE_EDGE_NU_MIN + (_J_TABLE.shape[0] - 2) * _NU_STEP
 #: observer, where terrain subtends large angles; see the module notes).
 _MIN_RAYS = 128
 _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # not "nnan": NaN is nodata
-_JIT = {"cache": True, "error_model": "numpy", "fastmath": _FASTMATH}
+_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": _FASTMATH}
 
 
 def pad(z: np.ndarray) -> np.ndarray:

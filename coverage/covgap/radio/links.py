@@ -59,8 +59,11 @@ __all__ = [
     "STATE_OUT_OF_RANGE",
     "STATE_UNKNOWN",
     "STATE_VISIBLE",
+    "CoverageBatch",
     "LinkResult",
+    "coverage_columns",
     "coverage_matrix",
+    "coverage_tile",
     "existing_coverage",
     "line_of_sight",
     "link_budget",
@@ -125,7 +128,7 @@ def _bilinear(
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sample_many(z: np.ndarray, inv: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     out = np.empty(xs.shape[0], dtype=np.float64)
     for i in range(xs.shape[0]):
@@ -180,7 +183,7 @@ def _one_link(
     return STATE_VISIBLE, n, d
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _links(
     z: np.ndarray,
     inv: np.ndarray,
@@ -747,3 +750,203 @@ def existing_coverage(
         terrain, sites_gdf, demand_gdf, scenario, threshold_dbm, step_m=step_m
     )
     return np.asarray(covered.sum(axis=1)).ravel() > 0
+
+
+# --------------------------------------------------------------------------- batched coverage
+
+#: Candidates per task of :func:`coverage_columns`.
+COVERAGE_BATCH = 100
+#: Cells added around a batch's window.
+WINDOW_MARGIN = 2
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageBatch:
+    """One task of :func:`coverage_columns`: a few candidates.
+
+    Attributes
+    ----------
+    start
+        Index of the first candidate (its column in the matrix).
+    xy, heights_m, eirp_dbm
+        ``(n, 2)``, ``(n,)``, ``(n,)``: the candidates, in the terrain's CRS.
+    window
+        :class:`covgap.terrain.GridWindow`: the cells the task reads (every
+        point within the radius of a candidate, plus a margin).
+    """
+
+    start: int
+    xy: np.ndarray
+    heights_m: np.ndarray
+    eirp_dbm: np.ndarray
+    window: Any
+
+
+def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> Any:
+    """Return the grid cells within ``radius_m`` (plus a margin) of a batch's bounding box."""
+    from covgap.data.terrain import GridWindow
+
+    rows, cols = source.shape
+    inverse = ~source.transform
+    xs = np.array([xy[:, 0].min() - radius_m, xy[:, 0].max() + radius_m])
+    ys = np.array([xy[:, 1].min() - radius_m, xy[:, 1].max() + radius_m])
+    cs = inverse.a * xs + inverse.c
+    rs = inverse.e * ys + inverse.f
+    c0 = int(max(0, math.floor(cs.min()) - WINDOW_MARGIN))
+    c1 = int(min(cols, math.ceil(cs.max()) + WINDOW_MARGIN))
+    r0 = int(max(0, math.floor(rs.min()) - WINDOW_MARGIN))
+    r1 = int(min(rows, math.ceil(rs.max()) + WINDOW_MARGIN))
+    return GridWindow(r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+
+
+def coverage_tile(
+    batch: CoverageBatch,
+    source: Any,
+    demand: tuple[np.ndarray, np.ndarray],
+    scenario: Scenario,
+    threshold_dbm: float,
+    step_m: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find the served (demand, candidate) pairs of one batch (a task of coverage_columns).
+
+    Parameters
+    ----------
+    batch
+        The candidates and the window to read.
+    source
+        The whole grid: a :class:`covgap.terrain.Terrain` or a
+        :class:`covgap.terrain.DemFile` read by window.
+    demand
+        ``(xy (m, 2), heights (m,))`` of every demand point.
+    scenario, threshold_dbm, step_m
+        As for :func:`coverage_matrix`.
+
+    Returns
+    -------
+    rows, cols : numpy.ndarray of int64
+        Demand indices and candidate indices (whole matrix) of the served pairs.
+    """
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    rx_xy, rx_h = demand
+    if len(batch.xy) == 0 or batch.window.cells == 0 or len(rx_xy) == 0:
+        return empty
+    # only demand points within reach of some candidate of the batch
+    radius = scenario.radius_m
+    near = (
+        (rx_xy[:, 0] >= batch.xy[:, 0].min() - radius)
+        & (rx_xy[:, 0] <= batch.xy[:, 0].max() + radius)
+        & (rx_xy[:, 1] >= batch.xy[:, 1].min() - radius)
+        & (rx_xy[:, 1] <= batch.xy[:, 1].max() + radius)
+    )
+    keep = np.flatnonzero(near)
+    if keep.size == 0:
+        return empty
+    window = source.window(batch.window)
+    result = link_budget(
+        window,
+        batch.xy,
+        batch.heights_m,
+        rx_xy[keep],
+        rx_h[keep],
+        scenario,
+        eirp_dbm=batch.eirp_dbm,
+        step_m=0.5 * min(source.resolution) if step_m is None else step_m,
+    )
+    with np.errstate(invalid="ignore"):
+        covered = np.nan_to_num(result.rsrp_dbm, nan=-np.inf) >= threshold_dbm
+    cand, dem = np.nonzero(covered)
+    return keep[dem].astype(np.int64), (cand + batch.start).astype(np.int64)
+
+
+def coverage_columns(
+    terrain: Any,
+    candidates_gdf: Any,
+    demand_gdf: Any,
+    scenario: Scenario,
+    threshold_dbm: float | None = None,
+    *,
+    step_m: float | None = None,
+    executor: Any = None,
+    batch_size: int = COVERAGE_BATCH,
+    on_progress: Any = None,
+) -> scipy.sparse.csc_matrix:
+    """Compute the served matrix of :func:`coverage_matrix` in batches of candidates.
+
+    Each batch is one task (:func:`coverage_tile`) run by ``executor``
+    (:mod:`covgap.executor`; default: this process): it reads the DEM window
+    within the radius of its candidates and returns the served pairs, which
+    are assembled by index, so the matrix is the same whatever the executor.
+    A pair's power is computed from the window's cells; it may differ from
+    :func:`coverage_matrix` over the whole grid in the last bits (the
+    coordinates are taken from another origin), which can matter only for a
+    pair within ~1e-12 dB of the threshold.
+
+    Parameters
+    ----------
+    terrain, candidates_gdf, demand_gdf, scenario, threshold_dbm, step_m
+        As for :func:`coverage_matrix` (``terrain`` a
+        :class:`covgap.terrain.Terrain`).
+    executor
+        A :class:`covgap.executor.Executor`, or ``None``.
+    batch_size
+        Candidates per task.
+    on_progress
+        Called with the number of candidates of each finished batch.
+
+    Returns
+    -------
+    scipy.sparse.csc_matrix
+        bool ``(n_demand, n_candidates)``.
+    """
+    from covgap.data.terrain import terrain_source
+    from covgap.executor import as_executor
+
+    executor = as_executor(executor)
+    threshold = scenario.threshold_dbm if threshold_dbm is None else float(threshold_dbm)
+    crs = _grid(terrain)[3]
+    cands = _in_crs(candidates_gdf, crs, "candidates")
+    demand = _in_crs(demand_gdf, crs, "demand")
+    params = _transmitters(cands, scenario)
+    tx_xy = _point_xy(cands, "candidates")
+    rx_xy = _point_xy(demand, "demand")
+    tx_h = _heights(params["height_m"], len(tx_xy), "candidate heights", scenario.mast_height_m)
+    rx_h = _heights(
+        scenario.receiver_height_m, len(rx_xy), "receiver height", scenario.receiver_height_m
+    )
+    eirp = np.asarray(params["eirp_dbm"], dtype=np.float64)
+    n_dem, n_cand = len(rx_xy), len(tx_xy)
+    source = terrain_source(
+        terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
+    )
+    size = max(1, int(batch_size))
+    batches = [
+        CoverageBatch(
+            start=i,
+            xy=tx_xy[i : i + size],
+            heights_m=tx_h[i : i + size],
+            eirp_dbm=eirp[i : i + size],
+            window=_coverage_window(source, tx_xy[i : i + size], scenario.radius_m),
+        )
+        for i in range(0, n_cand, size)
+    ]
+    parts: list[tuple[np.ndarray, np.ndarray]] = [(np.zeros(0, np.int64),) * 2] * len(batches)
+    for i, pairs in executor.run(
+        coverage_tile, batches, source, (rx_xy, rx_h), scenario, threshold, step_m
+    ):
+        parts[i] = pairs
+        if on_progress is not None:
+            on_progress(len(batches[i].xy))
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    cols = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    matrix = scipy.sparse.csc_matrix(
+        (np.ones(rows.size, dtype=bool), (rows, cols)), shape=(n_dem, n_cand)
+    )
+    matrix.sort_indices()
+    logger.info(
+        "coverage matrix: %d demand points x %d candidates, %d links served (in %d batches)",
+        n_dem,
+        n_cand,
+        int(matrix.nnz),
+        len(batches),
+    )
+    return matrix

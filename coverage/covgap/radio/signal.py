@@ -40,7 +40,8 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-from covgap.data.terrain import GridWindow, Terrain, check_coverage
+from covgap.data.terrain import DemFile, GridWindow, Terrain, check_coverage, terrain_source
+from covgap.executor import Executor, SerialExecutor, as_executor
 from covgap.radio import _raycast
 from covgap.radio.scenario import Scenario, site_parameters
 from covgap.radio.visibility import write_raster_atomic
@@ -48,8 +49,10 @@ from covgap.radio.visibility import write_raster_atomic
 __all__ = [
     "BEST_SITE_NONE",
     "BEST_SITE_UNKNOWN",
+    "SignalBatch",
     "SignalResult",
     "SignalTile",
+    "batch_signal",
     "best_server",
     "compute_signal",
     "merge_tile",
@@ -58,6 +61,7 @@ __all__ = [
     "site_batches",
     "site_signal",
     "sites_window",
+    "tasks_signal",
     "write_signal_tiff",
 ]
 
@@ -78,6 +82,11 @@ BATCH_BLOCK_RADII = 0.5
 #: cell beyond the last cell they write, so the window's own edge never
 #: matters and a window gives the same values as the whole DEM.
 WINDOW_MARGIN_CELLS = 2
+
+#: Cluster tasks per worker that :func:`compute_signal` aims at (load balance).
+TASKS_PER_WORKER = 4
+#: Most batches in one cluster task (about 1-2 s of kernel time at 15 km, 30 m).
+MAX_BATCHES_PER_TASK = 8
 
 #: Median-loss table step, m.
 LOSS_STEP_M = 1.0
@@ -539,6 +548,128 @@ def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: Si
     unknown[rs, cs] |= tile.unknown
 
 
+@dataclass(frozen=True, eq=False)
+class SignalBatch:
+    """One task of :func:`compute_signal`: a batch of neighbouring sites of one group.
+
+    Attributes
+    ----------
+    group
+        The group's key (``""`` without ``group_by``).
+    index
+        int64 ``(n,)``: the sites' indices in the group's ``site_ids`` (ascending).
+    xy, heights_m, eirp_dbm
+        ``(n, 2)``, ``(n,)``, ``(n,)`` as for :func:`site_signal`.
+    keep_per_site
+        Also return the per-site rasters of the window.
+    adjust
+        ``(antenna_gain_dbi, sectors, operators)`` of the sites, for the
+        sector, land-cover and calibration terms (:func:`signal_tile`).
+    """
+
+    group: str
+    index: np.ndarray
+    xy: np.ndarray
+    heights_m: np.ndarray
+    eirp_dbm: np.ndarray
+    keep_per_site: bool = False
+    adjust: tuple[np.ndarray, Sequence[Any], Sequence[str]] | None = None
+
+
+def batch_signal(batch: SignalBatch, source: Terrain | DemFile, scenario: Scenario) -> SignalTile:
+    """Compute one batch's tile: the task :func:`compute_signal` hands to its executor.
+
+    Parameters
+    ----------
+    batch
+        The sites.
+    source
+        The whole grid: the terrain in memory, or a
+        :class:`~covgap.terrain.DemFile` whose window the task reads by path
+        (:func:`covgap.terrain.terrain_source`); the tile is the same on both.
+    scenario
+        Radio settings.
+
+    Returns
+    -------
+    SignalTile
+        Its window is on the whole grid.
+    """
+    return signal_tile(
+        source,  # type: ignore[arg-type]  (a DemFile has what signal_tile uses)
+        batch.xy,
+        batch.heights_m,
+        batch.eirp_dbm,
+        scenario,
+        batch.index,
+        keep_per_site=batch.keep_per_site,
+        gains_dbi=None if batch.adjust is None else batch.adjust[0],
+        sectors=None if batch.adjust is None else batch.adjust[1],
+        operators=None if batch.adjust is None else batch.adjust[2],
+    )
+
+
+def _batches_per_task(n_batches: int, executor: Executor) -> int:
+    """Batches per cluster task: enough tasks to balance the workers, at most 8 batches."""
+    return max(1, min(MAX_BATCHES_PER_TASK, -(-n_batches // (TASKS_PER_WORKER * executor.workers))))
+
+
+def _tasks(batches: list[SignalBatch], size: int) -> list[list[SignalBatch]]:
+    """Consecutive batches (neighbours, by site_batches' order) of one group, ``size`` a task."""
+    out: list[list[SignalBatch]] = []
+    for batch in batches:
+        if out and len(out[-1]) < size and out[-1][0].group == batch.group:
+            out[-1].append(batch)
+        else:
+            out.append([batch])
+    return out
+
+
+def tasks_signal(
+    batches: list[SignalBatch], source: Terrain | DemFile, scenario: Scenario
+) -> SignalTile:
+    """Compute a few neighbouring batches and merge their tiles: one cluster task.
+
+    Merging next to the data keeps what a task sends back (and what the caller
+    merges) to the union of the batches' windows, which overlap: with 8
+    batches of 4 sites at the national site density, a sixth of the sum of
+    their tiles (``benchmarks/scaling.py``).  The merge is
+    :func:`merge_tile`'s, associative and independent of order, so the result
+    is the same as merging every batch's tile on the caller.
+
+    Parameters
+    ----------
+    batches
+        Batches of one group (one batch: its tile as it is).
+    source, scenario
+        As for :func:`batch_signal`.
+
+    Returns
+    -------
+    SignalTile
+        On the union of the batches' windows, in the whole grid.
+    """
+    tiles = [batch_signal(b, source, scenario) for b in batches]
+    if len(tiles) == 1:
+        return tiles[0]
+    row = min(t.window.row for t in tiles)
+    col = min(t.window.col for t in tiles)
+    union = GridWindow(
+        row,
+        col,
+        max(t.window.row + t.window.rows for t in tiles) - row,
+        max(t.window.col + t.window.cols for t in tiles) - col,
+    )
+    rsrp = np.full((union.rows, union.cols), np.nan, np.float32)
+    best = np.full((union.rows, union.cols), BEST_SITE_NONE, np.int32)
+    unknown = np.zeros((union.rows, union.cols), bool)
+    for t in tiles:
+        w = t.window
+        shifted = GridWindow(w.row - row, w.col - col, w.rows, w.cols)
+        merge_tile(rsrp, best, unknown, SignalTile(shifted, t.rsrp, t.best_site, t.unknown))
+    return SignalTile(union, rsrp, best, unknown)
+
+
 def compute_signal(
     terrain: Terrain,
     sites: Any,
@@ -549,6 +680,7 @@ def compute_signal(
     chunk_sites: int = CHUNK_SITES,
     on_progress: Callable[[int], None] | None = None,
     warn_cut: bool = True,
+    executor: Executor | None = None,
 ) -> SignalResult | dict[str, SignalResult]:
     """Best-server signal of a set of sites over the terrain.
 
@@ -582,6 +714,14 @@ def compute_signal(
     warn_cut
         Log a warning naming the sites whose radius the DEM cuts (``False``
         where the caller flags them itself, as the site plan does).
+    executor
+        Where the batches run: ``None`` for this process, one batch at a
+        time (:func:`batch_signal`); or a :class:`covgap.executor.DaskExecutor`,
+        in tasks of up to :data:`MAX_BATCHES_PER_TASK` neighbouring batches
+        (:func:`tasks_signal`) that read their DEM window by path and merge
+        their tiles before sending them back.  The batches and the merge rule
+        do not depend on it, so neither do the rasters.  ``keep_per_site``
+        always runs in this process.
 
     Returns
     -------
@@ -606,32 +746,45 @@ def compute_signal(
     else:
         values = np.asarray([str(v) for v in sites[group_by]], dtype=object)
         groups = {key: np.flatnonzero(values == key) for key in sorted(set(values.tolist()))}
+    # every group's batches, one task each (keep_per_site's stacks stay in this process)
+    executor = SerialExecutor() if keep_per_site else as_executor(executor)
+    source = terrain_source(
+        terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
+    )
+
+    def extra(sel: np.ndarray) -> tuple[np.ndarray, list[Any], list[str]]:
+        gains = np.asarray(table["antenna_gain_dbi"][sel], float)
+        return (gains, [extras["sectors"][i] for i in sel], [extras["operator"][i] for i in sel])
+
+    batches = [
+        SignalBatch(key, local, xy[idx[local]], table["height_m"][idx[local]],
+                    table["eirp_dbm"][idx[local]], keep_per_site, extra(idx[local]))
+        for key, idx in groups.items()
+        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites)
+    ]  # fmt: skip
+    merged = {}
+    for key, idx in groups.items():
+        merged[key] = (
+            np.full(terrain.shape, np.nan, np.float32),
+            np.full(terrain.shape, BEST_SITE_NONE, np.int32),
+            np.zeros(terrain.shape, bool),
+            np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None,
+        )
+    # one task per run of neighbouring batches of a group; tiles merge in the order
+    # tasks finish: merge_tile's rule does not depend on it, and it is associative
+    tasks = _tasks(batches, 1 if executor.local else _batches_per_task(len(batches), executor))
+    for i, tile in executor.run(tasks_signal, tasks, source, scenario):
+        first = tasks[i][0]
+        rsrp, best, unknown, kept = merged[first.group]
+        merge_tile(rsrp, best, unknown, tile)
+        if kept is not None and tile.per_site is not None:
+            rs, cs = tile.window.slices
+            kept[first.index, rs, cs] = tile.per_site
+        if on_progress is not None:
+            on_progress(sum(len(b.index) for b in tasks[i]))
     results = {}
     for key, idx in groups.items():
-        rsrp = np.full(terrain.shape, np.nan, np.float32)
-        best = np.full(terrain.shape, BEST_SITE_NONE, np.int32)
-        unknown = np.zeros(terrain.shape, bool)
-        kept = np.full((len(idx), *terrain.shape), np.nan, np.float32) if keep_per_site else None
-        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites):
-            part = idx[local]
-            tile = signal_tile(
-                terrain,
-                xy[part],
-                table["height_m"][part],
-                table["eirp_dbm"][part],
-                scenario,
-                local,
-                keep_per_site=keep_per_site,
-                gains_dbi=table["antenna_gain_dbi"][part],
-                sectors=[extras["sectors"][i] for i in part],
-                operators=[extras["operator"][i] for i in part],
-            )
-            merge_tile(rsrp, best, unknown, tile)
-            if kept is not None and tile.per_site is not None:
-                rs, cs = tile.window.slices
-                kept[local, rs, cs] = tile.per_site
-            if on_progress is not None:
-                on_progress(len(part))
+        rsrp, best, unknown, kept = merged[key]
         best = np.where(np.isnan(rsrp) & unknown, BEST_SITE_UNKNOWN, best).astype(np.int32)
         results[key] = SignalResult(
             rsrp=rsrp,
