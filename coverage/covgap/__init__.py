@@ -19,9 +19,9 @@ from covgap._guard import shield_coverage_name
 
 shield_coverage_name()  # must run before anything imports numba
 
-import importlib  # noqa: E402
 import logging  # noqa: E402
-from typing import Any  # noqa: E402
+
+from covgap._lazy import lazy_names  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -47,17 +47,5 @@ _LAZY = {
     "demo_dir": "covgap.demo",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'covgap' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__, _names = lazy_names(__name__, _LAZY)
+__all__ = ["__version__", *_names]

@@ -12,8 +12,7 @@ The names below load their modules on first access.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from covgap._lazy import lazy_names
 
 #: Public name -> module that defines it (imported on first access).
 _LAZY = {
@@ -30,17 +29,4 @@ _LAZY = {
     "prepare_dataset": "covgap.data.prepare",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__, __all__ = lazy_names(__name__, _LAZY)
