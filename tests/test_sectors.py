@@ -345,3 +345,34 @@ def test_calibration_terms_follow_the_formula_cell_by_cell():
         known = np.isfinite(base)
         expected = base + offset + slope * np.log10(d_km / 0.4)
         assert np.allclose(got[known], expected[known], atol=1e-3), operator
+
+
+def test_batched_candidate_coverage_applies_the_same_terms():
+    # The plan's coverage matrix is built in batches (coverage_columns, also on Dask):
+    # sectors, land cover and calibration must move pairs across the threshold there too.
+    import dataclasses
+
+    from covgap.radio.links import coverage_columns, coverage_matrix
+
+    classes = np.full((N, N), 30, np.uint8)
+    classes[:, :45] = 10
+    terrain = dataclasses.replace(flat(), landcover=classes)
+    s = scen(calibration_offset_db=-6.0, calibration_slope_db=-4.0, calibration_distance_km=0.5)
+    site = one_site([Sector(azimuth_deg=300.0), Sector(azimuth_deg=60.0, tilt_deg=4.0)])
+    cells = [(50, 10), (50, 90), (20, 50), (80, 50), (35, 30), (60, 75), (50, 44), (10, 10)]
+    demand = gpd.GeoDataFrame(
+        {"village_code": ["V"] * len(cells), "households": [1] * len(cells)},
+        geometry=[Point(*centre(r, c)) for r, c in cells],
+        crs="EPSG:32648",
+    )
+    _, rsrp = coverage_matrix(terrain, site, demand, s, step_m=CELL / 2)
+    levels = np.sort(rsrp[np.isfinite(rsrp[:, 0]), 0])
+    mid = len(levels) // 2
+    threshold = float(levels[mid - 1] + levels[mid]) / 2  # no pair sits on the threshold
+    served, _ = coverage_matrix(terrain, site, demand, s, threshold, step_m=CELL / 2)
+    batched = coverage_columns(terrain, site, demand, s, threshold, step_m=CELL / 2)
+    assert 0 < served.nnz < len(cells)
+    assert batched.toarray().tolist() == served.toarray().tolist()
+    # without the terms the served set is another one: the comparison can fail
+    plain = coverage_columns(flat(), site.drop(columns="sectors"), demand, scen(), threshold)
+    assert plain.toarray().tolist() != served.toarray().tolist()

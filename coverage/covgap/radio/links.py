@@ -770,6 +770,9 @@ class CoverageBatch:
         Index of the first candidate (its column in the matrix).
     xy, heights_m, eirp_dbm
         ``(n, 2)``, ``(n,)``, ``(n,)``: the candidates, in the terrain's CRS.
+    gains_dbi, sectors, operators
+        What the per-pair sector, land-cover and calibration terms need
+        (:func:`covgap.radio.sectors.pair_terms_db`), as in :func:`coverage_matrix`.
     window
         :class:`covgap.terrain.GridWindow`: the cells the task reads (every
         point within the radius of a candidate, plus a margin).
@@ -780,6 +783,12 @@ class CoverageBatch:
     heights_m: np.ndarray
     eirp_dbm: np.ndarray
     window: Any
+    gains_dbi: np.ndarray | None = None
+    """Omnidirectional gain counted in each EIRP (for the sector terms)."""
+    sectors: tuple[tuple[Any, ...], ...] = ()
+    """Each candidate's sectors (empty: omnidirectional); ``()``: none has any."""
+    operators: tuple[str, ...] = ()
+    """Each candidate's operator (its own calibration); ``()``: the global one."""
 
 
 def _coverage_window(source: Any, xy: np.ndarray, radius_m: float) -> Any:
@@ -852,10 +861,41 @@ def coverage_tile(
         eirp_dbm=batch.eirp_dbm,
         step_m=0.5 * min(source.resolution) if step_m is None else step_m,
     )
+    rsrp = result.rsrp_dbm + _batch_terms(window, batch, rx_xy[keep], scenario)
     with np.errstate(invalid="ignore"):
-        covered = np.nan_to_num(result.rsrp_dbm, nan=-np.inf) >= threshold_dbm
+        covered = np.nan_to_num(rsrp, nan=-np.inf) >= threshold_dbm
     cand, dem = np.nonzero(covered)
     return keep[dem].astype(np.int64), (cand + batch.start).astype(np.int64)
+
+
+def _batch_terms(
+    window: Any, batch: CoverageBatch, rx_xy: np.ndarray, scenario: Scenario
+) -> np.ndarray | float:
+    """Return the sector, land-cover and calibration terms of a batch's pairs (as _pair_terms).
+
+    ``0.0`` (nothing computed) for omnidirectional candidates, no land cover
+    and an uncalibrated scenario, the default.
+    """
+    n = len(batch.xy)
+    sectors = batch.sectors or ((),) * n
+    has_landcover = getattr(window, "landcover", None) is not None
+    if not scenario.calibrated and not has_landcover and not any(sectors):
+        return 0.0
+    from covgap.radio.sectors import pair_terms_db
+
+    gains = np.full(n, scenario.antenna_gain_dbi) if batch.gains_dbi is None else batch.gains_dbi
+    return pair_terms_db(
+        window,
+        batch.xy,
+        sample_elevation(window, batch.xy[:, 0], batch.xy[:, 1]),
+        batch.heights_m,
+        gains,
+        sectors,
+        batch.operators or ("",) * n,
+        rx_xy,
+        sample_elevation(window, rx_xy[:, 0], rx_xy[:, 1]),
+        scenario,
+    )
 
 
 def coverage_columns(
@@ -914,7 +954,16 @@ def coverage_columns(
         scenario.receiver_height_m, len(rx_xy), "receiver height", scenario.receiver_height_m
     )
     eirp = np.asarray(params["eirp_dbm"], dtype=np.float64)
+    gains = np.asarray(params["antenna_gain_dbi"], dtype=np.float64)
     n_dem, n_cand = len(rx_xy), len(tx_xy)
+    sectors = (
+        tuple(v if isinstance(v, tuple) else () for v in cands["sectors"])
+        if "sectors" in cands.columns
+        else ((),) * n_cand
+    )
+    operators = (
+        tuple(str(v) for v in cands["operator"]) if "operator" in cands.columns else ("",) * n_cand
+    )
     source = terrain_source(
         terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
     )
@@ -926,6 +975,9 @@ def coverage_columns(
             heights_m=tx_h[i : i + size],
             eirp_dbm=eirp[i : i + size],
             window=_coverage_window(source, tx_xy[i : i + size], scenario.radius_m),
+            gains_dbi=gains[i : i + size],
+            sectors=sectors[i : i + size],
+            operators=operators[i : i + size],
         )
         for i in range(0, n_cand, size)
     ]
