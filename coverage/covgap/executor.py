@@ -131,14 +131,23 @@ class SerialExecutor(Executor):
         return "SerialExecutor()"
 
 
-def _single_threaded(fn: Callable[..., Any], item: Any, *shared: Any) -> Any:
+class _Shared:
+    """The shared arguments of one ``run``, sent to the workers as one object."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.values = values
+
+
+def _single_threaded(fn: Callable[..., Any], item: Any, shared: _Shared) -> Any:
     """Run one task with the compiled kernels on this worker thread only."""
     import numba
 
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        return fn(item, *shared)
+        return fn(item, *shared.values)
     finally:
         numba.set_num_threads(before)
 
@@ -170,10 +179,10 @@ class DaskExecutor(Executor):
         if not items:
             return
         client = self.client
-        # one future per shared value (a list or tuple would be scattered item by item)
-        scattered = [client.scatter([s], broadcast=True, hash=False)[0] for s in shared]
+        # the shared values go to every worker once, in one object (one round trip)
+        scattered = client.scatter([_Shared(shared)], broadcast=True, hash=False)
         futures = [
-            client.submit(_single_threaded, fn, item, *scattered, pure=False) for item in items
+            client.submit(_single_threaded, fn, item, scattered[0], pure=False) for item in items
         ]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
@@ -195,6 +204,40 @@ class DaskExecutor(Executor):
 def as_executor(executor: Executor | None) -> Executor:
     """Return ``executor``, or a :class:`SerialExecutor` for ``None``."""
     return SerialExecutor() if executor is None else executor
+
+
+#: Dask settings of a local cluster that covgap starts (while it is made: the
+#: nannies, workers and scheduler read them then; the user's configuration is
+#: left as it was).  They matter on a small machine, where each per-cent of a
+#: core the cluster spends on itself is taken from the kernels
+#: (``benchmarks/scaling.py``; sources: Dask's ``distributed.yaml``).
+_LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    # The nanny sets MALLOC_TRIM_THRESHOLD_=65536 in each worker process: glibc
+    # then hands freed memory back at once and fixes its mmap threshold, so
+    # every large array a task allocates (the kernels' per-site rasters, tens of
+    # MB a batch) is a fresh mmap whose pages fault in again: each task was
+    # about 40 % slower than in this process.  Unset, glibc adapts the threshold
+    # and reuses the arrays; a worker's memory stays bounded by one task's.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # The statistical profiler (a thread sampling every 10 ms in each worker)
+    # and the system monitor (every 0.5 s) only feed the dashboard, which
+    # covgap does not serve; the event-loop watchdog ticks every 20 ms.
+    # Together with the memory monitor (every 0.1 s) they took 8 % of a core
+    # per idle worker; these values take 4 %.
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+@contextlib.contextmanager
+def _local_cluster_config() -> Iterator[None]:
+    """Dask's configuration with :data:`_LOCAL_CLUSTER_CONFIG` while a cluster is made."""
+    import dask
+
+    with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+        yield
 
 
 def _import_distributed() -> Any:
@@ -263,15 +306,17 @@ def dask_executor(
             stack.callback(client.close)
         else:
             try:
-                cluster = distributed.LocalCluster(
-                    n_workers=int(workers),  # type: ignore[arg-type]
-                    threads_per_worker=threads_per_worker,
-                    processes=processes,
-                    dashboard_address=None,
-                    # the scheduler's HTTP endpoint on a free port: no clash with 8787
-                    scheduler_kwargs={"dashboard_address": ":0"},
-                    silence_logs=_logging.ERROR,
-                )
+                # read by the nannies, workers and scheduler when made (see the settings)
+                with _local_cluster_config():
+                    cluster = distributed.LocalCluster(
+                        n_workers=int(workers),  # type: ignore[arg-type]
+                        threads_per_worker=threads_per_worker,
+                        processes=processes,
+                        dashboard_address=None,
+                        # the scheduler's HTTP endpoint on a free port: no clash with 8787
+                        scheduler_kwargs={"dashboard_address": ":0"},
+                        silence_logs=_logging.ERROR,
+                    )
             except (OSError, RuntimeError) as exc:
                 raise ExecutorError(f"cannot start a local Dask cluster: {exc}") from None
             stack.callback(cluster.close)
