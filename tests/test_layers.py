@@ -108,7 +108,7 @@ def test_layers_contract_holds() -> None:
 def test_kernels_stay_private_to_their_stage() -> None:
     graph = _graph()
     kernels = [m for m in graph.modules if m.rsplit(".", 1)[-1].startswith("_mclp")]
-    kernels += [m for m in graph.modules if m.endswith("._raycast")]
+    kernels += [m for m in graph.modules if m.endswith(("._raycast", "._merge", "._itm"))]
     assert kernels
     for kernel in kernels:
         stage = kernel.rsplit(".", 1)[0]

@@ -19,9 +19,12 @@ from covgap.planning import candidates as cand
 from covgap.radio.scenario import Scenario
 from covgap.radio.signal import (
     BEST_SITE_NONE,
+    BEST_SITE_UNKNOWN,
+    SignalTile,
     best_server,
     compute_signal,
     merge_tile,
+    pack_tile,
     signal_tile,
     site_batches,
     site_signal,
@@ -243,3 +246,116 @@ def test_signal_tile_from_dem_merges_like_the_in_memory_tiles(tmp_path, dem):
         merge_tile(rsrp, best, unknown, tile)
     np.testing.assert_array_equal(rsrp, rsrp_ref)
     np.testing.assert_array_equal(best, best_ref)
+
+
+def _merge_rule(rsrp, best, unknown, tile) -> None:
+    """The merge rule written out with whole-array operations (the reference)."""
+    rs, cs = tile.window.slices
+    cur, cur_best, new = rsrp[rs, cs], best[rs, cs], tile.rsrp
+    win = (
+        (new > cur)
+        | (np.isnan(cur) & ~np.isnan(new))
+        | ((new == cur) & (tile.best_site < cur_best))
+    )
+    cur[win] = new[win]
+    cur_best[win] = tile.best_site[win]
+    unknown[rs, cs] |= tile.unknown
+
+
+def _random_tiles(rng, shape, n_tiles, n_sites):
+    """Tiles with coarse signal levels (many exact ties), NaN holes and unknown cells."""
+    tiles = []
+    for _ in range(n_tiles):
+        h, w = rng.integers(1, shape[0] + 1), rng.integers(1, shape[1] + 1)
+        r, c = rng.integers(0, shape[0] - h + 1), rng.integers(0, shape[1] - w + 1)
+        rsrp = rng.integers(-100, -95, (h, w)).astype(np.float32)
+        best = rng.integers(0, n_sites, (h, w)).astype(np.int32)
+        hole = rng.random((h, w)) < 0.3
+        rsrp[hole] = np.nan
+        best[hole] = BEST_SITE_NONE
+        unknown = hole & (rng.random((h, w)) < 0.5)
+        tiles.append(SignalTile(GridWindow(int(r), int(c), int(h), int(w)), rsrp, best, unknown))
+    return tiles
+
+
+def _empty(shape):
+    return (
+        np.full(shape, np.nan, np.float32),
+        np.full(shape, BEST_SITE_NONE, np.int32),
+        np.zeros(shape, bool),
+    )
+
+
+def test_compiled_merge_follows_the_rule_on_ties_holes_and_unknowns():
+    rng = np.random.default_rng(3)
+    shape = (17, 23)
+    tiles = _random_tiles(rng, shape, 12, 40)
+    expected, got = _empty(shape), _empty(shape)
+    for tile in tiles:
+        _merge_rule(*expected, tile)
+        merge_tile(*got, tile)
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert (got[1] >= 0).sum() > 100 and got[2].any()  # the case is not trivial
+    # any order: the same rasters
+    again = _empty(shape)
+    for i in rng.permutation(len(tiles)):
+        merge_tile(*again, tiles[i])
+    for e, g in zip(expected, again, strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
+def test_packed_tiles_are_smaller_and_merge_the_same():
+    rng = np.random.default_rng(4)
+    shape = (15, 19)
+    sites = np.array([3, 40, 41, 199, 500])
+    tiles = _random_tiles(rng, shape, 6, len(sites))
+    tiles = [
+        SignalTile(
+            t.window,
+            t.rsrp,
+            np.where(t.best_site >= 0, sites[np.maximum(t.best_site, 0)], t.best_site).astype(
+                np.int32
+            ),
+            t.unknown,
+        )
+        for t in tiles
+    ]
+    tiles[0] = SignalTile(
+        tiles[0].window, tiles[0].rsrp, tiles[0].best_site, np.zeros_like(tiles[0].unknown)
+    )
+    plain, packed = _empty(shape), _empty(shape)
+    for tile in tiles:
+        small = pack_tile(tile, sites[::-1])  # any order of the task's sites
+        assert small.best_site.dtype == np.int8 and small.sites.tolist() == sorted(sites)
+        assert small.best_site.nbytes * 4 == tile.best_site.nbytes
+        merge_tile(*plain, tile)
+        merge_tile(*packed, small)
+    assert pack_tile(tiles[0], sites).unknown is None
+    for a, b in zip(plain, packed, strict=True):
+        np.testing.assert_array_equal(b, a)
+    # 300 sites need two bytes; -2 (unknown) survives the packing
+    many = np.arange(0, 600, 2)
+    tile = SignalTile(
+        GridWindow(0, 0, 1, 3),
+        np.array([[-90.0, np.nan, np.nan]], np.float32),
+        np.array([[598, BEST_SITE_NONE, BEST_SITE_UNKNOWN]], np.int32),
+        np.array([[False, False, True]]),
+    )
+    small = pack_tile(tile, many)
+    assert small.best_site.dtype == np.int16
+    assert small.best_site.tolist() == [[299, BEST_SITE_NONE, BEST_SITE_UNKNOWN]]
+    with pytest.raises(ValueError, match="not among the task's sites"):
+        pack_tile(tile, many[:-1])
+
+
+def test_merge_tile_refuses_a_tile_outside_the_rasters():
+    rasters = _empty((4, 4))
+    tile = SignalTile(
+        GridWindow(2, 2, 3, 3),
+        np.zeros((3, 3), np.float32),
+        np.zeros((3, 3), np.int32),
+        np.zeros((3, 3), bool),
+    )
+    with pytest.raises(ValueError, match="outside"):
+        merge_tile(*rasters, tile)
