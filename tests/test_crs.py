@@ -123,3 +123,31 @@ def test_census_communes_area_in_metric_crs():
     area_km2 = to_metric(gdf, crs).geometry.area.sum() / 1e6
     assert area_km2 == pytest.approx(683, rel=0.02)
     assert gdf["population"].astype(float).sum() == pytest.approx(39743)
+
+
+def test_to_metric_repairs_polygons_broken_by_the_projection(caplog):
+    import logging
+
+    import geopandas as gpd
+    from shapely.geometry import Polygon
+
+    from covgap.data.crs import to_metric
+
+    # a notch whose tip is 3e-10 degrees above the bottom edge: valid in degrees only
+    notch = Polygon([(103.0, 22.0), (103.6, 22.0), (103.6, 22.3), (103.31, 22.3),
+                     (103.3, 22.0 + 3e-10), (103.29, 22.3), (103.0, 22.3)])  # fmt: skip
+    square = Polygon([(104.0, 22.0), (104.1, 22.0), (104.1, 22.1), (104.0, 22.1)])
+    layer = gpd.GeoDataFrame({"commune_code": ["A", "B"]}, geometry=[square, notch], crs=4326)
+    assert layer.is_valid.all()
+    notes: list[str] = []
+    out = to_metric(layer, CRS.from_epsg(32648), notes=notes, label="c.geojson")
+    assert out.is_valid.all() and list(out["commune_code"]) == ["A", "B"]
+    assert out.geometry.iloc[0].equals(layer.to_crs(32648).geometry.iloc[0])  # untouched
+    projected = layer.to_crs(32648).geometry.iloc[1].area  # about 2,000 km²
+    assert abs(out.geometry.iloc[1].area - projected) < 1e-6 * projected  # a sliver off
+    assert notes and notes[0].startswith(
+        "c.geojson: 1 polygon(s) invalid once reprojected to EPSG:32648, repaired: feature 2 B ("
+    )
+    with caplog.at_level(logging.WARNING, logger="covgap.data.crs"):
+        to_metric(layer, CRS.from_epsg(32648))
+    assert "invalid once reprojected" in caplog.text

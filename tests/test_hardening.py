@@ -557,6 +557,36 @@ def _problems(root: Path) -> list[str]:
     return load_dataset(root).problems
 
 
+def _valid_in_degrees_only(code: str) -> dict[str, Any]:
+    """The village's box with a notch whose tip is 3e-10 degrees above the bottom edge.
+
+    Valid in longitude/latitude; in UTM the edges stay straight between the
+    reprojected vertices and the tip lands across the bottom edge.
+    """
+    x0, y0, x1, y1 = village_box(code)
+    xm = (x0 + x1) / 2
+    ring = [[x0, y0], [x1, y0], [x1, y1], [xm + 0.001, y1], [xm, y0 + 3e-10],
+            [xm - 0.001, y1], [x0, y1], [x0, y0]]  # fmt: skip
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def test_polygon_invalid_once_reprojected_is_repaired_and_reported(make_dataset):
+    import geopandas as gpd
+    from shapely.geometry import shape
+
+    notch = _valid_in_degrees_only("V02")
+    as_read = gpd.GeoSeries([shape(notch)], crs=4326)
+    assert as_read.is_valid.all() and not as_read.to_crs(32648).is_valid.all()
+    ds = load_dataset(make_dataset(villages=_villages_with(f1={"geometry": notch})))
+    assert ds.villages.geometry.is_valid.all()
+    assert len(ds.villages) == 6  # repaired, not dropped
+    (note,) = [w for w in ds.warnings if "reprojected" in w]
+    assert "villages.geojson: 1 polygon(s) invalid once reprojected to EPSG:32648" in note
+    assert "feature 2 V02 (Self-intersection" in note
+    # and the analysis runs on it (overlays, unions and areas need valid polygons)
+    assert ds.villages.geometry.union_all().is_valid
+
+
 def test_self_intersecting_polygon_is_repaired_and_reported(make_dataset):
     x0, y0, x1, y1 = village_box("V02")
     bowtie = {

@@ -20,10 +20,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 
-from covgap.errors import CRSError
+from covgap.data.repair import POLYGON_TYPES, repair_polygon
+from covgap.errors import CRSError, GeometryError
 
 __all__ = ["analysis_crs", "is_metric", "lonlat_bounds", "parse_crs", "to_metric", "utm_crs"]
 
@@ -149,13 +151,38 @@ def analysis_crs(
     return crs
 
 
-def to_metric(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
-    """Return ``gdf`` reprojected to the metric CRS ``crs``.
+def to_metric(
+    gdf: gpd.GeoDataFrame,
+    crs: CRS,
+    *,
+    notes: list[str] | None = None,
+    label: str = "layer",
+) -> gpd.GeoDataFrame:
+    """Return ``gdf`` reprojected to the metric CRS ``crs``, its polygons valid.
+
+    Edges stay straight between the reprojected vertices, so a polygon valid
+    in degrees can cross itself in metres (a vertex a hair's breadth from an
+    edge lands across it). Such polygons are repaired
+    (:func:`covgap.data.repair.repair_polygon`) and reported, one note per
+    layer naming the features; none is dropped.
+
+    Parameters
+    ----------
+    gdf
+        A layer with a CRS.
+    crs
+        A projected CRS in metres.
+    notes
+        Where the repairs are reported (else logged as warnings).
+    label
+        The layer's name in the note (e.g. its file).
 
     Raises
     ------
     CRSError
         If ``gdf`` has no CRS or ``crs`` is not projected in metres.
+    GeometryError
+        A polygon that nothing polygonal is left of once repaired.
     """
     if gdf.crs is None:
         raise CRSError("cannot reproject a layer without a CRS")
@@ -163,4 +190,32 @@ def to_metric(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
         raise CRSError(f"{crs.to_string()} is not a projected CRS in metres")
     if gdf.crs == crs:
         return gdf.copy()
-    return gdf.to_crs(crs)
+    out = gdf.to_crs(crs)
+    geoms = out.geometry
+    polygonal = geoms.geom_type.isin(POLYGON_TYPES).to_numpy()
+    broken = np.flatnonzero(polygonal & ~geoms.is_valid.to_numpy())
+    if len(broken) == 0:
+        return out
+    fixed = list(geoms)
+    key = next((c for c in ("village_code", "commune_code") if c in out.columns), None)
+    where = []
+    for i in broken:
+        repaired, reason = repair_polygon(fixed[i])
+        if repaired.is_empty:
+            raise GeometryError(
+                f"invalid once reprojected to {crs.to_string()} ({reason}) and cannot be repaired",
+                path=label,
+                row=int(i) + 1,
+            )
+        fixed[i] = repaired
+        code = f" {out[key].iloc[i]}" if key is not None else ""
+        where.append(f"{i + 1}{code} ({reason})")
+    message = (
+        f"{label}: {len(broken)} polygon(s) invalid once reprojected to {crs.to_string()}, "
+        f"repaired: feature {', '.join(where)}"
+    )
+    if notes is None:
+        log.warning("%s", message)
+    else:
+        notes.append(message)
+    return out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=crs))

@@ -374,15 +374,15 @@ def load_dataset(path: str | Path, crs: Any = None) -> Dataset:
     )
     extent = lonlat_bounds([communes])
     metric = analysis_crs([communes, villages], user_crs=crs)
-    communes = to_metric(communes, metric)
-    villages = to_metric(villages, metric)
+    communes = to_metric(communes, metric, notes=notes, label=str(files["communes"]))
+    villages = to_metric(villages, metric, notes=notes, label=str(files["villages"]))
     _check_places(communes, villages, files, notes)
     area = communes.geometry.union_all()
     if files["settlements"].exists():
         settlements = boundaries.load_settlements(
             files["settlements"], villages, default_crs=default_crs, notes=notes
         )
-        settlements = to_metric(settlements, metric)
+        settlements = to_metric(settlements, metric, notes=notes, label=str(files["settlements"]))
         _check_far(settlements, area, files["settlements"], notes)
     else:
         settlements = boundaries.representative_settlements(villages)

@@ -38,7 +38,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from covgap.data.crs import analysis_crs, parse_crs
+from covgap.data.crs import analysis_crs, parse_crs, to_metric
 from covgap.data.dem_tiles import build_dem
 from covgap.data.electricity import read_power
 from covgap.data.join import join_status
@@ -534,7 +534,7 @@ def prepare_dataset(
             if sidecar.is_file():
                 sources.append(source_for(sidecar, "communes", "user"))
     metric = parse_crs(crs, source="--crs") if crs is not None else analysis_crs([raw])
-    communes_m = raw.to_crs(metric)
+    communes_m = to_metric(raw, metric, notes=notes, label=str(communes_path))
     report.communes = len(communes_m)
     area = shapely.union_all(communes_m.geometry.to_numpy())
     towers_area = area.buffer(radius_m)

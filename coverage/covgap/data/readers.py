@@ -37,6 +37,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry import shape
 
+from covgap.data.repair import POLYGON_TYPES, repair_polygon
 from covgap.data.text import nfc, parse_bool
 from covgap.errors import (
     CRSError,
@@ -65,7 +66,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-POLYGON_TYPES = ("Polygon", "MultiPolygon")
 LINE_TYPES = ("LineString", "MultiLineString")
 POINT_TYPES = ("Point",)
 
@@ -749,11 +749,7 @@ def _check_geometries(
                 row=number,
             )
         if geom.geom_type in POLYGON_TYPES and not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            repaired = shapely.make_valid(geom, method="structure", keep_collapsed=False)
-            if repaired.geom_type == "GeometryCollection":
-                polys = [g for g in repaired.geoms if g.geom_type in POLYGON_TYPES]
-                repaired = shapely.union_all(polys) if polys else shapely.Polygon()
+            repaired, reason = repair_polygon(geom)
             if repaired.is_empty:
                 raise GeometryError(
                     f"invalid polygon ({reason}) that cannot be repaired", path=path, row=number

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from covgap.data.crs import to_metric
 from covgap.data.readers import POINT_TYPES, POLYGON_TYPES, read_vector
 from covgap.data.text import fold, nfc
 from covgap.errors import MissingColumnError
@@ -253,9 +254,10 @@ def read_village_file(path: Path, crs: CRS, notes: list[str]) -> gpd.GeoDataFram
             path=path,
         )
     names = [nfc(str(v)) if v is not None and str(v) != "nan" else "" for v in gdf[name_col]]
-    return gpd.GeoDataFrame(
+    layer = gpd.GeoDataFrame(
         {"name": names, "osm_id": ""}, geometry=list(gdf.geometry), crs=gdf.crs
-    ).to_crs(crs)
+    )
+    return to_metric(layer, crs, notes=notes, label=str(path))
 
 
 def settlement_points(
