@@ -197,6 +197,27 @@ def test_best_server_ties_and_empty_cells():
     assert best.tolist() == [[BEST_SITE_NONE, 1], [BEST_SITE_NONE, BEST_SITE_NONE]]
 
 
+def test_best_server_matches_the_rule_on_a_random_stack():
+    # the rule written out: the first strictly strongest layer, NaN never wins
+    rng = np.random.default_rng(8)
+    stack = rng.integers(-100, -96, (7, 13, 17)).astype(np.float32)  # many exact ties
+    stack[rng.random(stack.shape) < 0.4] = np.nan
+    mask = np.array([True, False, True, True, False, True, True])
+    for chosen in (None, mask):
+        rsrp, best = best_server(stack, mask=chosen)
+        layers = np.arange(7) if chosen is None else np.flatnonzero(chosen)
+        for r in range(13):
+            for c in range(17):
+                values = [(stack[k, r, c], k) for k in layers if not np.isnan(stack[k, r, c])]
+                if not values:
+                    assert best[r, c] == BEST_SITE_NONE and np.isnan(rsrp[r, c])
+                    continue
+                top = max(v for v, _ in values)
+                assert rsrp[r, c] == top
+                assert best[r, c] == min(k for v, k in values if v == top)
+    assert best.dtype == np.int32 and rsrp.dtype == np.float32
+
+
 def test_terrain_candidates_in_row_blocks_equal_one_block(dem, monkeypatch):
     settings = cand.CandidateSettings(min_spacing_m=150.0, ridge_tpi_m=5.0, shoulder_tpi_m=2.0)
     z = dem.elevation.copy()

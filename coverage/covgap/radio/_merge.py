@@ -1,5 +1,12 @@
-"""Compiled best-server merge of a tile into larger rasters (private to ``covgap.radio``).
+"""Compiled best-server kernels (private to ``covgap.radio``).
 
+:func:`best_of_stack` takes the strongest of a stack of per-site rasters
+(:func:`covgap.radio.signal.best_server` states the rule: strictly stronger
+wins, so ties go to the first layer; NaN never wins), a row of the raster per
+numba thread, layer by layer along each row so that every read is a
+contiguous stream.
+
+:func:`merge_into` merges a tile into larger rasters.
 :func:`covgap.radio.signal.merge_tile` states the rule; this is its one pass
 over the tile's cells, with no temporary arrays: a cell of the tile wins
 where its signal is stronger, or where the raster has none yet, or where it
@@ -16,9 +23,9 @@ so that a tile crossing the network is smaller; negative values
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["merge_into"]
+__all__ = ["best_of_stack", "merge_into"]
 
 
 @njit(cache=True, nogil=True)
@@ -57,3 +64,35 @@ def merge_into(  # pragma: no cover  (compiled; tested through merge_tile)
             if cur != cur or new > cur or (new == cur and site < best[rr, cc]):
                 rsrp[rr, cc] = new
                 best[rr, cc] = site
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def best_of_stack(  # pragma: no cover  (compiled; tested through best_server)
+    stack: np.ndarray,
+    layers: np.ndarray,
+    labels: np.ndarray,
+    rsrp: np.ndarray,
+    best: np.ndarray,
+) -> None:
+    """Strongest of ``stack[layers]`` into ``rsrp`` and its label into ``best``, in place.
+
+    ``labels[k]`` is written for ``layers[k]``; ``-1`` and NaN where no layer
+    has a signal. Strictly stronger wins: on a tie, the first of ``layers``.
+    """
+    rows = stack.shape[1]
+    cols = stack.shape[2]
+    for r in prange(rows):
+        for c in range(cols):
+            rsrp[r, c] = -np.inf
+            best[r, c] = -1
+        for k in range(layers.size):
+            layer = layers[k]
+            label = labels[k]
+            for c in range(cols):
+                v = stack[layer, r, c]
+                if v > rsrp[r, c]:  # NaN compares False
+                    rsrp[r, c] = v
+                    best[r, c] = label
+        for c in range(cols):
+            if best[r, c] == -1:
+                rsrp[r, c] = np.nan

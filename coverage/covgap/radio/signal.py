@@ -43,7 +43,7 @@ from pyproj import CRS
 from covgap.data.terrain import DemFile, GridWindow, Terrain, check_coverage, terrain_source
 from covgap.executor import Executor, SerialExecutor, as_executor
 from covgap.radio import _raycast
-from covgap.radio._merge import merge_into
+from covgap.radio._merge import best_of_stack, merge_into
 from covgap.radio.scenario import Scenario, site_parameters
 from covgap.radio.visibility import write_raster_atomic
 
@@ -266,17 +266,21 @@ def best_server(
     """
     n = per_site.shape[0]
     idx = np.arange(n) if mask is None else np.flatnonzero(np.asarray(mask, bool))
-    shape = per_site.shape[1:]
-    rsrp = np.full(shape, np.nan, np.float32)
-    best = np.full(shape, BEST_SITE_NONE, np.int32)
-    top = np.full(shape, -np.inf, np.float32)
-    # one pass per site (contiguous), strictly stronger wins: ties keep the lowest index
-    for i in idx:
-        layer = per_site[i]
-        stronger = layer > top  # NaN compares False: a site without signal never wins
-        np.copyto(top, layer, where=stronger)
-        np.copyto(best, np.int32(i), where=stronger)
-    np.copyto(rsrp, top, where=best != BEST_SITE_NONE)
+    return _best_of(per_site, idx, idx)
+
+
+def _best_of(
+    stack: np.ndarray, layers: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strongest of ``stack[layers]`` (ties: the first) and ``labels`` of the winner, or -1."""
+    stack = np.ascontiguousarray(stack, np.float32)
+    rsrp = np.empty(stack.shape[1:], np.float32)
+    best = np.empty(stack.shape[1:], np.int32)
+    if stack.size:
+        best_of_stack(stack, np.asarray(layers, np.int64), np.asarray(labels, np.int32), rsrp, best)
+    else:
+        rsrp.fill(np.nan)
+        best.fill(BEST_SITE_NONE)
     return rsrp, best
 
 
@@ -484,8 +488,8 @@ def signal_tile(
         unknown = _unknown_cells(sub, unique[:, :2], scenario.radius_m, stack_u).any(axis=0)
     else:  # without nodata on any path, nothing within the radius is unknown
         unknown = np.zeros(sub.shape, bool)
-    rsrp, arg = best_server(stack_u)
-    best = np.where(arg >= 0, index[first[np.maximum(arg, 0)]], BEST_SITE_NONE).astype(np.int32)
+    # the strongest mast, labelled with its first site's index (ascending: ties go low)
+    rsrp, best = _best_of(stack_u, np.arange(len(unique)), index[first])
     stack = stack_u[inverse] if keep_per_site else None
     return SignalTile(window, rsrp, best, unknown, stack)
 
