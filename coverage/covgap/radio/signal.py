@@ -784,8 +784,9 @@ def compute_signal(
         time (:func:`batch_signal`); or a :class:`covgap.executor.DaskExecutor`,
         in tasks of up to :data:`MAX_BATCHES_PER_TASK` neighbouring batches
         (:func:`tasks_signal`) that read their DEM window by path and merge
-        their tiles before sending them back.  The batches and the merge rule
-        do not depend on it, so neither do the rasters.  ``keep_per_site``
+        their tiles before sending them back, packed (:func:`pack_tile`).
+        The batches and the merge rule do not depend on it, so neither do
+        the rasters.  ``keep_per_site``
         always runs in this process.
 
     Returns
