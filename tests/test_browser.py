@@ -464,17 +464,44 @@ def test_labels_and_rank_numbers_hide_no_marker(
         page.page.close()
 
 
-def test_vectors_are_drawn_before_the_images(maps: dict[str, Path], browser: Any) -> None:
+def test_vectors_are_drawn_before_the_images_and_hidden_ones_wait(
+    maps: dict[str, Path], browser: Any
+) -> None:
     page = Page(browser, maps["demo"])
     try:
-        page.page.wait_for_function("covgapMap.timeline.length === 4", timeout=5000)
+        page.page.wait_for_function("covgapMap.timeline.length === 3", timeout=5000)
         timeline = page.page.evaluate("covgapMap.timeline")
         assert timeline[0] == "vectors"
-        assert sorted(timeline[1:]) == ["raster:after", "raster:basemap_hillshade", "raster:signal"]
+        assert sorted(timeline[1:]) == ["raster:basemap_hillshade", "raster:signal"]
         natural = page.page.evaluate(
             "Array.from(document.querySelectorAll('img.covgap-raster-signal'))"
             ".map(i => i.naturalWidth)"
         )
         assert len(natural) == 1 and natural[0] > 100
+        # the plan's coverage starts hidden: not decoded until it is first shown
+        page.page.wait_for_timeout(300)
+        assert page.page.evaluate("Object.keys(covgapMap.rasters).sort()") == [
+            "basemap_hillshade",
+            "signal",
+        ]
+        assert (
+            page.page.evaluate("document.querySelectorAll('img.covgap-raster-after').length") == 0
+        )
+        page.page.evaluate("() => { covgapMap.layers.after.layer.addTo(covgapMap.map); }")
+        page.page.wait_for_function("covgapMap.timeline.length === 4", timeout=5000)
+        assert page.page.evaluate("covgapMap.timeline")[3] == "raster:after"
+        natural = page.page.evaluate(
+            "Array.from(document.querySelectorAll('img.covgap-raster-after'))"
+            ".map(i => i.naturalWidth)"
+        )
+        assert len(natural) == 1 and natural[0] > 100
+        # hidden and shown again: decoded once
+        page.page.evaluate(
+            "() => { var l = covgapMap.layers.after.layer; covgapMap.map.removeLayer(l);"
+            " l.addTo(covgapMap.map); }"
+        )
+        page.page.wait_for_timeout(200)
+        assert page.page.evaluate("covgapMap.timeline.length") == 4
+        assert page.errors == []
     finally:
         page.page.close()

@@ -68,11 +68,17 @@
   labelPane.style.zIndex = 450;
   labelPane.style.pointerEvents = "none";
 
-  /* ---- images: read from their blocks after the page is parsed, shown once decoded ---- */
+  /* ---- images: read from their blocks after the page is parsed, shown once decoded;
+   * an image whose layer starts hidden is read and decoded only when the layer is
+   * first shown (a phone keeps neither its pixels nor the work for a layer never opened) */
   var pendingRasters = [];
   var loadedRasters = {};
+  var pageParsed = false;
   function lazyRaster(spec, group, options) {
-    pendingRasters.push(function () {
+    var started = false;
+    function start() {
+      if (started || !pageParsed) return;
+      started = true;
       var block = document.getElementById("covgap-raster-" + spec.raster);
       if (!block) { console.error("covgap: no image block for " + spec.raster); return; }
       var img = new Image();
@@ -87,11 +93,13 @@
       }
       if (img.decode) img.decode().then(ready, function () { console.error("covgap: cannot decode " + spec.raster); });
       else img.onload = ready;
-    });
+    }
+    group.on("add", start);
+    pendingRasters.push({ group: group, start: start });
   }
   function loadRasters() {
-    var jobs = pendingRasters.splice(0);
-    jobs.forEach(function (job) { job(); });
+    pageParsed = true;
+    pendingRasters.forEach(function (job) { if (map.hasLayer(job.group)) job.start(); });
   }
 
   /* ---- basemaps ---- */
