@@ -546,7 +546,13 @@ def merge_tile(rsrp: np.ndarray, best: np.ndarray, unknown: np.ndarray, tile: Si
         The full rasters (float32 NaN, int32 :data:`BEST_SITE_NONE` and bool
         ``False`` where nothing is merged yet).
     tile
-        From :func:`signal_tile` on the same grid.
+        From :func:`signal_tile` on the same grid, as it is or packed
+        (:func:`pack_tile`).
+
+    Raises
+    ------
+    ValueError
+        The tile's window is outside the rasters or does not match its arrays.
     """
     w = tile.window
     if w.row < 0 or w.col < 0 or w.row + w.rows > rsrp.shape[0] or w.col + w.cols > rsrp.shape[1]:
@@ -786,8 +792,7 @@ def compute_signal(
         (:func:`tasks_signal`) that read their DEM window by path and merge
         their tiles before sending them back, packed (:func:`pack_tile`).
         The batches and the merge rule do not depend on it, so neither do
-        the rasters.  ``keep_per_site``
-        always runs in this process.
+        the rasters.  ``keep_per_site`` always runs in this process.
 
     Returns
     -------
