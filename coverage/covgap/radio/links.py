@@ -611,44 +611,26 @@ def _transmitters(gdf: Any, scenario: Scenario) -> dict[str, np.ndarray]:
     return site_parameters(frame, scenario)
 
 
-def _pair_terms(
-    terrain: Any, cands: Any, demand: Any, params: dict[str, np.ndarray], scenario: Scenario
-) -> np.ndarray:
-    """Return the sector, land-cover and calibration terms of each pair.
+def _term_inputs(
+    cands: Any, params: dict[str, np.ndarray]
+) -> tuple[np.ndarray, tuple[tuple[Any, ...], ...], tuple[str, ...]]:
+    """Each candidate's counted gain, sectors (empty: omnidirectional) and operator.
 
-    See :func:`covgap.radio.sectors.pair_terms_db`.
-
-    Zero (and nothing computed) for omnidirectional transmitters, no land
-    cover and an uncalibrated scenario, the default.
+    What the per-pair sector, land-cover and calibration terms need
+    (:func:`_batch_terms`), the same for :func:`coverage_matrix` and
+    :func:`coverage_columns`.
     """
     n = len(cands)
+    gains = np.asarray(params["antenna_gain_dbi"], dtype=np.float64)
     sectors = (
-        [v if isinstance(v, tuple) else () for v in cands["sectors"]]
+        tuple(v if isinstance(v, tuple) else () for v in cands["sectors"])
         if "sectors" in cands.columns
-        else [()] * n
+        else ((),) * n
     )
-    has_landcover = getattr(terrain, "landcover", None) is not None
-    if not scenario.calibrated and not has_landcover and not any(sectors):
-        return np.zeros((n, len(demand)), dtype=np.float32)
-    from covgap.radio.sectors import pair_terms_db
-
-    operators = [str(v) for v in cands["operator"]] if "operator" in cands.columns else [""] * n
-    tx_xy = _point_xy(cands, "candidates")
-    rx_xy = _point_xy(demand, "demand")
-    tx_z = sample_elevation(terrain, tx_xy[:, 0], tx_xy[:, 1]) if n else np.empty(0)
-    rx_z = sample_elevation(terrain, rx_xy[:, 0], rx_xy[:, 1]) if len(demand) else np.empty(0)
-    return pair_terms_db(
-        terrain,
-        tx_xy,
-        tx_z,
-        params["height_m"],
-        params["antenna_gain_dbi"],
-        sectors,
-        operators,
-        rx_xy,
-        rx_z,
-        scenario,
-    ).astype(np.float32)
+    operators = (
+        tuple(str(v) for v in cands["operator"]) if "operator" in cands.columns else ("",) * n
+    )
+    return gains, sectors, operators
 
 
 def coverage_matrix(
@@ -703,9 +685,19 @@ def coverage_matrix(
         eirp_dbm=params["eirp_dbm"],
         step_m=step_m,
     )
-    rsrp = np.ascontiguousarray(
-        (result.rsrp_dbm + _pair_terms(terrain, cands, demand, params, scenario)).T
-    ).astype(np.float32)
+    gains, sectors, operators = _term_inputs(cands, params)
+    whole = CoverageBatch(
+        start=0,
+        xy=_point_xy(cands, "candidates"),
+        heights_m=np.asarray(params["height_m"], dtype=np.float64),
+        eirp_dbm=np.asarray(params["eirp_dbm"], dtype=np.float64),
+        window=None,
+        gains_dbi=gains,
+        sectors=sectors,
+        operators=operators,
+    )
+    terms = _batch_terms(terrain, whole, _point_xy(demand, "demand"), scenario)
+    rsrp = np.ascontiguousarray((result.rsrp_dbm + terms).T).astype(np.float32)
     with np.errstate(invalid="ignore"):
         covered = np.nan_to_num(rsrp, nan=-np.inf) >= threshold
     logger.info(
@@ -775,7 +767,8 @@ class CoverageBatch:
         (:func:`covgap.radio.sectors.pair_terms_db`), as in :func:`coverage_matrix`.
     window
         :class:`covgap.terrain.GridWindow`: the cells the task reads (every
-        point within the radius of a candidate, plus a margin).
+        point within the radius of a candidate, plus a margin); ``None`` for
+        the whole grid (:func:`coverage_matrix`).
     """
 
     start: int
@@ -871,10 +864,13 @@ def coverage_tile(
 def _batch_terms(
     window: Any, batch: CoverageBatch, rx_xy: np.ndarray, scenario: Scenario
 ) -> np.ndarray | float:
-    """Return the sector, land-cover and calibration terms of a batch's pairs (as _pair_terms).
+    """Return the sector, land-cover and calibration terms of a batch's pairs, dB.
 
-    ``0.0`` (nothing computed) for omnidirectional candidates, no land cover
-    and an uncalibrated scenario, the default.
+    ``window`` is the batch's window of the DEM, or the whole terrain (as
+    :func:`coverage_matrix` uses it). ``(n_candidates, n_demand)``, or ``0.0``
+    (nothing computed) for omnidirectional candidates, no land cover and an
+    uncalibrated scenario, the default. See
+    :func:`covgap.radio.sectors.pair_terms_db`.
     """
     n = len(batch.xy)
     sectors = batch.sectors or ((),) * n
@@ -954,16 +950,8 @@ def coverage_columns(
         scenario.receiver_height_m, len(rx_xy), "receiver height", scenario.receiver_height_m
     )
     eirp = np.asarray(params["eirp_dbm"], dtype=np.float64)
-    gains = np.asarray(params["antenna_gain_dbi"], dtype=np.float64)
+    gains, sectors, operators = _term_inputs(cands, params)
     n_dem, n_cand = len(rx_xy), len(tx_xy)
-    sectors = (
-        tuple(v if isinstance(v, tuple) else () for v in cands["sectors"])
-        if "sectors" in cands.columns
-        else ((),) * n_cand
-    )
-    operators = (
-        tuple(str(v) for v in cands["operator"]) if "operator" in cands.columns else ("",) * n_cand
-    )
     source = terrain_source(
         terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
     )
