@@ -380,3 +380,37 @@ def test_merge_tile_refuses_a_tile_outside_the_rasters():
     )
     with pytest.raises(ValueError, match="outside"):
         merge_tile(*rasters, tile)
+
+
+def test_batches_keep_every_numba_thread_busy(dem, monkeypatch):
+    # a batch's sites run one per thread: on a machine with 8 threads a batch has 8 sites
+    import geopandas as gpd
+    import numba
+    from shapely.geometry import Point
+
+    from covgap.executor import Executor, SerialExecutor
+    from covgap.radio import signal
+
+    assert signal._chunk_sites(SerialExecutor()) == max(4, numba.get_num_threads())
+    remote = Executor()
+    remote.local = False
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 8)
+    assert signal._chunk_sites(SerialExecutor()) == 8
+    assert signal._chunk_sites(remote) == signal.CHUNK_SITES  # cluster tasks: one thread each
+    seen: list[int] = []
+    real = signal.site_batches
+    monkeypatch.setattr(
+        signal, "site_batches", lambda xy, r, batch: seen.append(batch) or real(xy, r, batch)
+    )
+    xy, _, _ = _sites(SITE_CELLS)
+    gdf = gpd.GeoDataFrame(
+        {"site_id": [f"S{i}" for i in range(len(xy))], "operator": "A", "radio": "LTE",
+         "height_m": 30.0},
+        geometry=[Point(x, y) for x, y in xy],
+        crs="EPSG:32648",
+    )  # fmt: skip
+    wide = compute_signal(dem, gdf, _scenario())
+    assert seen == [8]
+    narrow = compute_signal(dem, gdf, _scenario(), chunk_sites=1)
+    np.testing.assert_array_equal(wide.rsrp, narrow.rsrp)
+    np.testing.assert_array_equal(wide.best_site, narrow.best_site)

@@ -74,7 +74,9 @@ BEST_SITE_NONE = -1
 #: ``best_site`` of a cell whose signal is unknown (nodata terrain on every path).
 BEST_SITE_UNKNOWN = -2
 
-#: Sites computed per kernel call by :func:`compute_signal` (bounds memory).
+#: Sites computed per kernel call by :func:`compute_signal` (bounds memory); in
+#: this process, at least one per numba thread (the kernel runs a batch's sites
+#: in parallel, one per thread), see :func:`_chunk_sites`.
 CHUNK_SITES = 4
 
 #: Side of the square blocks sites are grouped by into batches, in scenario radii.
@@ -748,7 +750,7 @@ def compute_signal(
     *,
     group_by: str | None = None,
     keep_per_site: bool = False,
-    chunk_sites: int = CHUNK_SITES,
+    chunk_sites: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     warn_cut: bool = True,
     executor: Executor | None = None,
@@ -779,7 +781,10 @@ def compute_signal(
     keep_per_site
         Keep the ``(n_sites, rows, cols)`` stack in the result(s).
     chunk_sites
-        Sites computed per kernel call (one batch).
+        Sites computed per kernel call (one batch); default
+        :data:`CHUNK_SITES`, or one per numba thread in this process if there
+        are more threads (a batch's sites run in parallel).  The rasters do
+        not depend on it.
     on_progress
         Called with the number of sites just finished (for a progress bar).
     warn_cut
@@ -819,6 +824,7 @@ def compute_signal(
         groups = {key: np.flatnonzero(values == key) for key in sorted(set(values.tolist()))}
     # every group's batches, one task each (keep_per_site's stacks stay in this process)
     executor = SerialExecutor() if keep_per_site else as_executor(executor)
+    chunk = _chunk_sites(executor) if chunk_sites is None else max(1, int(chunk_sites))
     source = terrain_source(
         terrain, local=executor.local, scratch=None if executor.local else executor.scratch_dir()
     )
@@ -831,7 +837,7 @@ def compute_signal(
         SignalBatch(key, local, xy[idx[local]], table["height_m"][idx[local]],
                     table["eirp_dbm"][idx[local]], keep_per_site, extra(idx[local]))
         for key, idx in groups.items()
-        for local in site_batches(xy[idx], scenario.radius_m, chunk_sites)
+        for local in site_batches(xy[idx], scenario.radius_m, chunk)
     ]  # fmt: skip
     merged = {}
     for key, idx in groups.items():
@@ -867,6 +873,20 @@ def compute_signal(
             per_site=kept if keep_per_site and len(idx) else None,
         )
     return results[""] if group_by is None else results
+
+
+def _chunk_sites(executor: Executor) -> int:
+    """Sites per batch: :data:`CHUNK_SITES`, or one per numba thread of this process.
+
+    The kernel runs a batch's sites in parallel, one per thread, so a batch of
+    4 would leave the other cores of a larger machine idle.  Cluster tasks run
+    on one thread each: their batches keep :data:`CHUNK_SITES` sites.
+    """
+    if not executor.local:
+        return CHUNK_SITES
+    import numba
+
+    return max(CHUNK_SITES, int(numba.get_num_threads()))
 
 
 def _check_itm_heights(site_ids: list[str], heights: np.ndarray) -> None:
