@@ -213,6 +213,32 @@ def test_dask_signal_with_land_cover_equals_serial(
     assert np.array_equal(ours.best_site, serial.best_site)
 
 
+def test_terrain_changed_in_memory_reaches_the_workers(
+    shared_analysis: Any, cluster: executor.DaskExecutor, tmp_path: Path
+) -> None:
+    # heights changed in memory keep the file's path: the workers must not read the file.
+    # A nodata hole also gives unknown cells, which packed tiles carry back.
+    import dataclasses
+
+    analysis = shared_analysis
+    terrain = analysis.terrain
+    assert terrain_source(terrain, local=False, scratch=tmp_path).path == terrain.path
+    z = terrain.elevation.copy()
+    rows, cols = z.shape
+    z[rows // 3 : rows // 3 + 6, : cols // 2] = np.nan  # a band of nodata across paths
+    holed = dataclasses.replace(terrain, elevation=z)
+    assert holed.path == terrain.path
+    source = terrain_source(holed, local=False, scratch=tmp_path)
+    assert source.path != terrain.path  # a copy, not the file
+    sites = analysis.dataset.sites
+    ours = compute_signal(holed, sites, analysis.scenario, executor=cluster)
+    serial = compute_signal(holed, sites, analysis.scenario)
+    assert (serial.best_site == signal.BEST_SITE_UNKNOWN).any()
+    assert np.array_equal(ours.rsrp, serial.rsrp, equal_nan=True)
+    assert np.array_equal(ours.best_site, serial.best_site)
+    assert not np.array_equal(serial.rsrp, analysis.signal.rsrp, equal_nan=True)
+
+
 @pytest.mark.slow
 def test_demo_on_two_workers_is_byte_identical(demo_run: Path, tmp_path: Path) -> None:
     pytest.importorskip("distributed")

@@ -749,7 +749,13 @@ def _grid_source(terrain: Terrain, scratch: Path | None) -> DemFile:
         except rasterio.errors.RasterioError:
             same = False
         if same:
-            return DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape)
+            in_place = DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape)
+            if _file_holds(in_place, terrain):
+                return in_place
+            logger.info(
+                "%s: the terrain's heights differ from its file's; the workers read a copy",
+                terrain.path,
+            )
     folder = Path(scratch) if scratch is not None else Path(tempfile.mkdtemp(prefix="covgap-"))
     known = _COPIES.get(terrain, {}).get(folder)
     if known is not None and known.path.is_file():  # written for an earlier stage
@@ -779,3 +785,34 @@ def _grid_source(terrain: Terrain, scratch: Path | None) -> DemFile:
 
 #: Copies written by :func:`terrain_source`, per terrain (forgotten with it) and folder.
 _COPIES: weakref.WeakKeyDictionary[Terrain, dict[Path, DemFile]] = weakref.WeakKeyDictionary()
+#: Whether a terrain's heights are its file's, checked once per terrain.
+_IN_PLACE: weakref.WeakKeyDictionary[Terrain, bool] = weakref.WeakKeyDictionary()
+
+#: Cells compared at a time by :func:`_file_holds` (16 MB of float32).
+_CHECK_CELLS = 1 << 22
+
+
+def _file_holds(source: DemFile, terrain: Terrain) -> bool:
+    """Whether the file gives the terrain's heights cell for cell (once per terrain).
+
+    A terrain changed in memory (``dataclasses.replace`` with new heights, a
+    ridge flattened for a what-if) keeps its file's path; tasks that read the
+    file would then compute on other heights than the serial path.  The file
+    is read in row strips as the tasks read it and compared with the array,
+    NaN equal to NaN: one read of the DEM per terrain and run.
+    """
+    known = _IN_PLACE.get(terrain)
+    if known is not None:
+        return known
+    rows, cols = terrain.shape
+    step = max(1, _CHECK_CELLS // max(cols, 1))
+    holds = True
+    for row in range(0, rows, step):
+        strip = GridWindow(row, 0, min(step, rows - row), cols)
+        if not np.array_equal(
+            source.window(strip).elevation, terrain.window(strip).elevation, equal_nan=True
+        ):
+            holds = False
+            break
+    _IN_PLACE[terrain] = holds
+    return holds
