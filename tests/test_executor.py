@@ -152,10 +152,14 @@ def test_ties_go_to_the_lowest_site_whatever_the_batch(dataset_dir: Path) -> Non
         assert (result.best_site == 0).any()
 
 
-def test_dem_file_windows_match_the_array(dataset_dir: Path, tmp_path: Path) -> None:
-    terrain = load_terrain(dataset_dir / "terrain" / "dem.tif")
+def test_dem_file_windows_match_the_array(
+    dataset_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(dataset_dir)
+    terrain = load_terrain(Path("terrain") / "dem.tif")  # a relative path, as users type it
     source = terrain_source(terrain, local=False, scratch=tmp_path)
-    assert isinstance(source, DemFile) and source.path == terrain.path  # read in place
+    assert isinstance(source, DemFile)  # read in place, by an absolute path for the workers
+    assert source.path == (dataset_dir / "terrain" / "dem.tif").resolve()
     window = GridWindow(10, 20, 40, 70)
     a, b = source.window(window), terrain.window(window)
     assert np.array_equal(a.elevation, b.elevation, equal_nan=True)
@@ -222,7 +226,7 @@ def test_terrain_changed_in_memory_reaches_the_workers(
 
     analysis = shared_analysis
     terrain = analysis.terrain
-    assert terrain_source(terrain, local=False, scratch=tmp_path).path == terrain.path
+    assert terrain_source(terrain, local=False, scratch=tmp_path).path == terrain.path.resolve()
     z = terrain.elevation.copy()
     rows, cols = z.shape
     z[rows // 3 : rows // 3 + 6, : cols // 2] = np.nan  # a band of nodata across paths

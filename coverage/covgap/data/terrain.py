@@ -749,7 +749,10 @@ def _grid_source(terrain: Terrain, scratch: Path | None) -> DemFile:
         except rasterio.errors.RasterioError:
             same = False
         if same:
-            in_place = DemFile(Path(terrain.path), terrain.transform, terrain.crs, terrain.shape)
+            # absolute: workers on other machines or in other folders open it by this path
+            in_place = DemFile(
+                Path(terrain.path).resolve(), terrain.transform, terrain.crs, terrain.shape
+            )
             if _file_holds(in_place, terrain):
                 return in_place
             logger.info(
