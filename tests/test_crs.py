@@ -146,8 +146,8 @@ def test_to_metric_repairs_polygons_broken_by_the_projection(caplog):
     projected = layer.to_crs(32648).geometry.iloc[1].area  # about 2,000 km²
     assert abs(out.geometry.iloc[1].area - projected) < 1e-6 * projected  # a sliver off
     assert notes and notes[0].startswith(
-        "c.geojson: 1 polygon(s) invalid once reprojected to EPSG:32648, repaired: feature 2 B ("
+        "c.geojson: 1 polygon(s) invalid once reprojected to EPSG:32648, repaired: commune B ("
     )
     with caplog.at_level(logging.WARNING, logger="covgap.data.crs"):
-        to_metric(layer, CRS.from_epsg(32648))
-    assert "invalid once reprojected" in caplog.text
+        to_metric(layer[["geometry"]], CRS.from_epsg(32648))  # no codes: by position
+    assert "invalid once reprojected to EPSG:32648, repaired: feature 2 (" in caplog.text

@@ -582,7 +582,7 @@ def test_polygon_invalid_once_reprojected_is_repaired_and_reported(make_dataset)
     assert len(ds.villages) == 6  # repaired, not dropped
     (note,) = [w for w in ds.warnings if "reprojected" in w]
     assert "villages.geojson: 1 polygon(s) invalid once reprojected to EPSG:32648" in note
-    assert "feature 2 V02 (Self-intersection" in note
+    assert "repaired: village V02 (Self-intersection" in note
     # and the analysis runs on it (overlays, unions and areas need valid polygons)
     assert ds.villages.geometry.union_all().is_valid
 

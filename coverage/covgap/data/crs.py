@@ -164,7 +164,8 @@ def to_metric(
     in degrees can cross itself in metres (a vertex a hair's breadth from an
     edge lands across it). Such polygons are repaired
     (:func:`covgap.data.repair.repair_polygon`) and reported, one note per
-    layer naming the features; none is dropped.
+    layer naming each polygon by its village or commune code (else its
+    position in the layer); none is dropped.
 
     Parameters
     ----------
@@ -197,22 +198,25 @@ def to_metric(
     if len(broken) == 0:
         return out
     fixed = list(geoms)
+    # named by code where the layer has one (a selection of a file's features keeps
+    # no feature numbers), else by its position in the layer (the file's order)
     key = next((c for c in ("village_code", "commune_code") if c in out.columns), None)
     where = []
     for i in broken:
         repaired, reason = repair_polygon(fixed[i])
+        what = f"{key.split('_')[0]} {out[key].iloc[i]}" if key else f"feature {i + 1}"
         if repaired.is_empty:
             raise GeometryError(
-                f"invalid once reprojected to {crs.to_string()} ({reason}) and cannot be repaired",
+                f"{what}: invalid once reprojected to {crs.to_string()} ({reason}) "
+                "and cannot be repaired",
                 path=label,
-                row=int(i) + 1,
+                row=None if key else int(i) + 1,
             )
         fixed[i] = repaired
-        code = f" {out[key].iloc[i]}" if key is not None else ""
-        where.append(f"{i + 1}{code} ({reason})")
+        where.append(f"{what} ({reason})")
     message = (
         f"{label}: {len(broken)} polygon(s) invalid once reprojected to {crs.to_string()}, "
-        f"repaired: feature {', '.join(where)}"
+        f"repaired: {', '.join(where)}"
     )
     if notes is None:
         log.warning("%s", message)
