@@ -802,7 +802,9 @@ def _file_holds(source: DemFile, terrain: Terrain) -> bool:
     ridge flattened for a what-if) keeps its file's path; tasks that read the
     file would then compute on other heights than the serial path.  The file
     is read in row strips as the tasks read it and compared with the array,
-    NaN equal to NaN: one read of the DEM per terrain and run.
+    NaN equal to NaN: one read of the DEM per terrain object.  The verdict is
+    kept for the object, so heights are to be changed on a new
+    :class:`Terrain` (``dataclasses.replace``), not in place in its array.
     """
     known = _IN_PLACE.get(terrain)
     if known is not None:
