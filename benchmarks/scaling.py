@@ -7,10 +7,10 @@ synthetic DEM (smooth relief plus sharp ridges, 200-2,600 m) whose inner square
 holds ``--sites`` sites at that density, with the 15 km signal radius of the
 default scenario around it (256 sites by default: a 29.1 km inner square, a
 59.2 km DEM of 1,975 x 1,975 cells); the DEM is a GeoTIFF that the tasks open
-by path.  256 sites make 8 cluster tasks that run 4-8 s in all; with 64 sites
-(1-2 s) the fixed cost of a call to the cluster (about 0.1 s: scatter,
-scheduling, the last task's tail) is a tenth of the time, which a national run
-(100,000 sites, hours) does not see.
+by path.  256 sites make 8 cluster tasks that run 3-6 s in all; with 64 sites
+(about a second) the fixed cost of a call to the cluster (about 0.1 s:
+scatter, scheduling, the last task's tail) is a tenth of the time, which a
+national run (100,000 sites, hours) does not see.
 
 Configurations, all through :func:`covgap.signal.compute_signal` with a
 :class:`covgap.executor.DaskExecutor` made by
